@@ -1,1 +1,111 @@
-pub fn x(){}
+//! # rxce — the RDBSS connection engine, in user space
+//!
+//! rxce is the connection engine a network redirector (an SMB, NFS or 9P
+//! client) sits on, modelled on the Windows RDBSS connection engine ("RxCe",
+//! `rxce.h`): bind **transports**, own local **addresses**, build
+//! **connections** and their **virtual circuits** (VCs) to a server, send
+//! TSDUs, and receive the server's bytes through **indication** callbacks that
+//! can hand large payloads straight into the client's buffers. Every outcome
+//! is an NTSTATUS ([`Status`]).
+//!
+//! ```
+//! use std::sync::{mpsc, Arc, Mutex};
+//! use rxce::{
+//!     ConnectionEventHandler, ConnectionInformation, Engine, EngineConfig, Indication, NoEvents,
+//!     ReceiveAnswer, SendOptions, TransportAddress, Vc,
+//! };
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! /// Forwards every received byte to a channel.
+//! struct Client(Mutex<mpsc::Sender<Vec<u8>>>);
+//!
+//! impl ConnectionEventHandler for Client {
+//!     fn receive(&self, _vc: &Vc, indication: &Indication<'_>) -> ReceiveAnswer {
+//!         self.0.lock().unwrap().send(indication.data.to_vec()).unwrap();
+//!         ReceiveAnswer::take_all(indication)
+//!     }
+//! }
+//!
+//! let engine = Engine::new(EngineConfig::default())?;
+//! engine.runtime().clone().block_on(async {
+//!     // An echo server on the in-process `memory` transport.
+//!     let mut listener = engine.memory_listen("echo")?;
+//!     tokio::spawn(async move {
+//!         let mut peer = listener.accept().await.unwrap();
+//!         let mut buf = [0u8; 5];
+//!         peer.read_exact(&mut buf).await.unwrap();
+//!         peer.write_all(&buf).await.unwrap();
+//!     });
+//!
+//!     let transport = engine.build_transport("memory", 0)?;
+//!     let address = transport.build_address(TransportAddress::memory("client"), Arc::new(NoEvents))?;
+//!     let (tx, rx) = mpsc::channel();
+//!     let (connection, vc) = address
+//!         .build_connection(
+//!             ConnectionInformation::to(TransportAddress::memory("echo")),
+//!             Arc::new(Client(Mutex::new(tx))),
+//!         )
+//!         .await?;
+//!     vc.send(&b"hello"[..], SendOptions::empty()).await?;
+//!     assert_eq!(rx.recv().unwrap(), b"hello");
+//!     connection.tear_down().await?;
+//!     transport.tear_down().await
+//! })?;
+//! # Ok::<(), rxce::Status>(())
+//! ```
+//!
+//! ## The object model
+//!
+//! [`Engine`] → [`Transport`] (a binding to a provider: `tcp`, `tcp+smb`,
+//! `memory`) → [`Address`] (a local endpoint, with an
+//! [`AddressEventHandler`]) → [`Connection`] (to one remote address, with a
+//! [`ConnectionEventHandler`]) → [`Vc`] (one transport connection).
+//! Tearing down a parent tears down its children first; when a tear-down
+//! returns, every queued send has completed, no indication of that object
+//! runs or will run, and its sockets are closed. A handle used after its
+//! tear-down gets STATUS_INVALID_HANDLE.
+//!
+//! ## Indications
+//!
+//! A VC's receive handler answers each indication with one of the three
+//! [`ReceiveAnswer`]s: take some bytes (the rest come again first), more
+//! processing required (the engine fills the client's buffer straight from
+//! the socket and then calls data-ready), or not accepted (the engine keeps
+//! the bytes, stops reading the VC and indicates them again after
+//! [`Vc::resume_receive`]). Nothing is ever dropped on a stream.
+#![warn(missing_docs)]
+#![deny(unsafe_code)]
+
+mod address;
+mod budget;
+mod buffer;
+mod config;
+mod connection;
+mod engine;
+mod handler;
+pub mod provider;
+mod registry;
+#[allow(unsafe_code)]
+mod sockopt;
+mod status;
+pub mod tdi;
+mod transport;
+mod vc;
+
+pub use address::Address;
+pub use buffer::{BufferChain, ReceiveBuffer, SendBuffers};
+pub use config::EngineConfig;
+pub use connection::Connection;
+pub use engine::Engine;
+pub use handler::{
+    AddressEventHandler, ConnectionEventHandler, DatagramIndication, Indication, NoEvents,
+    ReceiveAnswer,
+};
+pub use registry::LiveObjects;
+pub use status::{Severity, Status};
+pub use tdi::{
+    ConnectionInformation, DisconnectFlags, Information, InformationClass, ReceiveFlags,
+    SendOptions, TaAddress, TransportAddress,
+};
+pub use transport::Transport;
+pub use vc::{Vc, VcState};

@@ -1,0 +1,158 @@
+//! Addresses: a local transport address on a transport, with its event
+//! handler (RXCE_ADDRESS).
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::budget::{cost, Charge};
+use crate::connection::{Connection, ConnectionShared};
+use crate::handler::{AddressEventHandler, ConnectionEventHandler};
+use crate::registry::{Children, Kind, LiveToken};
+use crate::status::Status;
+use crate::tdi::{ConnectionInformation, TransportAddress};
+use crate::transport::{Transport, TransportShared};
+use crate::vc::Vc;
+
+/// What every handle to one address shares.
+pub(crate) struct AddressShared {
+    pub(crate) id: u64,
+    pub(crate) transport: Arc<TransportShared>,
+    pub(crate) local: TransportAddress,
+    pub(crate) handler: Arc<dyn AddressEventHandler>,
+    pub(crate) connections: Children<ConnectionShared>,
+    pub(crate) cancel: CancellationToken,
+    _charge: Charge,
+    _live: LiveToken,
+}
+
+/// A local transport address (`RXCE_ADDRESS`): connections are built from
+/// it.
+#[derive(Clone)]
+pub struct Address(pub(crate) Arc<AddressShared>);
+
+impl std::fmt::Debug for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Address")
+            .field("id", &self.0.id)
+            .field("local", &self.0.local)
+            .field("transport", &self.0.transport.name)
+            .finish()
+    }
+}
+
+impl AddressShared {
+    pub(crate) fn new(
+        transport: Arc<TransportShared>,
+        local: TransportAddress,
+        handler: Arc<dyn AddressEventHandler>,
+    ) -> Result<Arc<AddressShared>, Status> {
+        let engine = &transport.engine;
+        let charge = engine.budget.charge(cost::ADDRESS, "an address")?;
+        Ok(Arc::new(AddressShared {
+            id: crate::registry::next_id(),
+            cancel: transport.cancel.child_token(),
+            _live: engine.live.token(Kind::Address),
+            transport,
+            local,
+            handler,
+            connections: Children::default(),
+            _charge: charge,
+        }))
+    }
+
+    pub(crate) async fn tear_down(&self) -> Result<(), Status> {
+        let connections = self.connections.close().ok_or_else(|| {
+            Status::INVALID_HANDLE.with_message("the address was already torn down")
+        })?;
+        self.cancel.cancel();
+        for connection in connections {
+            let _ = connection.tear_down().await;
+        }
+        self.transport.addresses.remove(self.id);
+        tracing::debug!(address = self.id, "address torn down");
+        Ok(())
+    }
+}
+
+impl Address {
+    /// The address's id (unique in the process).
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    /// The transport the address is on.
+    pub fn transport(&self) -> Transport {
+        Transport(self.0.transport.clone())
+    }
+
+    /// The local transport address given at build time.
+    pub fn local_address(&self) -> &TransportAddress {
+        &self.0.local
+    }
+
+    /// The address's event handler.
+    pub fn handler(&self) -> &Arc<dyn AddressEventHandler> {
+        &self.0.handler
+    }
+
+    /// True until the address is torn down.
+    pub fn is_valid(&self) -> bool {
+        !self.0.connections.is_closed()
+    }
+
+    /// Connections built on this address and not torn down.
+    pub fn connections(&self) -> Vec<Connection> {
+        self.0
+            .connections
+            .snapshot()
+            .into_iter()
+            .map(Connection)
+            .collect()
+    }
+
+    /// Builds a connection to the remote address in `information`, and its
+    /// first VC (RxCeBuildConnection). `handler` receives the VC's
+    /// indications; it is the event context of every call.
+    ///
+    /// Fails with the transport's status when the connect fails
+    /// (STATUS_CONNECTION_REFUSED, STATUS_IO_TIMEOUT after the engine's
+    /// connect timeout, STATUS_HOST_UNREACHABLE, ...), STATUS_INVALID_PARAMETER
+    /// when the remote address has no entry the transport understands,
+    /// STATUS_INSUFFICIENT_RESOURCES when the budget is spent, and
+    /// STATUS_INVALID_HANDLE after the address's tear-down.
+    pub async fn build_connection(
+        &self,
+        information: ConnectionInformation,
+        handler: Arc<dyn ConnectionEventHandler>,
+    ) -> Result<(Connection, Vc), Status> {
+        if information.remote_address.entries.is_empty() {
+            return Err(Status::INVALID_PARAMETER
+                .with_message("the connection information names no remote address"));
+        }
+        let shared = ConnectionShared::new(self.0.clone(), information, handler)?;
+        if !self.0.connections.insert(shared.id, shared.clone()) {
+            return Err(Status::INVALID_HANDLE.with_message("the address was torn down"));
+        }
+        match shared.connect_vc().await {
+            Ok(vc) => Ok((Connection(shared), vc)),
+            Err(status) => {
+                self.0.connections.remove(shared.id);
+                let _ = shared.tear_down().await;
+                tracing::debug!(
+                    address = self.0.id,
+                    remote = %shared.information.remote_address,
+                    %status,
+                    "connection build failed"
+                );
+                Err(status)
+            }
+        }
+    }
+
+    /// Tears the address down (RxCeTearDownAddress) with every connection
+    /// built on it. A second tear-down gives STATUS_INVALID_HANDLE.
+    pub async fn tear_down(&self) -> Result<(), Status> {
+        self.0.tear_down().await
+    }
+}

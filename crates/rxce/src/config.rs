@@ -1,0 +1,86 @@
+//! Engine configuration.
+
+use std::time::Duration;
+
+use crate::status::Status;
+
+/// The smallest receive buffer: TDI's minimum lookahead.
+pub const MIN_RECEIVE_BUFFER_SIZE: usize = 128;
+
+/// How an [`Engine`](crate::Engine) runs and what it may spend.
+///
+/// ```
+/// let config = rxce::EngineConfig {
+///     budget_bytes: 64 * 1024 * 1024,
+///     ..rxce::EngineConfig::default()
+/// };
+/// assert_eq!(config.receive_buffer_size, 64 * 1024);
+/// ```
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Worker threads of the engine's own runtime (ignored when the engine
+    /// runs on a runtime the embedder passes).
+    pub worker_threads: usize,
+    /// The resource budget in bytes: objects, receive buffers and queued
+    /// sends are charged against it; past it, calls fail with
+    /// STATUS_INSUFFICIENT_RESOURCES.
+    pub budget_bytes: usize,
+    /// Size of the pooled receive (lookahead) buffers: the most bytes one
+    /// receive indication carries.
+    pub receive_buffer_size: usize,
+    /// How many idle receive buffers the pool keeps for reuse.
+    pub pooled_buffers: usize,
+    /// Unsent bytes a VC queues before senders wait (or, non-blocking, get
+    /// STATUS_DEVICE_NOT_READY). A single send larger than this is accepted
+    /// when the queue is empty.
+    pub send_queue_limit: usize,
+    /// How long a connect attempt may take (STATUS_IO_TIMEOUT after).
+    pub connect_timeout: Duration,
+    /// How long a graceful disconnect waits for the peer's end before the
+    /// VC is closed abortively.
+    pub disconnect_timeout: Duration,
+    /// Disable Nagle's algorithm on TCP VCs (small requests go out at once).
+    pub tcp_nodelay: bool,
+    /// The largest message a framed transport (`tcp+smb`, `netbt`) accepts;
+    /// a longer one is a protocol error.
+    pub max_message_size: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> EngineConfig {
+        EngineConfig {
+            worker_threads: 2,
+            budget_bytes: 1 << 30,
+            receive_buffer_size: 64 * 1024,
+            pooled_buffers: 256,
+            send_queue_limit: 1 << 20,
+            connect_timeout: Duration::from_secs(20),
+            disconnect_timeout: Duration::from_secs(20),
+            tcp_nodelay: true,
+            max_message_size: 16 * 1024 * 1024 - 1,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Checks that the engine can run with this configuration.
+    pub fn check(&self) -> Result<(), Status> {
+        let bad = |what: String| Err(Status::INVALID_PARAMETER.with_message(what));
+        if self.receive_buffer_size < MIN_RECEIVE_BUFFER_SIZE {
+            return bad(format!(
+                "receive_buffer_size {} is below the minimum lookahead of {MIN_RECEIVE_BUFFER_SIZE} bytes",
+                self.receive_buffer_size
+            ));
+        }
+        if self.worker_threads == 0 {
+            return bad("worker_threads must be at least 1".into());
+        }
+        if self.connect_timeout.is_zero() || self.disconnect_timeout.is_zero() {
+            return bad("connect and disconnect timeouts must be longer than zero".into());
+        }
+        if self.max_message_size == 0 {
+            return bad("max_message_size must be at least 1".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,174 @@
+//! Connections: a logical link from a local address to one remote address,
+//! carried by one or more VCs (RXCE_CONNECTION).
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::address::{Address, AddressShared};
+use crate::budget::{cost, Charge};
+use crate::handler::ConnectionEventHandler;
+use crate::provider::ConnectRequest;
+use crate::registry::{Children, Kind, LiveToken};
+use crate::status::Status;
+use crate::tdi::ConnectionInformation;
+use crate::vc::{Vc, VcShared};
+
+/// What every handle to one connection shares.
+pub(crate) struct ConnectionShared {
+    pub(crate) id: u64,
+    pub(crate) address: Arc<AddressShared>,
+    pub(crate) handler: Arc<dyn ConnectionEventHandler>,
+    pub(crate) information: ConnectionInformation,
+    pub(crate) vcs: Children<VcShared>,
+    /// Cancels connect attempts in flight when the connection goes.
+    pub(crate) cancel: CancellationToken,
+    _charge: Charge,
+    _live: LiveToken,
+}
+
+/// A connection to one remote address (`RXCE_CONNECTION`), built by
+/// [`Address::build_connection`] together with its first [`Vc`].
+#[derive(Clone)]
+pub struct Connection(pub(crate) Arc<ConnectionShared>);
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("id", &self.0.id)
+            .field("remote", &self.0.information.remote_address)
+            .field("vcs", &self.0.vcs.len())
+            .finish()
+    }
+}
+
+impl ConnectionShared {
+    pub(crate) fn new(
+        address: Arc<AddressShared>,
+        information: ConnectionInformation,
+        handler: Arc<dyn ConnectionEventHandler>,
+    ) -> Result<Arc<ConnectionShared>, Status> {
+        let engine = &address.transport.engine;
+        let charge = engine.budget.charge(cost::CONNECTION, "a connection")?;
+        Ok(Arc::new(ConnectionShared {
+            id: crate::registry::next_id(),
+            cancel: address.cancel.child_token(),
+            _live: engine.live.token(Kind::Connection),
+            address,
+            handler,
+            information,
+            vcs: Children::default(),
+            _charge: charge,
+        }))
+    }
+
+    /// Connects one more VC of this connection (the work of RxCeBuildVC).
+    pub(crate) async fn connect_vc(self: &Arc<Self>) -> Result<Vc, Status> {
+        if self.vcs.is_closed() {
+            return Err(Status::INVALID_HANDLE.with_message("the connection was torn down"));
+        }
+        let address = &self.address;
+        let transport = &address.transport;
+        let engine = &transport.engine;
+        let charge = engine.budget.charge(cost::VC, "a VC")?;
+        let provider = transport.provider.clone();
+        let local = address.local.clone();
+        let information = self.information.clone();
+        let timeout = engine.config.connect_timeout;
+        let cancel = self.cancel.clone();
+        let attempt = engine.runtime.spawn(async move {
+            let request = ConnectRequest {
+                local: &local,
+                remote: &information,
+                timeout,
+            };
+            tokio::select! {
+                _ = cancel.cancelled() => Err(Status::CANCELLED.with_message("the connect attempt was cancelled")),
+                connected = provider.connect(request) => connected,
+            }
+        });
+        let connected = attempt.await.map_err(|_| {
+            Status::CANCELLED.with_message("the engine stopped during the connect attempt")
+        })??;
+        let vc = VcShared::new(
+            self.clone(),
+            connected.stream.clone(),
+            connected.framing,
+            charge,
+            engine.live.token(Kind::Vc),
+        );
+        if !self.vcs.insert(vc.id, vc.clone()) {
+            connected.stream.close(false);
+            return Err(Status::CANCELLED
+                .with_message("the connection was torn down during the connect attempt"));
+        }
+        vc.start();
+        tracing::debug!(
+            connection = self.id,
+            vc = vc.id,
+            remote = %self.information.remote_address,
+            "VC built"
+        );
+        Ok(Vc(vc))
+    }
+
+    pub(crate) async fn tear_down(&self) -> Result<(), Status> {
+        let vcs = self.vcs.close().ok_or_else(|| {
+            Status::INVALID_HANDLE.with_message("the connection was already torn down")
+        })?;
+        self.cancel.cancel();
+        for vc in vcs {
+            // A VC torn down on its own meanwhile is fine.
+            let _ = vc.tear_down().await;
+        }
+        self.address.connections.remove(self.id);
+        tracing::debug!(connection = self.id, "connection torn down");
+        Ok(())
+    }
+}
+
+impl Connection {
+    /// The connection's id (unique in the process).
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    /// The local address the connection was built on.
+    pub fn address(&self) -> Address {
+        Address(self.0.address.clone())
+    }
+
+    /// The remote side as given at build time (RXCE_CONNECTION_INFORMATION).
+    pub fn information(&self) -> &ConnectionInformation {
+        &self.0.information
+    }
+
+    /// The connection's live VCs.
+    pub fn vcs(&self) -> Vec<Vc> {
+        self.0.vcs.snapshot().into_iter().map(Vc).collect()
+    }
+
+    /// How many live VCs the connection has (VirtualCircuitCount).
+    pub fn virtual_circuit_count(&self) -> usize {
+        self.0.vcs.len()
+    }
+
+    /// True until the connection is torn down.
+    pub fn is_valid(&self) -> bool {
+        !self.0.vcs.is_closed()
+    }
+
+    /// Builds another VC to the same remote address (RxCeBuildVC): a second
+    /// transport connection under the same handler, for multichannel use.
+    /// Fails with the transport's status when the connect fails, or
+    /// STATUS_INVALID_HANDLE after tear-down.
+    pub async fn build_vc(&self) -> Result<Vc, Status> {
+        self.0.connect_vc().await
+    }
+
+    /// Tears the connection down (RxCeTearDownConnection) with all of its
+    /// VCs. A second tear-down gives STATUS_INVALID_HANDLE.
+    pub async fn tear_down(&self) -> Result<(), Status> {
+        self.0.tear_down().await
+    }
+}

@@ -1,0 +1,187 @@
+//! Transport providers: what a transport binds to.
+//!
+//! A [`Provider`] knows one kind of network (`tcp`, `memory`, later `netbt`,
+//! `udp`, `unix`, `quic`): it validates local addresses, opens connection
+//! endpoints to a remote address and describes itself as a TDI provider. The
+//! engine core never names a concrete socket type: a connected endpoint is a
+//! [`Stream`], a readiness-based byte stream, and any framing the transport
+//! puts around messages is described by a [`Framing`]. A new provider slots in
+//! by implementing these two traits and registering a [`ProviderFactory`]
+//! with [`Engine::register_provider`](crate::Engine::register_provider).
+
+pub(crate) mod memory;
+pub(crate) mod tcp;
+
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::EngineConfig;
+use crate::status::Status;
+use crate::tdi::{ConnectionInformation, ProviderInfo, TransportAddress};
+
+pub use memory::{MemoryListener, MemoryStream};
+
+/// A boxed, sendable future, as providers and streams return them.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Message framing a transport puts around each TSDU on a byte stream.
+///
+/// With framing, every send is one message and receive indications carry
+/// whole messages (see the crate docs on indications).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// A bare byte stream: no message boundaries.
+    Stream,
+    /// NetBIOS session messages (RFC 1002, a 4-byte header per message,
+    /// keepalive frames skipped).
+    NetbiosSession,
+    /// SMB direct-hosted TCP framing (a zero byte and a 24-bit length).
+    DirectTcp,
+}
+
+impl Framing {
+    /// The wire framing of a framed transport (`None` for a bare stream).
+    pub(crate) fn wire(self) -> Option<rxce_wire::framing::Framing> {
+        match self {
+            Framing::Stream => None,
+            Framing::NetbiosSession => Some(rxce_wire::framing::Framing::NetbiosSession),
+            Framing::DirectTcp => Some(rxce_wire::framing::Framing::DirectTcp),
+        }
+    }
+}
+
+/// What the kernel says about a connected endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamInfo {
+    /// Smoothed round-trip time, where the transport measures one.
+    pub rtt: Option<Duration>,
+    /// The send buffer size in bytes (0 when not buffered).
+    pub send_buffer_size: u32,
+    /// The receive buffer size in bytes (0 when not buffered).
+    pub receive_buffer_size: u32,
+}
+
+/// A connected, readiness-based byte stream: one VC's endpoint.
+///
+/// All methods take `&self`: the receive pump reads while senders on other
+/// threads write. `try_*` never block; `readable` / `writable` wait until the
+/// next `try_*` may make progress (they may wake spuriously).
+pub trait Stream: Send + Sync + 'static {
+    /// Waits until the stream may have bytes to read (or an end or error).
+    fn readable(&self) -> BoxFuture<'_, io::Result<()>>;
+    /// Reads what is there; `Ok(0)` is the end of the peer's data,
+    /// `WouldBlock` means nothing yet.
+    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Waits until the stream may accept bytes.
+    fn writable(&self) -> BoxFuture<'_, io::Result<()>>;
+    /// Writes what the stream takes now, gathering from `bufs` in order.
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+    /// Ends our direction in an orderly way (the peer reads an end).
+    fn shutdown_write(&self) -> io::Result<()>;
+    /// Closes both directions now; `abortive` resets instead of an orderly
+    /// end. Later calls fail; readiness futures wake.
+    fn close(&self, abortive: bool);
+    /// Buffer sizes and round-trip time, as far as the transport knows them.
+    fn info(&self) -> StreamInfo {
+        StreamInfo::default()
+    }
+    /// The remote address the stream is connected to.
+    fn peer_address(&self) -> TransportAddress;
+}
+
+/// A connection endpoint a provider opened.
+pub struct Connected {
+    /// The endpoint.
+    pub stream: Arc<dyn Stream>,
+    /// The framing of the session on it.
+    pub framing: Framing,
+}
+
+impl std::fmt::Debug for Connected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connected")
+            .field("peer", &self.stream.peer_address())
+            .field("framing", &self.framing)
+            .finish()
+    }
+}
+
+/// One connect attempt's inputs.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectRequest<'a> {
+    /// The local address the connection is built on.
+    pub local: &'a TransportAddress,
+    /// The remote side (RXCE_CONNECTION_INFORMATION).
+    pub remote: &'a ConnectionInformation,
+    /// How long the attempt may take before it fails with IO_TIMEOUT.
+    pub timeout: Duration,
+}
+
+/// A transport provider: one kind of network.
+pub trait Provider: Send + Sync + 'static {
+    /// The provider's TDI description (the engine fills in the start time).
+    fn provider_info(&self) -> ProviderInfo;
+    /// Checks that `local` names an address this provider can own here.
+    fn check_local_address(&self, local: &TransportAddress) -> Result<(), Status>;
+    /// Opens a connection endpoint to `request.remote`.
+    fn connect<'a>(
+        &'a self,
+        request: ConnectRequest<'a>,
+    ) -> BoxFuture<'a, Result<Connected, Status>>;
+}
+
+/// Builds providers by transport name for an engine.
+pub trait ProviderFactory: Send + Sync + 'static {
+    /// A provider for a transport bound with this engine configuration.
+    fn create(&self, context: &ProviderContext) -> Result<Arc<dyn Provider>, Status>;
+}
+
+/// What a provider may use from its engine.
+#[derive(Clone)]
+pub struct ProviderContext {
+    pub(crate) config: Arc<EngineConfig>,
+    pub(crate) memory: Arc<memory::MemoryNetwork>,
+}
+
+impl ProviderContext {
+    /// The engine's configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+}
+
+impl<F> ProviderFactory for F
+where
+    F: Fn(&ProviderContext) -> Result<Arc<dyn Provider>, Status> + Send + Sync + 'static,
+{
+    fn create(&self, context: &ProviderContext) -> Result<Arc<dyn Provider>, Status> {
+        self(context)
+    }
+}
+
+/// The providers every engine knows.
+pub(crate) fn builtin_factories() -> Vec<(&'static str, Arc<dyn ProviderFactory>)> {
+    vec![
+        (
+            "tcp",
+            Arc::new(|cx: &ProviderContext| {
+                Ok(Arc::new(tcp::TcpProvider::new(cx, Framing::Stream)) as Arc<dyn Provider>)
+            }),
+        ),
+        (
+            "tcp+smb",
+            Arc::new(|cx: &ProviderContext| {
+                Ok(Arc::new(tcp::TcpProvider::new(cx, Framing::DirectTcp)) as Arc<dyn Provider>)
+            }),
+        ),
+        (
+            "memory",
+            Arc::new(|cx: &ProviderContext| {
+                Ok(Arc::new(memory::MemoryProvider::new(cx)) as Arc<dyn Provider>)
+            }),
+        ),
+    ]
+}

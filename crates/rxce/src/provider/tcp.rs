@@ -1,0 +1,215 @@
+//! The `tcp` provider (and `tcp+smb`, the same with SMB direct-hosted
+//! framing): TCP over IPv4 and IPv6.
+
+use std::io::{self, IoSlice};
+use std::net::{IpAddr, SocketAddr};
+use std::time::SystemTime;
+
+use tokio::net::{TcpSocket, TcpStream};
+
+use super::{
+    BoxFuture, ConnectRequest, Connected, Framing, Provider, ProviderContext, Stream, StreamInfo,
+};
+use crate::sockopt;
+use crate::status::Status;
+use crate::tdi::{service_flags, ProviderInfo, TransportAddress};
+
+/// TCP connections, bare or framed.
+pub(crate) struct TcpProvider {
+    framing: Framing,
+    nodelay: bool,
+    max_message: usize,
+}
+
+impl TcpProvider {
+    pub(crate) fn new(cx: &ProviderContext, framing: Framing) -> TcpProvider {
+        TcpProvider {
+            framing,
+            nodelay: cx.config.tcp_nodelay,
+            max_message: cx.config.max_message_size,
+        }
+    }
+}
+
+/// The local IP (and port) a connection binds to, from an address entry.
+pub(crate) fn local_ip(local: &TransportAddress) -> Result<SocketAddr, Status> {
+    local.ip_entry().ok_or_else(|| {
+        Status::INVALID_PARAMETER.with_message(format!("the local address {local} has no IP entry"))
+    })
+}
+
+/// Checks that `addr` is an address of this host by binding a throwaway
+/// socket to it.
+pub(crate) fn check_bindable(addr: SocketAddr) -> Result<(), Status> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(|e| Status::from_io(e, "creating a TCP socket"))?;
+    socket
+        .bind(SocketAddr::new(addr.ip(), 0))
+        .map_err(|e| Status::from_io(e, format!("binding to {}", addr.ip())))
+}
+
+/// Connects a TCP socket from `local` to `remote` within `timeout`.
+pub(crate) async fn connect_tcp(
+    local: SocketAddr,
+    remote: SocketAddr,
+    timeout: std::time::Duration,
+    nodelay: bool,
+) -> Result<TcpStream, Status> {
+    if local.is_ipv4() != remote.is_ipv4() && !local.ip().is_unspecified() {
+        return Err(Status::INVALID_PARAMETER.with_message(format!(
+            "local address {local} and remote {remote} are of different families"
+        )));
+    }
+    if remote.port() == 0 || remote.ip().is_unspecified() {
+        return Err(Status::INVALID_PARAMETER.with_message(format!("cannot connect to {remote}")));
+    }
+    let socket = match remote {
+        SocketAddr::V4(_) => TcpSocket::new_v4(),
+        SocketAddr::V6(_) => TcpSocket::new_v6(),
+    }
+    .map_err(|e| Status::from_io(e, "creating a TCP socket"))?;
+    if !local.ip().is_unspecified() || local.port() != 0 {
+        if local.port() != 0 {
+            socket
+                .set_reuseaddr(true)
+                .map_err(|e| Status::from_io(e, "setting SO_REUSEADDR"))?;
+        }
+        let bind_to = match (local.ip(), remote) {
+            (IpAddr::V4(ip), SocketAddr::V6(_)) if ip.is_unspecified() => {
+                SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), local.port())
+            }
+            _ => local,
+        };
+        socket
+            .bind(bind_to)
+            .map_err(|e| Status::from_io(e, format!("binding to {bind_to}")))?;
+    }
+    let stream = match tokio::time::timeout(timeout, socket.connect(remote)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => return Err(Status::from_io(e, format!("connecting to {remote}"))),
+        Err(_) => {
+            return Err(Status::IO_TIMEOUT.with_message(format!(
+                "connecting to {remote}: no answer within {timeout:?}"
+            )))
+        }
+    };
+    if nodelay {
+        stream
+            .set_nodelay(true)
+            .map_err(|e| Status::from_io(e, "setting TCP_NODELAY"))?;
+    }
+    Ok(stream)
+}
+
+impl Provider for TcpProvider {
+    fn provider_info(&self) -> ProviderInfo {
+        let mut flags = service_flags::CONNECTION_MODE
+            | service_flags::ORDERLY_RELEASE
+            | service_flags::ERROR_FREE_DELIVERY
+            | service_flags::INTERNAL_BUFFERING;
+        let mut max_send = 0;
+        if let Some(wire) = self.framing.wire() {
+            flags |= service_flags::MESSAGE_MODE;
+            max_send = wire.max_message_len().min(self.max_message) as u32;
+        }
+        ProviderInfo {
+            version: 0x0200,
+            max_send_size: max_send,
+            max_connection_user_data: 0,
+            max_datagram_size: 0,
+            service_flags: flags,
+            minimum_lookahead_data: 128,
+            maximum_lookahead_data: 0,
+            number_of_resources: 0,
+            start_time: SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    fn check_local_address(&self, local: &TransportAddress) -> Result<(), Status> {
+        check_bindable(local_ip(local)?)
+    }
+
+    fn connect<'a>(
+        &'a self,
+        request: ConnectRequest<'a>,
+    ) -> BoxFuture<'a, Result<Connected, Status>> {
+        Box::pin(async move {
+            let local = local_ip(request.local)?;
+            let remote = request.remote.remote_address.ip_entry().ok_or_else(|| {
+                Status::INVALID_PARAMETER.with_message(format!(
+                    "the remote address {} has no IP entry for a tcp transport",
+                    request.remote.remote_address
+                ))
+            })?;
+            let stream = connect_tcp(local, remote, request.timeout, self.nodelay).await?;
+            Ok(Connected {
+                stream: std::sync::Arc::new(TcpEndpoint::new(stream, remote)),
+                framing: self.framing,
+            })
+        })
+    }
+}
+
+/// A connected TCP socket as a [`Stream`].
+pub(crate) struct TcpEndpoint {
+    stream: TcpStream,
+    peer: SocketAddr,
+}
+
+impl TcpEndpoint {
+    pub(crate) fn new(stream: TcpStream, peer: SocketAddr) -> TcpEndpoint {
+        TcpEndpoint { stream, peer }
+    }
+}
+
+impl Stream for TcpEndpoint {
+    fn readable(&self) -> BoxFuture<'_, io::Result<()>> {
+        Box::pin(self.stream.readable())
+    }
+
+    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.try_read(buf)
+    }
+
+    fn writable(&self) -> BoxFuture<'_, io::Result<()>> {
+        Box::pin(self.stream.writable())
+    }
+
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.stream.try_write_vectored(bufs)
+    }
+
+    fn shutdown_write(&self) -> io::Result<()> {
+        socket2::SockRef::from(&self.stream).shutdown(std::net::Shutdown::Write)
+    }
+
+    fn close(&self, abortive: bool) {
+        let sock = socket2::SockRef::from(&self.stream);
+        if abortive {
+            // Zero linger makes the descriptor's close (when the last
+            // reference to the endpoint drops) send a reset, not an end.
+            let _ = sock.set_linger(Some(std::time::Duration::ZERO));
+        } else {
+            // Sends the end now and wakes readiness waiters; the descriptor
+            // itself closes when the last reference drops.
+            let _ = sock.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn info(&self) -> StreamInfo {
+        let sock = socket2::SockRef::from(&self.stream);
+        StreamInfo {
+            rtt: sockopt::tcp_rtt(&self.stream),
+            send_buffer_size: sock.send_buffer_size().unwrap_or(0) as u32,
+            receive_buffer_size: sock.recv_buffer_size().unwrap_or(0) as u32,
+        }
+    }
+
+    fn peer_address(&self) -> TransportAddress {
+        TransportAddress::ip(self.peer)
+    }
+}

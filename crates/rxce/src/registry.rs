@@ -1,0 +1,181 @@
+//! The registry of live objects: each parent's list of children (closed for
+//! good at the parent's tear-down, so no child can be added to a dying
+//! parent) and the engine-wide counts of live objects.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A fresh object id (unique within the process).
+pub(crate) fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+struct ChildrenState<T> {
+    closed: bool,
+    map: HashMap<u64, Arc<T>>,
+}
+
+/// A parent's live children.
+pub(crate) struct Children<T> {
+    state: Mutex<ChildrenState<T>>,
+}
+
+impl<T> Default for Children<T> {
+    fn default() -> Children<T> {
+        Children {
+            state: Mutex::new(ChildrenState {
+                closed: false,
+                map: HashMap::new(),
+            }),
+        }
+    }
+}
+
+impl<T> Children<T> {
+    fn lock(&self) -> MutexGuard<'_, ChildrenState<T>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a child; `false` when the parent is closed (torn down).
+    pub(crate) fn insert(&self, id: u64, child: Arc<T>) -> bool {
+        let mut state = self.lock();
+        if state.closed {
+            return false;
+        }
+        state.map.insert(id, child);
+        true
+    }
+
+    /// Removes a child (its own tear-down).
+    pub(crate) fn remove(&self, id: u64) -> Option<Arc<T>> {
+        self.lock().map.remove(&id)
+    }
+
+    /// Closes the list for good and returns the children, or `None` when it
+    /// was closed already.
+    pub(crate) fn close(&self) -> Option<Vec<Arc<T>>> {
+        let mut state = self.lock();
+        if state.closed {
+            return None;
+        }
+        state.closed = true;
+        Some(state.map.drain().map(|(_, child)| child).collect())
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// The live children now.
+    pub(crate) fn snapshot(&self) -> Vec<Arc<T>> {
+        self.lock().map.values().cloned().collect()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().map.len()
+    }
+}
+
+/// How many objects of each kind are alive (built and not yet freed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LiveObjects {
+    /// Transports.
+    pub transports: usize,
+    /// Addresses.
+    pub addresses: usize,
+    /// Connections.
+    pub connections: usize,
+    /// Virtual circuits.
+    pub vcs: usize,
+}
+
+impl LiveObjects {
+    /// All four counts summed.
+    pub fn total(&self) -> usize {
+        self.transports + self.addresses + self.connections + self.vcs
+    }
+}
+
+/// The kinds of objects counted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind {
+    Transport,
+    Address,
+    Connection,
+    Vc,
+}
+
+/// Engine-wide counts of live objects.
+#[derive(Debug, Default)]
+pub(crate) struct LiveCounts {
+    counts: [AtomicUsize; 4],
+}
+
+impl LiveCounts {
+    /// Counts one more object of `kind` until the token drops (with the
+    /// object's memory).
+    pub(crate) fn token(self: &Arc<Self>, kind: Kind) -> LiveToken {
+        self.counts[kind as usize].fetch_add(1, Ordering::Relaxed);
+        LiveToken {
+            counts: self.clone(),
+            kind,
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> LiveObjects {
+        let get = |k: Kind| self.counts[k as usize].load(Ordering::Relaxed);
+        LiveObjects {
+            transports: get(Kind::Transport),
+            addresses: get(Kind::Address),
+            connections: get(Kind::Connection),
+            vcs: get(Kind::Vc),
+        }
+    }
+}
+
+/// Keeps one object counted as live.
+#[derive(Debug)]
+pub(crate) struct LiveToken {
+    counts: Arc<LiveCounts>,
+    kind: Kind,
+}
+
+impl Drop for LiveToken {
+    fn drop(&mut self) {
+        self.counts.counts[self.kind as usize].fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_closed_parent_takes_no_child() {
+        let children = Children::<u32>::default();
+        assert!(children.insert(1, Arc::new(10)));
+        assert!(children.insert(2, Arc::new(20)));
+        assert_eq!(children.remove(1).as_deref(), Some(&10));
+        assert_eq!(children.len(), 1);
+        let closed = children.close().unwrap();
+        assert_eq!(closed.len(), 1);
+        assert!(children.is_closed());
+        assert!(!children.insert(3, Arc::new(30)));
+        assert!(children.close().is_none());
+        assert!(children.snapshot().is_empty());
+    }
+
+    #[test]
+    fn tokens_count_live_objects() {
+        let counts = Arc::new(LiveCounts::default());
+        let a = counts.token(Kind::Vc);
+        let b = counts.token(Kind::Vc);
+        let c = counts.token(Kind::Transport);
+        assert_eq!(counts.snapshot().vcs, 2);
+        assert_eq!(counts.snapshot().total(), 3);
+        drop((a, b, c));
+        assert_eq!(counts.snapshot(), LiveObjects::default());
+    }
+}

@@ -1,0 +1,175 @@
+//! Transports: a binding to a transport provider by name, with a quality of
+//! service (RXCE_TRANSPORT).
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::address::{Address, AddressShared};
+use crate::budget::{cost, Charge};
+use crate::engine::EngineShared;
+use crate::handler::AddressEventHandler;
+use crate::provider::Provider;
+use crate::registry::{Children, Kind, LiveToken};
+use crate::status::Status;
+use crate::tdi::{ProviderInfo, TransportAddress, TransportInformation};
+
+/// What every handle to one transport shares.
+pub(crate) struct TransportShared {
+    pub(crate) id: u64,
+    pub(crate) engine: Arc<EngineShared>,
+    pub(crate) name: String,
+    pub(crate) quality_of_service: u32,
+    pub(crate) provider: Arc<dyn Provider>,
+    pub(crate) info: ProviderInfo,
+    pub(crate) addresses: Children<AddressShared>,
+    pub(crate) cancel: CancellationToken,
+    _charge: Charge,
+    _live: LiveToken,
+}
+
+/// A bound transport (`RXCE_TRANSPORT`).
+#[derive(Clone)]
+pub struct Transport(pub(crate) Arc<TransportShared>);
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("id", &self.0.id)
+            .field("name", &self.0.name)
+            .field("quality_of_service", &self.0.quality_of_service)
+            .finish()
+    }
+}
+
+impl TransportShared {
+    pub(crate) fn new(
+        engine: Arc<EngineShared>,
+        name: &str,
+        quality_of_service: u32,
+        provider: Arc<dyn Provider>,
+    ) -> Result<Arc<TransportShared>, Status> {
+        let charge = engine.budget.charge(cost::TRANSPORT, "a transport")?;
+        let mut info = provider.provider_info();
+        info.start_time = SystemTime::now();
+        Ok(Arc::new(TransportShared {
+            id: crate::registry::next_id(),
+            cancel: CancellationToken::new(),
+            _live: engine.live.token(Kind::Transport),
+            engine,
+            name: name.to_owned(),
+            quality_of_service,
+            provider,
+            info,
+            addresses: Children::default(),
+            _charge: charge,
+        }))
+    }
+
+    pub(crate) async fn tear_down(&self) -> Result<(), Status> {
+        let addresses = self.addresses.close().ok_or_else(|| {
+            Status::INVALID_HANDLE.with_message("the transport was already torn down")
+        })?;
+        self.cancel.cancel();
+        for address in addresses {
+            let _ = address.tear_down().await;
+        }
+        self.engine.transports.remove(self.id);
+        tracing::debug!(transport = self.id, name = %self.name, "transport torn down");
+        Ok(())
+    }
+
+    fn check_valid(&self) -> Result<(), Status> {
+        if self.addresses.is_closed() {
+            return Err(Status::INVALID_HANDLE
+                .with_message(format!("the {} transport was torn down", self.name)));
+        }
+        Ok(())
+    }
+}
+
+impl Transport {
+    /// The transport's id (unique in the process).
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    /// The provider name it was bound to (`tcp`, `memory`, ...).
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The quality of service given at build time (opaque to the engine;
+    /// higher is better when racing transports).
+    pub fn quality_of_service(&self) -> u32 {
+        self.0.quality_of_service
+    }
+
+    /// True until the transport is torn down.
+    pub fn is_valid(&self) -> bool {
+        !self.0.addresses.is_closed()
+    }
+
+    /// The provider's TDI information (cached at build time).
+    pub fn provider_info(&self) -> Result<ProviderInfo, Status> {
+        self.0.check_valid()?;
+        Ok(self.0.info.clone())
+    }
+
+    /// RxCeQueryTransportInformation: live connections over the transport and
+    /// its quality of service.
+    pub fn query_information(&self) -> Result<TransportInformation, Status> {
+        self.0.check_valid()?;
+        let connections: usize = self
+            .0
+            .addresses
+            .snapshot()
+            .iter()
+            .map(|a| a.connections.len())
+            .sum();
+        Ok(TransportInformation {
+            connection_count: u32::try_from(connections).unwrap_or(u32::MAX),
+            quality_of_service: self.0.quality_of_service,
+        })
+    }
+
+    /// Addresses built on this transport and not torn down.
+    pub fn addresses(&self) -> Vec<Address> {
+        self.0
+            .addresses
+            .snapshot()
+            .into_iter()
+            .map(Address)
+            .collect()
+    }
+
+    /// Registers a local address on the transport (RxCeBuildAddress). The
+    /// provider checks it (a `tcp` address must be an IP of this host; port 0
+    /// lets each connection pick its own port). `handler` receives the
+    /// address's indications. Fails with STATUS_INVALID_PARAMETER for an
+    /// address the provider cannot own, STATUS_INVALID_HANDLE after the
+    /// transport's tear-down.
+    pub fn build_address(
+        &self,
+        local: TransportAddress,
+        handler: Arc<dyn AddressEventHandler>,
+    ) -> Result<Address, Status> {
+        self.0.check_valid()?;
+        self.0.provider.check_local_address(&local)?;
+        let shared = AddressShared::new(self.0.clone(), local, handler)?;
+        if !self.0.addresses.insert(shared.id, shared.clone()) {
+            return Err(Status::INVALID_HANDLE
+                .with_message(format!("the {} transport was torn down", self.0.name)));
+        }
+        tracing::debug!(transport = self.0.id, address = shared.id, local = %shared.local, "address built");
+        Ok(Address(shared))
+    }
+
+    /// Unbinds the transport (RxCeTearDownTransport), tearing down its
+    /// addresses, their connections and VCs first. A second tear-down gives
+    /// STATUS_INVALID_HANDLE.
+    pub async fn tear_down(&self) -> Result<(), Status> {
+        self.0.tear_down().await
+    }
+}

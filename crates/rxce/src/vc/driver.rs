@@ -1,0 +1,344 @@
+//! The VC's task: reads the socket into the receive machine, writes the
+//! sends nobody waits for, and delivers every callback of the VC in order.
+//! All the protocol decisions live in the sans-I/O parts; this is the I/O.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::indication::{IndicationSink, Progress, ReceiveMachine};
+use super::{event, Due, Flush, Vc, VcState};
+use crate::buffer::ReceiveBuffer;
+use crate::handler::{ConnectionEventHandler, Indication, ReceiveAnswer};
+use crate::provider::Stream;
+use crate::status::Status;
+use crate::tdi::DisconnectFlags;
+
+/// Reads per turn before the task lets others run.
+const READS_PER_TURN: usize = 16;
+/// How long the task waits before retrying when the budget had no room for
+/// a receive buffer.
+const BUDGET_RETRY: Duration = Duration::from_millis(10);
+
+struct Sink<'a> {
+    vc: &'a Vc,
+    handler: &'a dyn ConnectionEventHandler,
+}
+
+impl IndicationSink for Sink<'_> {
+    fn receive(&mut self, indication: &Indication<'_>) -> ReceiveAnswer {
+        self.vc
+            .0
+            .counters
+            .last_event
+            .store(event::RECEIVE, Ordering::Relaxed);
+        self.handler.receive(self.vc, indication)
+    }
+
+    fn data_ready(&mut self, buffer: Box<dyn ReceiveBuffer>, copied: usize, status: Status) {
+        self.handler.data_ready(self.vc, buffer, copied, status);
+    }
+
+    fn error(&mut self, status: Status) {
+        tracing::warn!(vc = self.vc.0.id, %status, "receive error");
+        self.vc
+            .0
+            .counters
+            .last_event
+            .store(event::ERROR, Ordering::Relaxed);
+        self.handler.error(self.vc, status);
+    }
+
+    fn closed(&self) -> bool {
+        self.vc.0.is_torn_down()
+    }
+}
+
+struct Pump {
+    vc: Vc,
+    handler: Arc<dyn ConnectionEventHandler>,
+    stream: Arc<dyn Stream>,
+    machine: ReceiveMachine,
+    due: Vec<Due>,
+    /// False once the peer's data ended or the VC failed.
+    reading: bool,
+    write_blocked: bool,
+    budget_retry: Option<Instant>,
+}
+
+/// What the control step found.
+struct Control {
+    torn_down: bool,
+    ending: Option<(DisconnectFlags, Status)>,
+    resume: bool,
+    deadline: Option<Instant>,
+    finished: bool,
+}
+
+pub(super) async fn run(vc: Vc, stream: Arc<dyn Stream>, machine: ReceiveMachine) {
+    let handler = vc.0.connection.handler.clone();
+    let mut pump = Pump {
+        vc,
+        handler,
+        stream,
+        machine,
+        due: Vec::new(),
+        reading: true,
+        write_blocked: false,
+        budget_retry: None,
+    };
+    pump.run().await;
+}
+
+impl Pump {
+    async fn run(&mut self) {
+        loop {
+            let control = self.control();
+            self.deliver_due();
+            if control.torn_down {
+                let mut sink = Sink {
+                    vc: &self.vc,
+                    handler: &*self.handler,
+                };
+                self.machine.fail(
+                    Status::CANCELLED.with_message("the VC was torn down"),
+                    &mut sink,
+                );
+                self.control();
+                self.deliver_due();
+                return;
+            }
+            if let Some((flags, status)) = control.ending {
+                self.end(flags, status);
+                return;
+            }
+            if control.finished {
+                return;
+            }
+            if control.resume && self.reading {
+                let progress = {
+                    let mut sink = Sink {
+                        vc: &self.vc,
+                        handler: &*self.handler,
+                    };
+                    self.machine.resume(&mut sink)
+                };
+                self.after(progress);
+            }
+            let turn_used = self.read_turn();
+            self.machine.release_idle_buffer();
+            self.publish_stats();
+            if turn_used {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            self.wait(control.deadline).await;
+        }
+    }
+
+    /// Takes what other threads left for the task, and writes for the
+    /// sends nobody waits for.
+    fn control(&mut self) -> Control {
+        let shared = &self.vc.0;
+        let mut inner = shared.lock();
+        self.write_blocked =
+            inner.task_must_write() && shared.flush(&mut inner, None) == Flush::Blocked;
+        std::mem::swap(&mut self.due, &mut inner.due);
+        let finished = inner.state == VcState::Disconnected
+            && !inner.task_must_write()
+            && inner.ending.is_none();
+        Control {
+            torn_down: inner.state == VcState::TornDown,
+            ending: inner.ending.take(),
+            resume: std::mem::take(&mut inner.resume),
+            deadline: inner.disconnect_deadline.map(Instant::from_std),
+            finished,
+        }
+    }
+
+    fn deliver_due(&mut self) {
+        let vc = &self.vc;
+        for due in self.due.drain(..) {
+            match due {
+                Due::Submitted(context) => {
+                    self.handler.send_submitted(vc, context, Status::PENDING)
+                }
+                Due::Complete {
+                    context,
+                    status,
+                    bytes,
+                } => self.handler.send_complete(vc, context, status, bytes),
+                Due::SendPossible(room) if vc.is_valid() => {
+                    vc.0.counters
+                        .last_event
+                        .store(event::SEND_POSSIBLE, Ordering::Relaxed);
+                    self.handler.send_possible(vc, room);
+                }
+                Due::SendPossible(_) => {}
+            }
+        }
+    }
+
+    /// Reads until the socket has nothing more (false) or the turn is used
+    /// up (true).
+    fn read_turn(&mut self) -> bool {
+        if !self.reading || self.budget_retry.is_some_and(|at| at > Instant::now()) {
+            return false;
+        }
+        self.budget_retry = None;
+        for _ in 0..READS_PER_TURN {
+            let target = match self.machine.read_target() {
+                Ok(Some(target)) => target,
+                Ok(None) => return false,
+                Err(status) => {
+                    tracing::debug!(vc = self.vc.0.id, %status, "no budget for a receive buffer; retrying");
+                    self.budget_retry = Some(Instant::now() + BUDGET_RETRY);
+                    return false;
+                }
+            };
+            let read = self.stream.try_read(target);
+            let progress = {
+                let mut sink = Sink {
+                    vc: &self.vc,
+                    handler: &*self.handler,
+                };
+                match read {
+                    Ok(0) => self.machine.on_end(&mut sink),
+                    Ok(n) => self.machine.on_read(n, &mut sink),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        let status = Status::from_io(e, "reading from the VC's socket");
+                        Progress::Failed(status)
+                    }
+                }
+            };
+            self.after(progress);
+            if !self.reading || !self.machine.wants_bytes() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Acts on what the machine says after a step.
+    fn after(&mut self, progress: Progress) {
+        match progress {
+            Progress::NeedBytes | Progress::Paused | Progress::Closed => {}
+            Progress::Ended => {
+                self.reading = false;
+                self.peer_ended();
+            }
+            Progress::Failed(status) => {
+                self.reading = false;
+                let shared = &self.vc.0;
+                let mut inner = shared.lock();
+                shared.fail(&mut inner, status);
+            }
+        }
+    }
+
+    /// The peer's data ended and all of it was indicated: one disconnect
+    /// indication with RELEASE.
+    fn peer_ended(&mut self) {
+        let shared = &self.vc.0;
+        let status = {
+            let mut inner = shared.lock();
+            inner.peer_ended = true;
+            inner.disconnect_deadline = None;
+            let status = match inner.state {
+                VcState::Active => {
+                    inner.state = VcState::PeerReleased;
+                    Status::REMOTE_DISCONNECT.with_message("the peer ended the connection")
+                }
+                VcState::Disconnecting => {
+                    if !inner.task_must_write() {
+                        inner.state = VcState::Disconnected;
+                    }
+                    Status::SUCCESS
+                }
+                VcState::PeerReleased | VcState::Disconnected | VcState::TornDown => return,
+            };
+            if inner.indicated_disconnect {
+                return;
+            }
+            inner.indicated_disconnect = true;
+            status
+        };
+        tracing::debug!(vc = shared.id, %status, "peer ended the VC");
+        shared
+            .counters
+            .last_event
+            .store(event::DISCONNECT, Ordering::Relaxed);
+        self.handler
+            .disconnect(&self.vc, DisconnectFlags::RELEASE, status);
+    }
+
+    /// An abortive end: a client buffer being filled comes back with the
+    /// failure, owed completions run, then the one disconnect indication.
+    fn end(&mut self, flags: DisconnectFlags, status: Status) {
+        let mut sink = Sink {
+            vc: &self.vc,
+            handler: &*self.handler,
+        };
+        self.machine.fail(status.clone(), &mut sink);
+        self.publish_stats();
+        self.control();
+        self.deliver_due();
+        let shared = &self.vc.0;
+        let first = {
+            let mut inner = shared.lock();
+            !std::mem::replace(&mut inner.indicated_disconnect, true)
+                && inner.state != VcState::TornDown
+        };
+        if first {
+            shared
+                .counters
+                .last_event
+                .store(event::DISCONNECT, Ordering::Relaxed);
+            self.handler.disconnect(&self.vc, flags, status);
+        }
+    }
+
+    fn publish_stats(&self) {
+        let stats = self.machine.stats();
+        let counters = &self.vc.0.counters;
+        counters
+            .received_tsdus
+            .store(stats.tsdus, Ordering::Relaxed);
+        counters
+            .bytes_received
+            .store(stats.bytes, Ordering::Relaxed);
+        counters
+            .receive_errors
+            .store(stats.errors, Ordering::Relaxed);
+    }
+
+    async fn wait(&mut self, deadline: Option<Instant>) {
+        let shared = self.vc.0.clone();
+        let wants_read = self.reading && self.machine.wants_bytes() && self.budget_retry.is_none();
+        let stream = self.stream.clone();
+        tokio::select! {
+            biased;
+            _ = shared.wake_task.notified() => {}
+            _ = stream.readable(), if wants_read => {}
+            _ = stream.writable(), if self.write_blocked => {}
+            _ = tokio::time::sleep_until(self.budget_retry.unwrap_or_else(Instant::now)), if self.budget_retry.is_some() => {}
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                let mut inner = shared.lock();
+                if inner.state == VcState::Disconnecting {
+                    let timeout = shared.connection.address.transport.engine.config.disconnect_timeout;
+                    inner.disconnect_deadline = None;
+                    shared.fail(
+                        &mut inner,
+                        Status::IO_TIMEOUT.with_message(format!(
+                            "the peer did not end its side within {timeout:?} of the disconnect"
+                        )),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,853 @@
+//! Virtual circuits: one transport connection endpoint of a connection, with
+//! its send queue, its receive pump and its indications.
+//!
+//! Sends are written by whoever is at hand: a synchronous sender writes the
+//! queue itself while it waits (no hand-off to another task), and the VC's
+//! own task writes only for asynchronous sends nobody waits for. The task
+//! reads the socket, runs the [receive indication machine](indication) and
+//! delivers every callback of the VC, one at a time.
+
+mod driver;
+pub(crate) mod indication;
+pub(crate) mod send_queue;
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
+
+use smallvec::SmallVec;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use crate::budget::Charge;
+use crate::buffer::SendBuffers;
+use crate::connection::{Connection, ConnectionShared};
+use crate::provider::{Framing, Stream};
+use crate::registry::LiveToken;
+use crate::status::Status;
+use crate::tdi::{
+    tdi_delay, AddressInfo, ConnectionEndpointInfo, Information, InformationClass, SendOptions,
+};
+use send_queue::{Completion, SendQueue, MAX_SLICES};
+
+/// The life of a VC, as [`Vc::state`] and the `State` of its endpoint
+/// information report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum VcState {
+    /// Connected: sends and receives flow.
+    Active = 1,
+    /// A graceful disconnect was initiated: queued sends are written, then
+    /// our direction ends; the disconnect indication follows the peer's end.
+    Disconnecting = 2,
+    /// The peer ended its direction (disconnect indicated with RELEASE);
+    /// sends still go out until the client disconnects or tears down.
+    PeerReleased = 3,
+    /// Both directions are over, or the VC failed; sends are refused.
+    Disconnected = 4,
+    /// Torn down: the handle is no longer valid.
+    TornDown = 5,
+}
+
+/// TDI event numbers kept as the endpoint's "last event".
+pub(crate) mod event {
+    pub(crate) const DISCONNECT: u32 = 1;
+    pub(crate) const ERROR: u32 = 2;
+    pub(crate) const RECEIVE: u32 = 3;
+    pub(crate) const SEND_POSSIBLE: u32 = 6;
+}
+
+/// A callback the VC's task owes the client.
+#[derive(Debug)]
+pub(crate) enum Due {
+    Submitted(usize),
+    Complete {
+        context: usize,
+        status: Status,
+        bytes: usize,
+    },
+    SendPossible(usize),
+}
+
+/// What a write pass ended with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flush {
+    /// Nothing left to write.
+    Idle,
+    /// The socket takes no more now.
+    Blocked,
+    /// The VC cannot write (failed, torn down).
+    Failed,
+}
+
+/// The parts of a VC that change, under one lock.
+pub(crate) struct VcInner {
+    pub(crate) state: VcState,
+    /// Why sends are refused once the VC failed.
+    failure: Option<Status>,
+    pub(crate) stream: Option<Arc<dyn Stream>>,
+    queue: SendQueue,
+    /// Outcomes of failed synchronous sends, picked up by their waiters.
+    failed_waiters: Vec<(u64, Status)>,
+    pub(crate) due: Vec<Due>,
+    /// A disconnect the task must indicate (abortive ends).
+    pub(crate) ending: Option<(crate::tdi::DisconnectFlags, Status)>,
+    pub(crate) resume: bool,
+    send_possible_wanted: bool,
+    /// Queued sends nobody waits for: the task writes them.
+    unattended: usize,
+    /// End our direction once the queue is written.
+    shutdown_after_flush: bool,
+    pub(crate) disconnect_deadline: Option<Instant>,
+    /// The peer's data ended (and was indicated).
+    pub(crate) peer_ended: bool,
+    /// The one disconnect indication was delivered (or is being delivered).
+    pub(crate) indicated_disconnect: bool,
+}
+
+impl VcInner {
+    /// True when the task must write: queued bytes nobody else will write.
+    pub(crate) fn task_must_write(&self) -> bool {
+        self.stream.is_some() && (self.unattended > 0 || self.shutdown_after_flush)
+    }
+}
+
+/// Counters of one VC, readable from any thread.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) transmitted_tsdus: AtomicU64,
+    pub(crate) transmission_errors: AtomicU64,
+    pub(crate) bytes_sent: AtomicU64,
+    pub(crate) received_tsdus: AtomicU64,
+    pub(crate) receive_errors: AtomicU64,
+    pub(crate) bytes_received: AtomicU64,
+    pub(crate) last_event: AtomicU32,
+}
+
+/// What every handle to one VC shares.
+pub(crate) struct VcShared {
+    pub(crate) id: u64,
+    pub(crate) connection: Arc<ConnectionShared>,
+    pub(crate) framing: Framing,
+    max_send: usize,
+    inner: Mutex<VcInner>,
+    /// Mirrors `state == TornDown` for checks without the lock.
+    torn_down: AtomicBool,
+    /// Wakes the VC's task.
+    pub(crate) wake_task: Notify,
+    /// Wakes synchronous senders (progress, failure, tear-down).
+    pub(crate) waiters: Notify,
+    pub(crate) counters: Counters,
+    tag: AtomicUsize,
+    task_id: OnceLock<tokio::task::Id>,
+    task: Mutex<Option<JoinHandle<()>>>,
+    built_at: Instant,
+    _charge: Charge,
+    _live: LiveToken,
+}
+
+/// A virtual circuit: one transport connection endpoint of a
+/// [`Connection`] (`RXCE_VC`).
+///
+/// Handles are cheap to clone. After [`Vc::tear_down`] every method fails
+/// with STATUS_INVALID_HANDLE.
+#[derive(Clone)]
+pub struct Vc(pub(crate) Arc<VcShared>);
+
+impl std::fmt::Debug for Vc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vc")
+            .field("id", &self.0.id)
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+impl PartialEq for Vc {
+    fn eq(&self, other: &Vc) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Vc {}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How a send is let into the queue.
+enum Admit {
+    Now,
+    WaitForRoom,
+}
+
+impl VcShared {
+    pub(crate) fn new(
+        connection: Arc<ConnectionShared>,
+        stream: Arc<dyn Stream>,
+        framing: Framing,
+        charge: Charge,
+        live: LiveToken,
+    ) -> Arc<VcShared> {
+        let engine = &connection.address.transport.engine;
+        let max_send = match framing.wire() {
+            Some(wire) => wire.max_message_len().min(engine.config.max_message_size),
+            None => usize::MAX,
+        };
+        Arc::new(VcShared {
+            id: crate::registry::next_id(),
+            framing,
+            max_send,
+            inner: Mutex::new(VcInner {
+                state: VcState::Active,
+                failure: None,
+                stream: Some(stream),
+                queue: SendQueue::new(engine.config.send_queue_limit),
+                failed_waiters: Vec::new(),
+                due: Vec::new(),
+                ending: None,
+                resume: false,
+                send_possible_wanted: false,
+                unattended: 0,
+                shutdown_after_flush: false,
+                disconnect_deadline: None,
+                peer_ended: false,
+                indicated_disconnect: false,
+            }),
+            torn_down: AtomicBool::new(false),
+            wake_task: Notify::new(),
+            waiters: Notify::new(),
+            counters: Counters::default(),
+            tag: AtomicUsize::new(0),
+            task_id: OnceLock::new(),
+            task: Mutex::new(None),
+            built_at: Instant::now(),
+            connection,
+            _charge: charge,
+            _live: live,
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, VcInner> {
+        lock(&self.inner)
+    }
+
+    /// Starts the VC's task (receive pump and callbacks).
+    pub(crate) fn start(self: &Arc<Self>) {
+        let stream = self.lock().stream.clone().expect("a new VC has its stream");
+        let engine = &self.connection.address.transport.engine;
+        let machine = indication::ReceiveMachine::new(
+            engine.pool.clone(),
+            self.framing.wire(),
+            engine.config.max_message_size,
+        );
+        let task = engine
+            .runtime
+            .spawn(driver::run(Vc(self.clone()), stream, machine));
+        let _ = self.task_id.set(task.id());
+        *lock(&self.task) = Some(task);
+    }
+
+    pub(crate) fn is_torn_down(&self) -> bool {
+        self.torn_down.load(Ordering::Acquire)
+    }
+
+    /// True when called from this VC's own task (inside one of its callbacks).
+    fn in_own_task(&self) -> bool {
+        tokio::task::try_id().is_some_and(|id| self.task_id.get() == Some(&id))
+    }
+
+    fn refuse_if_not_sending(&self, inner: &VcInner) -> Result<(), Status> {
+        match inner.state {
+            VcState::Active | VcState::PeerReleased => Ok(()),
+            VcState::TornDown => Err(Status::INVALID_HANDLE.with_message("the VC was torn down")),
+            VcState::Disconnecting => Err(Status::CONNECTION_DISCONNECTED
+                .with_message("a disconnect was initiated on the VC; it takes no more sends")),
+            VcState::Disconnected => Err(match &inner.failure {
+                Some(why) => {
+                    Status::CONNECTION_DISCONNECTED.with_message(format!("the VC failed: {why}"))
+                }
+                None => Status::CONNECTION_DISCONNECTED.with_message("the VC is disconnected"),
+            }),
+        }
+    }
+
+    /// Checks a send and decides whether it may be queued now. A
+    /// non-blocking partial send is cut to the room left.
+    fn admit(
+        &self,
+        inner: &mut VcInner,
+        data: &mut SendBuffers,
+        options: SendOptions,
+    ) -> Result<Admit, Status> {
+        self.refuse_if_not_sending(inner)?;
+        let unknown = options.bits() & !SendOptions::all().bits();
+        if unknown != 0 {
+            return Err(Status::INVALID_PARAMETER
+                .with_message(format!("unknown send options {unknown:#x}")));
+        }
+        let framed = self.framing != Framing::Stream;
+        if data.is_empty() && !framed {
+            return Err(Status::INVALID_PARAMETER
+                .with_message("a send on a stream VC needs at least one byte"));
+        }
+        if data.len() > self.max_send {
+            return Err(Status::INVALID_PARAMETER.with_message(format!(
+                "a {}-byte send is longer than the transport's largest message ({} bytes)",
+                data.len(),
+                self.max_send
+            )));
+        }
+        if inner.queue.admits(data.len()) {
+            return Ok(Admit::Now);
+        }
+        if !options.contains(SendOptions::NON_BLOCKING) {
+            return Ok(Admit::WaitForRoom);
+        }
+        let room = inner.queue.room();
+        if options.contains(SendOptions::PARTIAL) && !framed && room > 0 {
+            data.truncate(room);
+            return Ok(Admit::Now);
+        }
+        inner.send_possible_wanted = true;
+        Err(Status::DEVICE_NOT_READY.with_message(format!(
+            "the VC's send queue holds {} bytes; a non-blocking send of {} bytes does not fit",
+            inner.queue.unsent(),
+            data.len()
+        )))
+    }
+
+    fn push(
+        &self,
+        inner: &mut VcInner,
+        data: SendBuffers,
+        options: SendOptions,
+        completion: Completion,
+    ) -> u64 {
+        let header = self.framing.wire().map(|wire| {
+            wire.encode_message_header(data.len())
+                .expect("length checked at admission")
+        });
+        if let Completion::Callback(context) = completion {
+            inner.due.push(Due::Submitted(context));
+            inner.unattended += 1;
+        }
+        inner.queue.push(
+            header,
+            data,
+            options.contains(SendOptions::EXPEDITED),
+            completion,
+        )
+    }
+
+    /// Writes queued bytes until the socket takes no more. Completions of
+    /// asynchronous sends become due; other waiters are woken when theirs
+    /// complete. `mine` is the caller's own send, if it waits for one.
+    pub(crate) fn flush(&self, inner: &mut VcInner, mine: Option<u64>) -> Flush {
+        let mut wake_task = false;
+        let mut wake_waiters = false;
+        let outcome = loop {
+            let Some(stream) = inner.stream.as_ref() else {
+                break Flush::Failed;
+            };
+            let result = {
+                let mut slices: SmallVec<[std::io::IoSlice<'_>; MAX_SLICES]> = SmallVec::new();
+                inner.queue.gather(&mut slices);
+                if slices.is_empty() {
+                    if inner.shutdown_after_flush {
+                        inner.shutdown_after_flush = false;
+                        let _ = stream.shutdown_write();
+                        if inner.peer_ended {
+                            inner.state = VcState::Disconnected;
+                        }
+                        wake_task = true;
+                    }
+                    break Flush::Idle;
+                }
+                stream.try_write_vectored(&slices)
+            };
+            match result {
+                Ok(0) => {
+                    self.fail(
+                        inner,
+                        Status::CONNECTION_RESET.with_message("the socket took no bytes"),
+                    );
+                    break Flush::Failed;
+                }
+                Ok(n) => {
+                    self.counters
+                        .bytes_sent
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                    let VcInner {
+                        queue,
+                        due,
+                        unattended,
+                        ..
+                    } = &mut *inner;
+                    let counters = &self.counters;
+                    queue.advance(n, |request| {
+                        counters.transmitted_tsdus.fetch_add(1, Ordering::Relaxed);
+                        match request.completion {
+                            Completion::Callback(context) => {
+                                *unattended -= 1;
+                                due.push(Due::Complete {
+                                    context,
+                                    status: Status::SUCCESS,
+                                    bytes: request.len,
+                                });
+                                wake_task = true;
+                            }
+                            Completion::Detached => *unattended -= 1,
+                            Completion::Waiter if Some(request.id) != mine => wake_waiters = true,
+                            Completion::Waiter => {}
+                        }
+                    });
+                    wake_waiters |= mine.is_some() && inner.queue.room() > 0;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break Flush::Blocked,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.fail(inner, Status::from_io(e, "writing to the VC's socket"));
+                    break Flush::Failed;
+                }
+            }
+        };
+        if inner.send_possible_wanted && inner.queue.room() > 0 && outcome != Flush::Failed {
+            inner.send_possible_wanted = false;
+            let room = inner.queue.room();
+            inner.due.push(Due::SendPossible(room));
+            wake_task = true;
+        }
+        if wake_task {
+            self.wake_task.notify_one();
+        }
+        if wake_waiters {
+            self.waiters.notify_waiters();
+        }
+        outcome
+    }
+
+    /// The VC failed: queued sends fail with `status`, the socket is reset,
+    /// and the task indicates an abortive disconnect.
+    pub(crate) fn fail(&self, inner: &mut VcInner, status: Status) {
+        if matches!(inner.state, VcState::TornDown) || inner.failure.is_some() {
+            return;
+        }
+        tracing::debug!(vc = self.id, %status, "VC failed");
+        inner.state = VcState::Disconnected;
+        inner.failure = Some(status.clone());
+        self.fail_queue(inner, &status);
+        if let Some(stream) = inner.stream.take() {
+            stream.close(true);
+        }
+        if !inner.indicated_disconnect {
+            inner.ending = Some((crate::tdi::DisconnectFlags::ABORT, status));
+        }
+        self.wake_task.notify_one();
+        self.waiters.notify_waiters();
+    }
+
+    fn fail_queue(&self, inner: &mut VcInner, status: &Status) {
+        let VcInner {
+            queue,
+            failed_waiters,
+            due,
+            ..
+        } = &mut *inner;
+        for request in queue.drain() {
+            if *status != Status::CANCELLED {
+                self.counters
+                    .transmission_errors
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            match request.completion {
+                Completion::Waiter => failed_waiters.push((request.id, status.clone())),
+                Completion::Callback(context) => due.push(Due::Complete {
+                    context,
+                    status: status.clone(),
+                    bytes: 0,
+                }),
+                Completion::Detached => {}
+            }
+        }
+        inner.unattended = 0;
+        inner.shutdown_after_flush = false;
+    }
+
+    /// The outcome of the synchronous send `id`, once it left the queue.
+    fn outcome(inner: &mut VcInner, id: u64, len: usize) -> Option<Result<usize, Status>> {
+        if inner.queue.contains(id) {
+            return None;
+        }
+        match inner.failed_waiters.iter().position(|(w, _)| *w == id) {
+            Some(at) => Some(Err(inner.failed_waiters.swap_remove(at).1)),
+            None => Some(Ok(len)),
+        }
+    }
+
+    /// Queues a send, waiting for room when the queue is full and the send
+    /// may block. Returns the send's id and length.
+    async fn enqueue(
+        &self,
+        mut data: SendBuffers,
+        options: SendOptions,
+        completion: Completion,
+    ) -> Result<(u64, usize), Status> {
+        loop {
+            let notified = self.waiters.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let stream = {
+                let mut inner = self.lock();
+                match self.admit(&mut inner, &mut data, options)? {
+                    Admit::Now => {
+                        let len = data.len();
+                        let id = self.push(&mut inner, data, options, completion);
+                        return Ok((id, len));
+                    }
+                    Admit::WaitForRoom => {
+                        // Make room ourselves rather than wait for others.
+                        if self.flush(&mut inner, None) != Flush::Blocked {
+                            continue;
+                        }
+                        inner.stream.clone()
+                    }
+                }
+            };
+            match stream {
+                Some(stream) => {
+                    tokio::select! {
+                        _ = stream.writable() => {}
+                        _ = &mut notified => {}
+                    }
+                }
+                None => notified.await,
+            }
+        }
+    }
+
+    pub(crate) async fn send(
+        &self,
+        data: SendBuffers,
+        options: SendOptions,
+    ) -> Result<usize, Status> {
+        let (id, len) = self.enqueue(data, options, Completion::Waiter).await?;
+        let mut waiter = Waiter {
+            vc: self,
+            id,
+            done: false,
+        };
+        loop {
+            let notified = self.waiters.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let stream = {
+                let mut inner = self.lock();
+                if let Some(outcome) = VcShared::outcome(&mut inner, id, len) {
+                    waiter.done = true;
+                    return outcome;
+                }
+                self.flush(&mut inner, Some(id));
+                if let Some(outcome) = VcShared::outcome(&mut inner, id, len) {
+                    waiter.done = true;
+                    return outcome;
+                }
+                inner.stream.clone()
+            };
+            match stream {
+                Some(stream) => {
+                    tokio::select! {
+                        _ = stream.writable() => {}
+                        _ = &mut notified => {}
+                    }
+                }
+                None => notified.await,
+            }
+        }
+    }
+
+    pub(crate) async fn submit(
+        &self,
+        data: SendBuffers,
+        options: SendOptions,
+        context: usize,
+    ) -> Status {
+        match self
+            .enqueue(data, options, Completion::Callback(context))
+            .await
+        {
+            Ok(_) => {
+                let mut inner = self.lock();
+                self.flush(&mut inner, None);
+                self.wake_task.notify_one();
+                Status::PENDING
+            }
+            Err(status) => status,
+        }
+    }
+
+    /// Marks the VC torn down: queued sends are cancelled, the socket is
+    /// closed and the task told to finish.
+    fn mark_torn_down(&self) -> Result<(), Status> {
+        {
+            let mut inner = self.lock();
+            if inner.state == VcState::TornDown {
+                return Err(Status::INVALID_HANDLE.with_message("the VC was already torn down"));
+            }
+            inner.state = VcState::TornDown;
+            self.torn_down.store(true, Ordering::Release);
+            self.fail_queue(
+                &mut inner,
+                &Status::CANCELLED.with_message("the VC was torn down"),
+            );
+            inner.ending = None;
+            if let Some(stream) = inner.stream.take() {
+                stream.close(false);
+            }
+        }
+        tracing::debug!(vc = self.id, "VC torn down");
+        self.waiters.notify_waiters();
+        self.wake_task.notify_one();
+        Ok(())
+    }
+
+    /// Tears down without waiting for the task (the engine is going away).
+    pub(crate) fn stop_now(&self) {
+        let _ = self.mark_torn_down();
+    }
+
+    pub(crate) async fn tear_down(&self) -> Result<(), Status> {
+        self.mark_torn_down()?;
+        if !self.in_own_task() {
+            let task = lock(&self.task).take();
+            if let Some(task) = task {
+                let _ = task.await;
+            }
+        }
+        self.connection.vcs.remove(self.id);
+        Ok(())
+    }
+}
+
+/// A synchronous sender's claim on its queued send. If the sender goes away
+/// (its future is dropped), the send stays queued and the VC's task writes
+/// it: bytes already promised to the stream are never cut short.
+struct Waiter<'a> {
+    vc: &'a VcShared,
+    id: u64,
+    done: bool,
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut inner = self.vc.lock();
+        if inner.queue.detach(self.id) {
+            inner.unattended += 1;
+            self.vc.wake_task.notify_one();
+        } else if let Some(at) = inner.failed_waiters.iter().position(|(w, _)| *w == self.id) {
+            inner.failed_waiters.swap_remove(at);
+        }
+    }
+}
+
+impl Vc {
+    /// The VC's id (unique in the process).
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    /// The connection the VC belongs to.
+    pub fn connection(&self) -> Connection {
+        Connection(self.0.connection.clone())
+    }
+
+    /// The VC's state now.
+    pub fn state(&self) -> VcState {
+        self.0.lock().state
+    }
+
+    /// True until the VC is torn down.
+    pub fn is_valid(&self) -> bool {
+        !self.0.is_torn_down()
+    }
+
+    /// A word the client keeps with the VC (the C ABI keeps the address of
+    /// its `RXCE_VC` here). Zero until set.
+    pub fn tag(&self) -> usize {
+        self.0.tag.load(Ordering::Relaxed)
+    }
+
+    /// Sets the client's word (see [`Vc::tag`]).
+    pub fn set_tag(&self, tag: usize) {
+        self.0.tag.store(tag, Ordering::Relaxed);
+    }
+
+    /// Sends `data` (a buffer chain: one TSDU) and returns once every byte
+    /// is handed to the kernel — the synchronous RxCeSend. Returns the bytes
+    /// sent: all of them, or with `NON_BLOCKING | PARTIAL` what fit.
+    ///
+    /// Sends on one VC are delivered in order. With `EXPEDITED` the send goes
+    /// ahead of queued normal sends. When the VC's queue is full the call
+    /// waits for room, or with `NON_BLOCKING` fails with
+    /// STATUS_DEVICE_NOT_READY (and send-possible is indicated once there is
+    /// room). Errors: STATUS_INVALID_HANDLE after tear-down,
+    /// STATUS_CONNECTION_DISCONNECTED on a disconnected VC,
+    /// STATUS_INVALID_PARAMETER for a bad length or option, and the socket's
+    /// failure (for example STATUS_CONNECTION_RESET) if it fails first;
+    /// STATUS_CANCELLED if the VC is torn down while the send is queued.
+    pub async fn send(
+        &self,
+        data: impl Into<SendBuffers>,
+        options: SendOptions,
+    ) -> Result<usize, Status> {
+        self.0.send(data.into(), options).await
+    }
+
+    /// Queues `data` and returns STATUS_PENDING at once (after waiting for
+    /// room, unless `NON_BLOCKING`) — the asynchronous RxCeSend. The
+    /// handler's send-submitted and then send-complete run, exactly once
+    /// each, with `completion_context`. A send refused at submission returns
+    /// its error status and calls nothing.
+    pub async fn submit_send(
+        &self,
+        data: impl Into<SendBuffers>,
+        options: SendOptions,
+        completion_context: usize,
+    ) -> Status {
+        self.0
+            .submit(data.into(), options, completion_context)
+            .await
+    }
+
+    /// [`Vc::submit_send`] that never waits: a full queue gives
+    /// STATUS_DEVICE_NOT_READY (or a partial send with `PARTIAL`). Usable
+    /// from inside callbacks.
+    pub fn try_submit_send(
+        &self,
+        data: impl Into<SendBuffers>,
+        options: SendOptions,
+        completion_context: usize,
+    ) -> Status {
+        let future = self.0.submit(
+            data.into(),
+            options | SendOptions::NON_BLOCKING,
+            completion_context,
+        );
+        // A non-blocking submission never waits, so one poll finishes it.
+        let mut future = std::pin::pin!(future);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match std::future::Future::poll(future.as_mut(), &mut cx) {
+            std::task::Poll::Ready(status) => status,
+            std::task::Poll::Pending => unreachable!("a non-blocking submission does not wait"),
+        }
+    }
+
+    /// Indicates again the bytes the handler did not accept
+    /// (RxCeResumeReceive), and reads the VC again.
+    pub fn resume_receive(&self) -> Result<(), Status> {
+        let mut inner = self.0.lock();
+        if inner.state == VcState::TornDown {
+            return Err(Status::INVALID_HANDLE.with_message("the VC was torn down"));
+        }
+        inner.resume = true;
+        self.0.wake_task.notify_one();
+        Ok(())
+    }
+
+    /// Starts a graceful disconnect (RxCeInitiateVCDisconnect) and returns at
+    /// once: queued sends are written, our direction ends, and the
+    /// disconnect indication (RELEASE) follows the peer's end — or an
+    /// abortive one (IO_TIMEOUT) after the engine's disconnect timeout.
+    pub fn initiate_disconnect(&self) -> Result<(), Status> {
+        let shared = &self.0;
+        let mut inner = shared.lock();
+        match inner.state {
+            VcState::TornDown => {
+                return Err(Status::INVALID_HANDLE.with_message("the VC was torn down"))
+            }
+            VcState::Disconnected => {
+                return Err(
+                    Status::CONNECTION_DISCONNECTED.with_message("the VC is already disconnected")
+                )
+            }
+            VcState::Disconnecting => return Ok(()),
+            VcState::Active => {
+                let timeout = shared
+                    .connection
+                    .address
+                    .transport
+                    .engine
+                    .config
+                    .disconnect_timeout;
+                inner.disconnect_deadline = Some(Instant::now() + timeout);
+            }
+            VcState::PeerReleased => {}
+        }
+        inner.state = VcState::Disconnecting;
+        inner.shutdown_after_flush = true;
+        shared.flush(&mut inner, None);
+        shared.wake_task.notify_one();
+        Ok(())
+    }
+
+    /// RxCeQueryInformation: one class of information about the VC.
+    pub fn query_information(&self, class: InformationClass) -> Result<Information, Status> {
+        let shared = &self.0;
+        let inner = shared.lock();
+        if inner.state == VcState::TornDown {
+            return Err(Status::INVALID_HANDLE.with_message("the VC was torn down"));
+        }
+        let connection = &shared.connection;
+        Ok(match class {
+            InformationClass::TransportProvider => {
+                Information::TransportProvider(connection.address.transport.info.clone())
+            }
+            InformationClass::Connection => Information::Connection(connection.information.clone()),
+            InformationClass::ConnectionEndpoint => {
+                let c = &shared.counters;
+                let stream_info = inner.stream.as_ref().map(|s| s.info()).unwrap_or_default();
+                let elapsed = shared.built_at.elapsed().as_secs_f64();
+                let bytes =
+                    c.bytes_sent.load(Ordering::Relaxed) + c.bytes_received.load(Ordering::Relaxed);
+                let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+                Information::ConnectionEndpoint(ConnectionEndpointInfo {
+                    state: inner.state as u32,
+                    event: c.last_event.load(Ordering::Relaxed),
+                    transmitted_tsdus: clamp(c.transmitted_tsdus.load(Ordering::Relaxed)),
+                    received_tsdus: clamp(c.received_tsdus.load(Ordering::Relaxed)),
+                    transmission_errors: clamp(c.transmission_errors.load(Ordering::Relaxed)),
+                    receive_errors: clamp(c.receive_errors.load(Ordering::Relaxed)),
+                    throughput: if elapsed > 0.0 {
+                        (bytes as f64 / elapsed) as i64
+                    } else {
+                        0
+                    },
+                    delay: stream_info.rtt.map_or(0, tdi_delay),
+                    send_buffer_size: stream_info.send_buffer_size,
+                    receive_buffer_size: stream_info.receive_buffer_size,
+                    unreliable: false,
+                })
+            }
+            InformationClass::RemoteAddress => Information::RemoteAddress(AddressInfo {
+                activity_count: u32::try_from(connection.vcs.len()).unwrap_or(u32::MAX),
+                address: match inner.stream.as_ref() {
+                    Some(stream) => stream.peer_address(),
+                    None => connection.information.remote_address.clone(),
+                },
+            }),
+        })
+    }
+
+    /// Tears the VC down (RxCeTearDownVC): queued sends complete with
+    /// STATUS_CANCELLED, the socket closes, and when this returns no
+    /// indication of the VC runs or will run — except that, called from
+    /// inside one of this VC's own callbacks, it returns at once and the
+    /// cancelled completions run right after that callback, then nothing.
+    /// A second tear-down gives STATUS_INVALID_HANDLE.
+    pub async fn tear_down(&self) -> Result<(), Status> {
+        self.0.tear_down().await
+    }
+}

@@ -1,0 +1,292 @@
+//! The send queue of one VC, sans I/O: admission against the bound, the
+//! order of sends (expedited ahead of normal ones, never splitting a send
+//! already on the wire), gathering of I/O slices for vectored writes, and
+//! completion as bytes are written.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+use smallvec::SmallVec;
+
+use crate::buffer::SendBuffers;
+
+/// How a queued send reports its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Completion {
+    /// A caller waits for it (a synchronous send); it learns the outcome
+    /// from the queue (see [`SendQueue::contains`]).
+    Waiter,
+    /// Send-complete is indicated with this completion context.
+    Callback(usize),
+    /// Its waiter went away: it completes silently.
+    Detached,
+}
+
+/// One send in the queue.
+#[derive(Debug)]
+pub(crate) struct SendRequest {
+    pub(crate) id: u64,
+    /// The frame header of a framed transport (its first `header_len` bytes).
+    header: [u8; 4],
+    header_len: u8,
+    header_sent: u8,
+    buffers: SendBuffers,
+    /// Payload bytes of the send (without the header).
+    pub(crate) len: usize,
+    expedited: bool,
+    pub(crate) completion: Completion,
+}
+
+impl SendRequest {
+    fn unsent(&self) -> usize {
+        usize::from(self.header_len - self.header_sent) + self.buffers.len()
+    }
+
+    fn started(&self) -> bool {
+        self.header_sent > 0 || self.buffers.len() < self.len
+    }
+}
+
+/// Most slices one vectored write gathers.
+pub(crate) const MAX_SLICES: usize = 64;
+
+/// A VC's queue of sends not yet fully handed to the kernel.
+#[derive(Debug)]
+pub(crate) struct SendQueue {
+    requests: VecDeque<SendRequest>,
+    unsent: usize,
+    limit: usize,
+    next_id: u64,
+}
+
+impl SendQueue {
+    pub(crate) fn new(limit: usize) -> SendQueue {
+        SendQueue {
+            requests: VecDeque::new(),
+            unsent: 0,
+            limit,
+            next_id: 1,
+        }
+    }
+
+    /// Bytes queued and not yet written.
+    pub(crate) fn unsent(&self) -> usize {
+        self.unsent
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.requests.is_empty()
+    }
+
+    /// Room left under the bound.
+    pub(crate) fn room(&self) -> usize {
+        self.limit.saturating_sub(self.unsent)
+    }
+
+    /// True when a send of `len` bytes may be queued now: it fits under the
+    /// bound, or the queue is empty (a single send may exceed the bound).
+    pub(crate) fn admits(&self, len: usize) -> bool {
+        self.requests.is_empty() || self.unsent + len <= self.limit
+    }
+
+    /// True while the send `id` is queued.
+    pub(crate) fn contains(&self, id: u64) -> bool {
+        self.requests.iter().any(|r| r.id == id)
+    }
+
+    /// Marks the send `id` as one nobody waits for; `false` when it is no
+    /// longer queued.
+    pub(crate) fn detach(&mut self, id: u64) -> bool {
+        match self.requests.iter_mut().find(|r| r.id == id) {
+            Some(request) => {
+                request.completion = Completion::Detached;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Queues a send and returns its id. Expedited sends go ahead of every
+    /// normal send not yet started, behind earlier expedited ones.
+    pub(crate) fn push(
+        &mut self,
+        header: Option<[u8; 4]>,
+        buffers: SendBuffers,
+        expedited: bool,
+        completion: Completion,
+    ) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let len = buffers.len();
+        let request = SendRequest {
+            id,
+            header: header.unwrap_or_default(),
+            header_len: if header.is_some() { 4 } else { 0 },
+            header_sent: 0,
+            buffers,
+            len,
+            expedited,
+            completion,
+        };
+        self.unsent += request.unsent();
+        if expedited {
+            let at = self
+                .requests
+                .iter()
+                .position(|r| !r.started() && !r.expedited)
+                .unwrap_or(self.requests.len());
+            self.requests.insert(at, request);
+        } else {
+            self.requests.push_back(request);
+        }
+        id
+    }
+
+    /// The unsent bytes, in order, as I/O slices (at most [`MAX_SLICES`]).
+    pub(crate) fn gather<'a>(&'a self, slices: &mut SmallVec<[IoSlice<'a>; MAX_SLICES]>) {
+        for request in &self.requests {
+            if request.header_sent < request.header_len {
+                slices.push(IoSlice::new(
+                    &request.header
+                        [usize::from(request.header_sent)..usize::from(request.header_len)],
+                ));
+            }
+            for chunk in request.buffers.chunks() {
+                if slices.len() == MAX_SLICES {
+                    return;
+                }
+                slices.push(IoSlice::new(chunk));
+            }
+            if slices.len() == MAX_SLICES {
+                return;
+            }
+        }
+    }
+
+    /// `n` bytes were written: completes the sends they finish, in order,
+    /// through `done`.
+    pub(crate) fn advance(&mut self, mut n: usize, mut done: impl FnMut(SendRequest)) {
+        self.unsent -= n.min(self.unsent);
+        while n > 0 {
+            let Some(head) = self.requests.front_mut() else {
+                return;
+            };
+            let header_left = usize::from(head.header_len - head.header_sent);
+            let from_header = n.min(header_left);
+            head.header_sent += from_header as u8;
+            n -= from_header;
+            let from_payload = n.min(head.buffers.len());
+            head.buffers.advance(from_payload);
+            n -= from_payload;
+            if head.unsent() == 0 {
+                let request = self.requests.pop_front().expect("head exists");
+                done(request);
+            }
+        }
+    }
+
+    /// Empties the queue (the VC failed or was torn down).
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = SendRequest> + '_ {
+        self.unsent = 0;
+        self.requests.drain(..)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn bufs(b: &'static [u8]) -> SendBuffers {
+        SendBuffers::from(b)
+    }
+
+    fn written(q: &SendQueue) -> Vec<u8> {
+        let mut slices = SmallVec::new();
+        q.gather(&mut slices);
+        slices.iter().flat_map(|s| s.to_vec()).collect()
+    }
+
+    #[test]
+    fn sends_complete_in_order_as_bytes_are_written() {
+        let mut q = SendQueue::new(100);
+        let a = q.push(None, bufs(b"abc"), false, Completion::Waiter);
+        let b = q.push(None, bufs(b"defg"), false, Completion::Callback(7));
+        assert_eq!(q.unsent(), 7);
+        assert_eq!(written(&q), b"abcdefg");
+        let mut done = Vec::new();
+        q.advance(2, |r| done.push(r.id));
+        assert!(done.is_empty());
+        assert!(q.contains(a));
+        q.advance(3, |r| done.push(r.id));
+        assert_eq!(done, vec![a]);
+        assert_eq!(written(&q), b"fg");
+        q.advance(2, |r| done.push(r.id));
+        assert_eq!(done, vec![a, b]);
+        assert!(q.is_empty());
+        assert_eq!(q.unsent(), 0);
+    }
+
+    #[test]
+    fn frame_headers_go_before_their_payload() {
+        let mut q = SendQueue::new(100);
+        q.push(Some([0, 0, 0, 2]), bufs(b"hi"), false, Completion::Waiter);
+        q.push(Some([0, 0, 0, 1]), bufs(b"!"), false, Completion::Waiter);
+        assert_eq!(q.unsent(), 11);
+        assert_eq!(written(&q), b"\0\0\0\x02hi\0\0\0\x01!");
+        let mut done = 0;
+        q.advance(3, |_| done += 1);
+        assert_eq!(written(&q), b"\x02hi\0\0\0\x01!");
+        q.advance(3, |_| done += 1);
+        assert_eq!(done, 1);
+        q.advance(5, |_| done += 1);
+        assert_eq!(done, 2);
+    }
+
+    #[test]
+    fn expedited_sends_pass_normal_ones_but_never_a_started_one() {
+        let mut q = SendQueue::new(100);
+        q.push(None, bufs(b"AAAA"), false, Completion::Waiter);
+        q.push(None, bufs(b"BB"), false, Completion::Waiter);
+        q.advance(1, |_| {});
+        q.push(None, bufs(b"x"), true, Completion::Waiter);
+        q.push(None, bufs(b"y"), true, Completion::Waiter);
+        assert_eq!(written(&q), b"AAAxyBB");
+    }
+
+    #[test]
+    fn the_bound_admits_one_oversized_send_into_an_empty_queue() {
+        let mut q = SendQueue::new(4);
+        assert!(q.admits(10));
+        q.push(
+            None,
+            SendBuffers::from(vec![0u8; 10]),
+            false,
+            Completion::Waiter,
+        );
+        assert!(!q.admits(1));
+        assert_eq!(q.room(), 0);
+        q.advance(7, |_| {});
+        assert!(q.admits(1));
+        assert_eq!(q.room(), 1);
+        assert_eq!(q.drain().count(), 1);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn gather_stops_at_the_slice_limit() {
+        let mut q = SendQueue::new(usize::MAX);
+        for _ in 0..MAX_SLICES + 5 {
+            q.push(
+                None,
+                SendBuffers::from(Bytes::from_static(b"z")),
+                false,
+                Completion::Waiter,
+            );
+        }
+        let mut slices = SmallVec::new();
+        q.gather(&mut slices);
+        assert_eq!(slices.len(), MAX_SLICES);
+    }
+}
