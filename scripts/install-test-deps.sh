@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Install what rxce's test suite needs, if it is missing (Debian/Ubuntu).
+#
+#   samba     smbd and nmbd, started privately by crates/rxce-testsupport
+#   valgrind  memory checks
+#   gcc       C test helpers
+#   iproute2  `ip`: loopback alias for nmbd, network namespaces
+#   nftables  `nft`: fault injection rules
+#   procps    `ps`, `pgrep`: process checks
+#
+# Idempotent and silent when everything is present; prints one line per
+# package it installs. Runs `apt-get update` only when something has to be
+# installed. Exits non-zero with a message if an install fails.
+#
+# Services are never started by the install (a temporary policy-rc.d
+# forbids it): the tests start their own private daemons on loopback, and a
+# system-wide smbd/nmbd would listen on every interface.
+set -euo pipefail
+
+prog=install-test-deps
+
+# "package|command command ..." : the package is present when all of its
+# commands are found.
+wanted=(
+    "samba|smbd nmbd"
+    "valgrind|valgrind"
+    "gcc|gcc"
+    "iproute2|ip"
+    "nftables|nft"
+    "procps|ps pgrep"
+)
+
+have() {
+    command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 || -x /sbin/$1 || -x /usr/local/sbin/$1 ]]
+}
+
+missing=()
+declare -A commands_of=()
+for entry in "${wanted[@]}"; do
+    pkg=${entry%%|*}
+    cmds=${entry#*|}
+    commands_of[$pkg]=$cmds
+    for cmd in $cmds; do
+        if ! have "$cmd"; then
+            missing+=("$pkg")
+            break
+        fi
+    done
+done
+
+if ((${#missing[@]} == 0)); then
+    exit 0
+fi
+
+die() {
+    echo "$prog: error: $*" >&2
+    exit 1
+}
+
+if ! command -v apt-get >/dev/null 2>&1; then
+    die "missing packages (${missing[*]}) and no apt-get to install them with; install them by hand"
+fi
+
+sudo=()
+if ((EUID != 0)); then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        sudo=(sudo -n)
+    else
+        die "missing packages (${missing[*]}): run this script as root (or with password-less sudo)"
+    fi
+fi
+
+log=$(mktemp -t "$prog.XXXXXX.log")
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+cleanup() {
+    if ((created_policy)); then
+        "${sudo[@]}" rm -f "$policy"
+    fi
+    rm -f "$log"
+}
+trap cleanup EXIT
+
+if [[ ! -e $policy ]]; then
+    # 101 = "action forbidden": invoke-rc.d will not start any service.
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod 0755 "$policy"
+    created_policy=1
+fi
+
+apt_opts=(-o DPkg::Lock::Timeout=300 -o Dpkg::Use-Pty=0)
+
+fail_with_log() {
+    echo "$prog: error: $1" >&2
+    echo "$prog: last lines of the apt-get output:" >&2
+    tail -n 25 "$log" >&2 || true
+    exit 1
+}
+
+if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get "${apt_opts[@]}" -q update >"$log" 2>&1; then
+    fail_with_log "apt-get update failed (needed to install: ${missing[*]})"
+fi
+
+if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get "${apt_opts[@]}" -q -y --no-install-recommends install "${missing[@]}" >"$log" 2>&1; then
+    fail_with_log "apt-get install ${missing[*]} failed"
+fi
+
+status=0
+for pkg in "${missing[@]}"; do
+    for cmd in ${commands_of[$pkg]}; do
+        if ! have "$cmd"; then
+            echo "$prog: error: installed $pkg but \`$cmd\` is still not found" >&2
+            status=1
+            continue 2
+        fi
+    done
+    echo "$prog: installed $pkg (${commands_of[$pkg]// /, })"
+done
+exit "$status"
