@@ -202,7 +202,8 @@ impl Engine {
         quality_of_service: u32,
     ) -> Result<Transport, Status> {
         let shared = self.shared();
-        let factory = shared.lock_providers().get(name).cloned().ok_or_else(|| {
+        let factory = shared.lock_providers().get(name).cloned();
+        let factory = factory.ok_or_else(|| {
             Status::INVALID_PARAMETER.with_message(format!(
                 "no transport provider is named {name:?} (known: {})",
                 self.provider_names().join(", ")

@@ -22,6 +22,28 @@ const READS_PER_TURN: usize = 16;
 /// a receive buffer.
 const BUDGET_RETRY: Duration = Duration::from_millis(10);
 
+thread_local! {
+    /// The VC whose callback runs on this thread now (0: none).
+    static IN_CALLBACK_OF: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// True when the calling thread is inside a callback of VC `id`.
+pub(super) fn in_callback_of(id: u64) -> bool {
+    IN_CALLBACK_OF.with(|c| c.get() == id)
+}
+
+/// Runs `f` marked as a callback of `vc` on this thread.
+fn as_callback_of<R>(vc: &Vc, f: impl FnOnce() -> R) -> R {
+    struct Restore(u64);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            IN_CALLBACK_OF.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(IN_CALLBACK_OF.with(|c| c.replace(vc.0.id)));
+    f()
+}
+
 struct Sink<'a> {
     vc: &'a Vc,
     handler: &'a dyn ConnectionEventHandler,
@@ -34,11 +56,13 @@ impl IndicationSink for Sink<'_> {
             .counters
             .last_event
             .store(event::RECEIVE, Ordering::Relaxed);
-        self.handler.receive(self.vc, indication)
+        as_callback_of(self.vc, || self.handler.receive(self.vc, indication))
     }
 
     fn data_ready(&mut self, buffer: Box<dyn ReceiveBuffer>, copied: usize, status: Status) {
-        self.handler.data_ready(self.vc, buffer, copied, status);
+        as_callback_of(self.vc, || {
+            self.handler.data_ready(self.vc, buffer, copied, status)
+        });
     }
 
     fn error(&mut self, status: Status) {
@@ -48,7 +72,7 @@ impl IndicationSink for Sink<'_> {
             .counters
             .last_event
             .store(event::ERROR, Ordering::Relaxed);
-        self.handler.error(self.vc, status);
+        as_callback_of(self.vc, || self.handler.error(self.vc, status));
     }
 
     fn closed(&self) -> bool {
@@ -129,7 +153,6 @@ impl Pump {
             }
             let turn_used = self.read_turn();
             self.machine.release_idle_buffer();
-            self.publish_stats();
             if turn_used {
                 tokio::task::yield_now().await;
                 continue;
@@ -160,24 +183,23 @@ impl Pump {
 
     fn deliver_due(&mut self) {
         let vc = &self.vc;
+        let handler = &*self.handler;
         for due in self.due.drain(..) {
-            match due {
-                Due::Submitted(context) => {
-                    self.handler.send_submitted(vc, context, Status::PENDING)
-                }
+            as_callback_of(vc, || match due {
+                Due::Submitted(context) => handler.send_submitted(vc, context, Status::PENDING),
                 Due::Complete {
                     context,
                     status,
                     bytes,
-                } => self.handler.send_complete(vc, context, status, bytes),
+                } => handler.send_complete(vc, context, status, bytes),
                 Due::SendPossible(room) if vc.is_valid() => {
                     vc.0.counters
                         .last_event
                         .store(event::SEND_POSSIBLE, Ordering::Relaxed);
-                    self.handler.send_possible(vc, room);
+                    handler.send_possible(vc, room);
                 }
                 Due::SendPossible(_) => {}
-            }
+            });
         }
     }
 
@@ -215,6 +237,7 @@ impl Pump {
                     }
                 }
             };
+            self.publish_stats();
             self.after(progress);
             if !self.reading || !self.machine.wants_bytes() {
                 return false;
@@ -272,8 +295,10 @@ impl Pump {
             .counters
             .last_event
             .store(event::DISCONNECT, Ordering::Relaxed);
-        self.handler
-            .disconnect(&self.vc, DisconnectFlags::RELEASE, status);
+        as_callback_of(&self.vc, || {
+            self.handler
+                .disconnect(&self.vc, DisconnectFlags::RELEASE, status)
+        });
     }
 
     /// An abortive end: a client buffer being filled comes back with the
@@ -298,7 +323,9 @@ impl Pump {
                 .counters
                 .last_event
                 .store(event::DISCONNECT, Ordering::Relaxed);
-            self.handler.disconnect(&self.vc, flags, status);
+            as_callback_of(&self.vc, || {
+                self.handler.disconnect(&self.vc, flags, status)
+            });
         }
     }
 

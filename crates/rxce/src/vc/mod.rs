@@ -12,7 +12,7 @@ pub(crate) mod indication;
 pub(crate) mod send_queue;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use smallvec::SmallVec;
@@ -139,7 +139,6 @@ pub(crate) struct VcShared {
     pub(crate) waiters: Notify,
     pub(crate) counters: Counters,
     tag: AtomicUsize,
-    task_id: OnceLock<tokio::task::Id>,
     task: Mutex<Option<JoinHandle<()>>>,
     built_at: Instant,
     _charge: Charge,
@@ -219,7 +218,6 @@ impl VcShared {
             waiters: Notify::new(),
             counters: Counters::default(),
             tag: AtomicUsize::new(0),
-            task_id: OnceLock::new(),
             task: Mutex::new(None),
             built_at: Instant::now(),
             connection,
@@ -244,7 +242,6 @@ impl VcShared {
         let task = engine
             .runtime
             .spawn(driver::run(Vc(self.clone()), stream, machine));
-        let _ = self.task_id.set(task.id());
         *lock(&self.task) = Some(task);
     }
 
@@ -252,9 +249,9 @@ impl VcShared {
         self.torn_down.load(Ordering::Acquire)
     }
 
-    /// True when called from this VC's own task (inside one of its callbacks).
-    fn in_own_task(&self) -> bool {
-        tokio::task::try_id().is_some_and(|id| self.task_id.get() == Some(&id))
+    /// True when called from inside one of this VC's own callbacks.
+    fn in_own_callback(&self) -> bool {
+        driver::in_callback_of(self.id)
     }
 
     fn refuse_if_not_sending(&self, inner: &VcInner) -> Result<(), Status> {
@@ -493,13 +490,24 @@ impl VcShared {
         options: SendOptions,
         completion: Completion,
     ) -> Result<(u64, usize), Status> {
+        let mut waited = false;
         loop {
             let notified = self.waiters.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let stream = {
                 let mut inner = self.lock();
-                match self.admit(&mut inner, &mut data, options)? {
+                let admitted = self
+                    .admit(&mut inner, &mut data, options)
+                    .map_err(|status| {
+                        if waited && inner.state == VcState::TornDown {
+                            Status::CANCELLED
+                                .with_message("the VC was torn down while the send waited for room")
+                        } else {
+                            status
+                        }
+                    })?;
+                match admitted {
                     Admit::Now => {
                         let len = data.len();
                         let id = self.push(&mut inner, data, options, completion);
@@ -514,6 +522,7 @@ impl VcShared {
                     }
                 }
             };
+            waited = true;
             match stream {
                 Some(stream) => {
                     tokio::select! {
@@ -618,7 +627,7 @@ impl VcShared {
 
     pub(crate) async fn tear_down(&self) -> Result<(), Status> {
         self.mark_torn_down()?;
-        if !self.in_own_task() {
+        if !self.in_own_callback() {
             let task = lock(&self.task).take();
             if let Some(task) = task {
                 let _ = task.await;
