@@ -237,7 +237,6 @@ impl Pump {
                     }
                 }
             };
-            self.publish_stats();
             self.after(progress);
             if !self.reading || !self.machine.wants_bytes() {
                 return false;
@@ -309,7 +308,6 @@ impl Pump {
             handler: &*self.handler,
         };
         self.machine.fail(status.clone(), &mut sink);
-        self.publish_stats();
         self.control();
         self.deliver_due();
         let shared = &self.vc.0;
@@ -327,20 +325,6 @@ impl Pump {
                 self.handler.disconnect(&self.vc, flags, status)
             });
         }
-    }
-
-    fn publish_stats(&self) {
-        let stats = self.machine.stats();
-        let counters = &self.vc.0.counters;
-        counters
-            .received_tsdus
-            .store(stats.tsdus, Ordering::Relaxed);
-        counters
-            .bytes_received
-            .store(stats.bytes, Ordering::Relaxed);
-        counters
-            .receive_errors
-            .store(stats.errors, Ordering::Relaxed);
     }
 
     async fn wait(&mut self, deadline: Option<Instant>) {

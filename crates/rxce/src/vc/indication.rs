@@ -23,6 +23,7 @@
 //!   over-long message, a control frame or a truncated message is a protocol
 //!   error (error indication, then the VC fails) — never a large allocation.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rxce_wire::framing::{FrameHeader, Framing, HEADER_LEN};
@@ -66,7 +67,17 @@ struct Fill {
     filled: usize,
 }
 
-/// Counters of what was received.
+/// Counters of what was received, shared with the VC's queries (updated
+/// before the indication that reports the bytes runs).
+#[derive(Debug, Default)]
+pub(crate) struct ReceiveCounters {
+    pub(crate) tsdus: AtomicU64,
+    pub(crate) bytes: AtomicU64,
+    pub(crate) errors: AtomicU64,
+}
+
+/// A snapshot of [`ReceiveCounters`].
+#[cfg(test)]
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ReceiveStats {
     /// TSDUs received: whole messages on framed transports, indications
@@ -98,7 +109,7 @@ pub(crate) struct ReceiveMachine {
     force_next: bool,
     ended: bool,
     failed: Option<Status>,
-    stats: ReceiveStats,
+    stats: Arc<ReceiveCounters>,
 }
 
 impl ReceiveMachine {
@@ -106,6 +117,7 @@ impl ReceiveMachine {
         pool: Arc<BufferPool>,
         framing: Option<Framing>,
         max_message: usize,
+        stats: Arc<ReceiveCounters>,
     ) -> ReceiveMachine {
         let max_message = framing.map_or(max_message, |f| max_message.min(f.max_message_len()));
         ReceiveMachine {
@@ -123,12 +135,17 @@ impl ReceiveMachine {
             force_next: false,
             ended: false,
             failed: None,
-            stats: ReceiveStats::default(),
+            stats,
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn stats(&self) -> ReceiveStats {
-        self.stats
+        ReceiveStats {
+            tsdus: self.stats.tsdus.load(Ordering::Relaxed),
+            bytes: self.stats.bytes.load(Ordering::Relaxed),
+            errors: self.stats.errors.load(Ordering::Relaxed),
+        }
     }
 
     /// True when a client buffer is being filled.
@@ -190,7 +207,7 @@ impl ReceiveMachine {
 
     /// `n` bytes were read into the last read target.
     pub(crate) fn on_read(&mut self, n: usize, sink: &mut dyn IndicationSink) -> Progress {
-        self.stats.bytes += n as u64;
+        self.stats.bytes.fetch_add(n as u64, Ordering::Relaxed);
         match &mut self.fill {
             Some(fill) if self.start == self.end => {
                 fill.filled += n;
@@ -328,7 +345,7 @@ impl ReceiveMachine {
         if self.framing.is_some() {
             self.end_of_message_check();
         } else if fill.filled > 0 {
-            self.stats.tsdus += 1;
+            self.stats.tsdus.fetch_add(1, Ordering::Relaxed);
         }
         sink.data_ready(fill.buffer, fill.filled, status);
     }
@@ -336,7 +353,7 @@ impl ReceiveMachine {
     fn end_of_message_check(&mut self) {
         if self.in_message && self.message_left == 0 {
             self.in_message = false;
-            self.stats.tsdus += 1;
+            self.stats.tsdus.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -375,7 +392,7 @@ impl ReceiveMachine {
             Ok(FrameHeader::Message { len }) => {
                 self.start += HEADER_LEN;
                 if len == 0 {
-                    self.stats.tsdus += 1;
+                    self.stats.tsdus.fetch_add(1, Ordering::Relaxed);
                 } else {
                     self.in_message = true;
                     self.message_left = len;
@@ -457,7 +474,7 @@ impl ReceiveMachine {
                         self.paused = true;
                     }
                 } else if !framed {
-                    self.stats.tsdus += 1;
+                    self.stats.tsdus.fetch_add(1, Ordering::Relaxed);
                 }
             }
             ReceiveAnswer::MoreProcessingRequired {
@@ -497,7 +514,7 @@ impl ReceiveMachine {
     }
 
     fn protocol_error(&mut self, status: Status, sink: &mut dyn IndicationSink) -> Progress {
-        self.stats.errors += 1;
+        self.stats.errors.fetch_add(1, Ordering::Relaxed);
         sink.error(status.clone());
         self.fail(status.clone(), sink);
         Progress::Failed(status)

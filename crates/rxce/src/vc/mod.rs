@@ -118,9 +118,7 @@ pub(crate) struct Counters {
     pub(crate) transmitted_tsdus: AtomicU64,
     pub(crate) transmission_errors: AtomicU64,
     pub(crate) bytes_sent: AtomicU64,
-    pub(crate) received_tsdus: AtomicU64,
-    pub(crate) receive_errors: AtomicU64,
-    pub(crate) bytes_received: AtomicU64,
+    pub(crate) received: Arc<indication::ReceiveCounters>,
     pub(crate) last_event: AtomicU32,
 }
 
@@ -238,6 +236,7 @@ impl VcShared {
             engine.pool.clone(),
             self.framing.wire(),
             engine.config.max_message_size,
+            self.counters.received.clone(),
         );
         let task = engine
             .runtime
@@ -820,15 +819,15 @@ impl Vc {
                 let stream_info = inner.stream.as_ref().map(|s| s.info()).unwrap_or_default();
                 let elapsed = shared.built_at.elapsed().as_secs_f64();
                 let bytes =
-                    c.bytes_sent.load(Ordering::Relaxed) + c.bytes_received.load(Ordering::Relaxed);
+                    c.bytes_sent.load(Ordering::Relaxed) + c.received.bytes.load(Ordering::Relaxed);
                 let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
                 Information::ConnectionEndpoint(ConnectionEndpointInfo {
                     state: inner.state as u32,
                     event: c.last_event.load(Ordering::Relaxed),
                     transmitted_tsdus: clamp(c.transmitted_tsdus.load(Ordering::Relaxed)),
-                    received_tsdus: clamp(c.received_tsdus.load(Ordering::Relaxed)),
+                    received_tsdus: clamp(c.received.tsdus.load(Ordering::Relaxed)),
                     transmission_errors: clamp(c.transmission_errors.load(Ordering::Relaxed)),
-                    receive_errors: clamp(c.receive_errors.load(Ordering::Relaxed)),
+                    receive_errors: clamp(c.received.errors.load(Ordering::Relaxed)),
                     throughput: if elapsed > 0.0 {
                         (bytes as f64 / elapsed) as i64
                     } else {

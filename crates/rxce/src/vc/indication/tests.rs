@@ -95,7 +95,7 @@ impl IndicationSink for Script {
 
 fn machine(lookahead: usize, framing: Option<Framing>) -> ReceiveMachine {
     let pool = Arc::new(BufferPool::new(lookahead, 4, Budget::new(usize::MAX)));
-    ReceiveMachine::new(pool, framing, 1 << 20)
+    ReceiveMachine::new(pool, framing, 1 << 20, Arc::default())
 }
 
 /// Feeds `bytes` as socket reads of at most `chunk` bytes; returns the last
@@ -490,7 +490,7 @@ fn more_processing_on_a_framed_transport_stops_at_the_message_end() {
 #[test]
 fn an_oversize_message_is_a_protocol_error_without_allocation() {
     let pool = Arc::new(BufferPool::new(64, 4, Budget::new(usize::MAX)));
-    let mut m = ReceiveMachine::new(pool, Some(Framing::DirectTcp), 1000);
+    let mut m = ReceiveMachine::new(pool, Some(Framing::DirectTcp), 1000, Arc::default());
     let mut sink = Script::default();
     let progress = feed(&mut m, &mut sink, &[0, 0x01, 0, 0, 1, 2, 3], 64);
     assert!(matches!(progress, Progress::Failed(ref s) if *s == Status::INVALID_NETWORK_RESPONSE));
@@ -559,11 +559,11 @@ fn an_empty_message_counts_but_indicates_nothing() {
 fn an_exhausted_budget_reads_nothing_and_recovers() {
     let budget = Budget::new(10);
     let pool = Arc::new(BufferPool::new(64, 4, budget.clone()));
-    let mut m = ReceiveMachine::new(pool, None, 1 << 20);
+    let mut m = ReceiveMachine::new(pool, None, 1 << 20, Arc::default());
     assert_eq!(m.read_target().unwrap_err(), Status::INSUFFICIENT_RESOURCES);
     let budget = Budget::new(64);
     let pool = Arc::new(BufferPool::new(64, 4, budget.clone()));
-    let mut m = ReceiveMachine::new(pool, None, 1 << 20);
+    let mut m = ReceiveMachine::new(pool, None, 1 << 20, Arc::default());
     let mut sink = Script::default();
     feed(&mut m, &mut sink, b"ok", 64);
     assert_eq!(budget.used(), 64);
