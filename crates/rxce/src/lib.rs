@@ -109,3 +109,8 @@ pub use tdi::{
 };
 pub use transport::Transport;
 pub use vc::{Vc, VcState};
+
+/// The README's example compiles (it is not run: it needs a server).
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -238,9 +238,11 @@ impl VcShared {
             engine.config.max_message_size,
             self.counters.received.clone(),
         );
-        let task = engine
-            .runtime
-            .spawn(driver::run(Vc(self.clone()), stream, machine));
+        let span = tracing::debug_span!("vc", id = self.id, connection = self.connection.id);
+        let task = engine.runtime.spawn(tracing::Instrument::instrument(
+            driver::run(Vc(self.clone()), stream, machine),
+            span,
+        ));
         *lock(&self.task) = Some(task);
     }
 
