@@ -57,12 +57,15 @@ impl Path {
 /// The demo's client: messages are a 4-byte big-endian length and a payload.
 /// Small ones are taken from the indication; large ones go straight into a
 /// client buffer.
+/// An echoed message and how it arrived, or why none did.
+type Echo = Result<(Vec<u8>, Path), Status>;
+
 struct Client {
-    messages: Mutex<mpsc::UnboundedSender<Result<(Vec<u8>, Path), Status>>>,
+    messages: Mutex<mpsc::UnboundedSender<Echo>>,
 }
 
 impl Client {
-    fn deliver(&self, message: Result<(Vec<u8>, Path), Status>) {
+    fn deliver(&self, message: Echo) {
         let _ = self.messages.lock().map(|tx| tx.send(message));
     }
 }

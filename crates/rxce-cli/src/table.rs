@@ -10,7 +10,7 @@ pub fn table(header: &[&str], right: &[&str]) -> Table {
     table
         .load_preset(UTF8_BORDERS_ONLY)
         .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(header.iter().map(|h| Cell::new(h)));
+        .set_header(header.iter().map(Cell::new));
     for (i, h) in header.iter().enumerate() {
         if right.contains(h) {
             if let Some(column) = table.column_mut(i) {

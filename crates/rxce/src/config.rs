@@ -44,6 +44,61 @@ pub struct EngineConfig {
     /// The largest message a framed transport (`tcp+smb`, `netbt`) accepts;
     /// a longer one is a protocol error.
     pub max_message_size: usize,
+    /// The NetBIOS session service (`netbt`) and name service settings.
+    pub netbt: NetbtConfig,
+}
+
+/// Settings of the `netbt` transport and of NetBIOS name queries.
+#[derive(Debug, Clone)]
+pub struct NetbtConfig {
+    /// The session service port used when a remote address gives none.
+    pub port: u16,
+    /// The calling name sent in session requests when the local address
+    /// has no NetBIOS entry (default `RXCE`).
+    pub calling_name: String,
+    /// The NetBIOS scope (none by default).
+    pub scope: Option<String>,
+    /// Retry once with `*SMBSERVER<20>` when the called name is refused
+    /// (negative responses 0x80 and 0x82), as Samba's client does.
+    pub retry_smbserver: bool,
+    /// Follow a retarget response once (never a second time).
+    pub follow_retarget: bool,
+    /// Send a keepalive frame when nothing was sent for this long (only
+    /// after the first message: Samba drops a session whose first frame is
+    /// a keepalive). `None` sends none.
+    pub keepalive_interval: Option<Duration>,
+    /// Where name queries go: a name server (unicast), or `None` for a
+    /// broadcast to `broadcast_address`.
+    pub name_server: Option<std::net::SocketAddr>,
+    /// The broadcast destination of name queries without a name server.
+    pub broadcast_address: std::net::SocketAddr,
+    /// How long one name query waits for its answer.
+    pub name_query_timeout: Duration,
+    /// How many times a name query is sent before it gives up.
+    pub name_query_attempts: u32,
+    /// Ask a name server to recurse (the RD bit; WINS servers want it, a
+    /// plain nmbd answers unknown names negatively only without it).
+    pub recursion_desired: bool,
+}
+
+impl Default for NetbtConfig {
+    fn default() -> NetbtConfig {
+        NetbtConfig {
+            port: 139,
+            calling_name: "RXCE".into(),
+            scope: None,
+            retry_smbserver: true,
+            follow_retarget: true,
+            keepalive_interval: Some(Duration::from_secs(60)),
+            name_server: None,
+            broadcast_address: std::net::SocketAddr::from(([255, 255, 255, 255], 137)),
+            // RFC 1002's broadcast retry timeout and count; a unicast query
+            // to a name server gets the same count with this timeout.
+            name_query_timeout: Duration::from_millis(250),
+            name_query_attempts: 3,
+            recursion_desired: true,
+        }
+    }
 }
 
 impl Default for EngineConfig {
@@ -58,6 +113,7 @@ impl Default for EngineConfig {
             disconnect_timeout: Duration::from_secs(20),
             tcp_nodelay: true,
             max_message_size: 16 * 1024 * 1024 - 1,
+            netbt: NetbtConfig::default(),
         }
     }
 }
@@ -77,6 +133,12 @@ impl EngineConfig {
         }
         if self.connect_timeout.is_zero() || self.disconnect_timeout.is_zero() {
             return bad("connect and disconnect timeouts must be longer than zero".into());
+        }
+        if self.netbt.name_query_attempts == 0 || self.netbt.name_query_timeout.is_zero() {
+            return bad("name queries need at least one attempt and a timeout".into());
+        }
+        if self.netbt.keepalive_interval.is_some_and(|d| d.is_zero()) {
+            return bad("a keepalive interval must be longer than zero".into());
         }
         if self.max_message_size == 0 {
             return bad("max_message_size must be at least 1".into());

@@ -94,6 +94,7 @@ impl ConnectionShared {
             self.clone(),
             connected.stream.clone(),
             connected.framing,
+            connected.keepalive,
             charge,
             engine.live.token(Kind::Vc),
         );

@@ -83,6 +83,7 @@ mod config;
 mod connection;
 mod engine;
 mod handler;
+mod names;
 pub mod provider;
 mod registry;
 #[allow(unsafe_code)]
@@ -94,14 +95,18 @@ mod vc;
 
 pub use address::Address;
 pub use buffer::{BufferChain, ReceiveBuffer, SendBuffers};
-pub use config::EngineConfig;
+pub use config::{EngineConfig, NetbtConfig};
 pub use connection::Connection;
 pub use engine::Engine;
 pub use handler::{
     AddressEventHandler, ConnectionEventHandler, DatagramIndication, Indication, NoEvents,
     ReceiveAnswer,
 };
+pub use names::resolve_netbios_name;
 pub use registry::LiveObjects;
+/// The wire formats rxce speaks (NetBIOS names, session and name service
+/// packets, message framing).
+pub use rxce_wire as wire;
 pub use status::{Severity, Status};
 pub use tdi::{
     ConnectionInformation, DisconnectFlags, Information, InformationClass, ReceiveFlags,

@@ -434,6 +434,7 @@ impl Provider for MemoryProvider {
             Ok(Connected {
                 stream: Arc::new(stream),
                 framing: Framing::Stream,
+                keepalive: None,
             })
         })
     }

@@ -9,8 +9,51 @@
 //! by implementing these two traits and registering a [`ProviderFactory`]
 //! with [`Engine::register_provider`](crate::Engine::register_provider).
 
+/// The [`Stream`] methods of a struct whose `stream` field is a tokio
+/// socket (`TcpStream`, `UnixStream`): readiness and `try_*` I/O straight
+/// through, shutdown and close through socket2.
+macro_rules! socket_stream_methods {
+    () => {
+        fn readable(&self) -> $crate::provider::BoxFuture<'_, std::io::Result<()>> {
+            Box::pin(self.stream.readable())
+        }
+
+        fn try_read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.stream.try_read(buf)
+        }
+
+        fn writable(&self) -> $crate::provider::BoxFuture<'_, std::io::Result<()>> {
+            Box::pin(self.stream.writable())
+        }
+
+        fn try_write_vectored(&self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+            self.stream.try_write_vectored(bufs)
+        }
+
+        fn shutdown_write(&self) -> std::io::Result<()> {
+            socket2::SockRef::from(&self.stream).shutdown(std::net::Shutdown::Write)
+        }
+
+        fn close(&self, abortive: bool) {
+            let sock = socket2::SockRef::from(&self.stream);
+            if abortive {
+                // Zero linger makes the descriptor's close (when the last
+                // reference to the endpoint drops) send a reset, not an end.
+                let _ = sock.set_linger(Some(std::time::Duration::ZERO));
+            } else {
+                // Sends the end now and wakes readiness waiters; the
+                // descriptor itself closes when the last reference drops.
+                let _ = sock.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    };
+}
+pub(crate) use socket_stream_methods;
+
 pub(crate) mod memory;
+pub(crate) mod netbt;
 pub(crate) mod tcp;
+pub(crate) mod unix;
 
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -98,6 +141,9 @@ pub struct Connected {
     pub stream: Arc<dyn Stream>,
     /// The framing of the session on it.
     pub framing: Framing,
+    /// Send the framing's keepalive frame after this long without sends
+    /// (framings with keepalives only).
+    pub keepalive: Option<Duration>,
 }
 
 impl std::fmt::Debug for Connected {
@@ -176,6 +222,16 @@ pub(crate) fn builtin_factories() -> Vec<(&'static str, Arc<dyn ProviderFactory>
             Arc::new(|cx: &ProviderContext| {
                 Ok(Arc::new(tcp::TcpProvider::new(cx, Framing::DirectTcp)) as Arc<dyn Provider>)
             }),
+        ),
+        (
+            "netbt",
+            Arc::new(|cx: &ProviderContext| {
+                Ok(Arc::new(netbt::NetbtProvider::new(cx)) as Arc<dyn Provider>)
+            }),
+        ),
+        (
+            "unix",
+            Arc::new(|_: &ProviderContext| Ok(Arc::new(unix::UnixProvider) as Arc<dyn Provider>)),
         ),
         (
             "memory",

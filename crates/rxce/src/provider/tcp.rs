@@ -1,7 +1,6 @@
 //! The `tcp` provider (and `tcp+smb`, the same with SMB direct-hosted
 //! framing): TCP over IPv4 and IPv6.
 
-use std::io::{self, IoSlice};
 use std::net::{IpAddr, SocketAddr};
 use std::time::SystemTime;
 
@@ -147,8 +146,9 @@ impl Provider for TcpProvider {
             })?;
             let stream = connect_tcp(local, remote, request.timeout, self.nodelay).await?;
             Ok(Connected {
-                stream: std::sync::Arc::new(TcpEndpoint::new(stream, remote)),
+                stream: std::sync::Arc::new(TcpEndpoint::new(stream, TransportAddress::ip(remote))),
                 framing: self.framing,
+                keepalive: None,
             })
         })
     }
@@ -157,48 +157,17 @@ impl Provider for TcpProvider {
 /// A connected TCP socket as a [`Stream`].
 pub(crate) struct TcpEndpoint {
     stream: TcpStream,
-    peer: SocketAddr,
+    peer: TransportAddress,
 }
 
 impl TcpEndpoint {
-    pub(crate) fn new(stream: TcpStream, peer: SocketAddr) -> TcpEndpoint {
+    pub(crate) fn new(stream: TcpStream, peer: TransportAddress) -> TcpEndpoint {
         TcpEndpoint { stream, peer }
     }
 }
 
 impl Stream for TcpEndpoint {
-    fn readable(&self) -> BoxFuture<'_, io::Result<()>> {
-        Box::pin(self.stream.readable())
-    }
-
-    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.stream.try_read(buf)
-    }
-
-    fn writable(&self) -> BoxFuture<'_, io::Result<()>> {
-        Box::pin(self.stream.writable())
-    }
-
-    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.stream.try_write_vectored(bufs)
-    }
-
-    fn shutdown_write(&self) -> io::Result<()> {
-        socket2::SockRef::from(&self.stream).shutdown(std::net::Shutdown::Write)
-    }
-
-    fn close(&self, abortive: bool) {
-        let sock = socket2::SockRef::from(&self.stream);
-        if abortive {
-            // Zero linger makes the descriptor's close (when the last
-            // reference to the endpoint drops) send a reset, not an end.
-            let _ = sock.set_linger(Some(std::time::Duration::ZERO));
-        } else {
-            // Sends the end now and wakes readiness waiters; the descriptor
-            // itself closes when the last reference drops.
-            let _ = sock.shutdown(std::net::Shutdown::Both);
-        }
-    }
+    super::socket_stream_methods!();
 
     fn info(&self) -> StreamInfo {
         let sock = socket2::SockRef::from(&self.stream);
@@ -210,6 +179,6 @@ impl Stream for TcpEndpoint {
     }
 
     fn peer_address(&self) -> TransportAddress {
-        TransportAddress::ip(self.peer)
+        self.peer.clone()
     }
 }

@@ -90,6 +90,10 @@ struct Pump {
     reading: bool,
     write_blocked: bool,
     budget_retry: Option<Instant>,
+    /// The next keepalive check of a session with keepalives.
+    keepalive_tick: Option<Instant>,
+    /// TSDUs sent at the last keepalive check.
+    tsdus_seen: u64,
 }
 
 /// What the control step found.
@@ -112,6 +116,8 @@ pub(super) async fn run(vc: Vc, stream: Arc<dyn Stream>, machine: ReceiveMachine
         reading: true,
         write_blocked: false,
         budget_retry: None,
+        keepalive_tick: None,
+        tsdus_seen: 0,
     };
     pump.run().await;
 }
@@ -157,7 +163,8 @@ impl Pump {
                 tokio::task::yield_now().await;
                 continue;
             }
-            self.wait(control.deadline).await;
+            let keepalive = self.keepalive_deadline();
+            self.wait(control.deadline, keepalive).await;
         }
     }
 
@@ -327,7 +334,30 @@ impl Pump {
         }
     }
 
-    async fn wait(&mut self, deadline: Option<Instant>) {
+    /// When to check next whether the session sat idle: every keepalive
+    /// interval.
+    fn keepalive_deadline(&mut self) -> Option<Instant> {
+        let interval = self.vc.0.keepalive?;
+        Some(
+            *self
+                .keepalive_tick
+                .get_or_insert_with(|| Instant::now() + interval),
+        )
+    }
+
+    /// A keepalive check: when no TSDU was sent since the last one — and at
+    /// least one ever was (Samba drops a session whose first frame is a
+    /// keepalive) — a keepalive frame goes out.
+    fn keepalive_check(&mut self) {
+        self.keepalive_tick = None;
+        let sent = self.vc.0.counters.transmitted_tsdus.load(Ordering::Relaxed);
+        if sent > 0 && sent == self.tsdus_seen {
+            self.vc.0.send_keepalive();
+        }
+        self.tsdus_seen = sent;
+    }
+
+    async fn wait(&mut self, deadline: Option<Instant>, keepalive: Option<Instant>) {
         let shared = self.vc.0.clone();
         let wants_read = self.reading && self.machine.wants_bytes() && self.budget_retry.is_none();
         let stream = self.stream.clone();
@@ -337,6 +367,9 @@ impl Pump {
             _ = stream.readable(), if wants_read => {}
             _ = stream.writable(), if self.write_blocked => {}
             _ = tokio::time::sleep_until(self.budget_retry.unwrap_or_else(Instant::now)), if self.budget_retry.is_some() => {}
+            _ = tokio::time::sleep_until(keepalive.unwrap_or_else(Instant::now)), if keepalive.is_some() => {
+                self.keepalive_check();
+            }
             _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                 let mut inner = shared.lock();
                 if inner.state == VcState::Disconnecting {

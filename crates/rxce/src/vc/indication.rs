@@ -441,7 +441,17 @@ impl ReceiveMachine {
         } else {
             (held, held)
         };
-        if framed && indicated < available && !self.ended && available <= capacity {
+        if framed && indicated < available && available <= capacity {
+            if self.ended {
+                // A message that fits is indicated whole or not at all.
+                return Some(
+                    self.protocol_error(
+                        Status::INVALID_NETWORK_RESPONSE
+                            .with_message("the peer ended its data in the middle of a message"),
+                        sink,
+                    ),
+                );
+            }
             // The whole message fits in the lookahead: wait for all of it.
             return Some(Progress::NeedBytes);
         }

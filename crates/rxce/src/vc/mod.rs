@@ -127,6 +127,8 @@ pub(crate) struct VcShared {
     pub(crate) id: u64,
     pub(crate) connection: Arc<ConnectionShared>,
     pub(crate) framing: Framing,
+    /// Send a keepalive frame after this long without sends.
+    pub(crate) keepalive: Option<std::time::Duration>,
     max_send: usize,
     inner: Mutex<VcInner>,
     /// Mirrors `state == TornDown` for checks without the lock.
@@ -183,6 +185,7 @@ impl VcShared {
         connection: Arc<ConnectionShared>,
         stream: Arc<dyn Stream>,
         framing: Framing,
+        keepalive: Option<std::time::Duration>,
         charge: Charge,
         live: LiveToken,
     ) -> Arc<VcShared> {
@@ -194,6 +197,7 @@ impl VcShared {
         Arc::new(VcShared {
             id: crate::registry::next_id(),
             framing,
+            keepalive: keepalive.filter(|_| framing == Framing::NetbiosSession),
             max_send,
             inner: Mutex::new(VcInner {
                 state: VcState::Active,
@@ -384,7 +388,9 @@ impl VcShared {
                     } = &mut *inner;
                     let counters = &self.counters;
                     queue.advance(n, |request| {
-                        counters.transmitted_tsdus.fetch_add(1, Ordering::Relaxed);
+                        if request.completion != Completion::Control {
+                            counters.transmitted_tsdus.fetch_add(1, Ordering::Relaxed);
+                        }
                         match request.completion {
                             Completion::Callback(context) => {
                                 *unattended -= 1;
@@ -395,7 +401,7 @@ impl VcShared {
                                 });
                                 wake_task = true;
                             }
-                            Completion::Detached => *unattended -= 1,
+                            Completion::Detached | Completion::Control => *unattended -= 1,
                             Completion::Waiter if Some(request.id) != mine => wake_waiters = true,
                             Completion::Waiter => {}
                         }
@@ -465,7 +471,7 @@ impl VcShared {
                     status: status.clone(),
                     bytes: 0,
                 }),
-                Completion::Detached => {}
+                Completion::Detached | Completion::Control => {}
             }
         }
         inner.unattended = 0;
@@ -594,6 +600,25 @@ impl VcShared {
             }
             Err(status) => status,
         }
+    }
+
+    /// Queues a keepalive frame of the session (the VC's task writes it)
+    /// when nothing else is queued.
+    pub(crate) fn send_keepalive(&self) {
+        let mut inner = self.lock();
+        if !matches!(inner.state, VcState::Active | VcState::PeerReleased) || !inner.queue.is_idle()
+        {
+            return;
+        }
+        inner.queue.push(
+            Some(rxce_wire::framing::keepalive_frame()),
+            SendBuffers::new(),
+            false,
+            Completion::Control,
+        );
+        inner.unattended += 1;
+        self.flush(&mut inner, None);
+        self.wake_task.notify_one();
     }
 
     /// Marks the VC torn down: queued sends are cancelled, the socket is

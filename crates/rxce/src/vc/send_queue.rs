@@ -20,6 +20,8 @@ pub(crate) enum Completion {
     Callback(usize),
     /// Its waiter went away: it completes silently.
     Detached,
+    /// A control frame of the transport (a keepalive), not a TSDU.
+    Control,
 }
 
 /// One send in the queue.
@@ -74,8 +76,8 @@ impl SendQueue {
         self.unsent
     }
 
-    #[cfg(test)]
-    pub(crate) fn is_empty(&self) -> bool {
+    /// True when nothing is queued.
+    pub(crate) fn is_idle(&self) -> bool {
         self.requests.is_empty()
     }
 
@@ -224,7 +226,7 @@ mod tests {
         assert_eq!(written(&q), b"fg");
         q.advance(2, |r| done.push(r.id));
         assert_eq!(done, vec![a, b]);
-        assert!(q.is_empty());
+        assert!(q.is_idle());
         assert_eq!(q.unsent(), 0);
     }
 
@@ -271,7 +273,7 @@ mod tests {
         assert!(q.admits(1));
         assert_eq!(q.room(), 1);
         assert_eq!(q.drain().count(), 1);
-        assert!(q.is_empty());
+        assert!(q.is_idle());
     }
 
     #[test]
