@@ -8,9 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rxce::{
-    ConnectionEventHandler, ConnectionInformation, Engine, EngineConfig, Indication, Information,
-    InformationClass, NoEvents, ReceiveAnswer, ReceiveBuffer, SendBuffers, SendOptions, Status,
-    TransportAddress, Vc,
+    ConnectionEventHandler, ConnectionInformation, Engine, EngineConfig, Indication, Information, InformationClass,
+    NoEvents, ReceiveAnswer, ReceiveBuffer, SendBuffers, SendOptions, Status, TransportAddress, Vc,
 };
 use tokio::sync::mpsc;
 
@@ -106,8 +105,9 @@ impl ConnectionEventHandler for Client {
     }
 
     fn disconnect(&self, _vc: &Vc, _flags: rxce::DisconnectFlags, status: Status) {
-        self.deliver(Err(Status::CONNECTION_DISCONNECTED
-            .with_message(format!("the echo peer went away: {status}"))));
+        self.deliver(Err(
+            Status::CONNECTION_DISCONNECTED.with_message(format!("the echo peer went away: {status}"))
+        ));
     }
 }
 
@@ -125,14 +125,7 @@ struct Report {
 }
 
 impl Report {
-    fn row(
-        &mut self,
-        step: impl Into<String>,
-        bytes: u64,
-        path: &'static str,
-        status: Status,
-        time: Duration,
-    ) {
+    fn row(&mut self, step: impl Into<String>, bytes: u64, path: &'static str, status: Status, time: Duration) {
         self.rows.push(Row {
             transport: self.transport,
             step: step.into(),
@@ -208,9 +201,7 @@ async fn exercise(
     report: &mut Report,
 ) -> Result<(), Status> {
     let transport = report
-        .step("build transport", 0, async {
-            engine.build_transport(name, 0)
-        })
+        .step("build transport", 0, async { engine.build_transport(name, 0) })
         .await?;
     let address = report
         .step("build address", 0, async {
@@ -244,25 +235,15 @@ async fn exercise(
             Err(status) => Err(status),
         };
         match echoed {
-            Ok((got, path)) if got == body => report.row(
-                "echo",
-                *size as u64,
-                path.label(),
-                Status::SUCCESS,
-                started.elapsed(),
-            ),
+            Ok((got, path)) if got == body => {
+                report.row("echo", *size as u64, path.label(), Status::SUCCESS, started.elapsed())
+            }
             Ok((got, path)) => {
                 let status = Status::INVALID_NETWORK_RESPONSE.with_message(format!(
                     "the echo of {size} bytes came back as {} different bytes",
                     got.len()
                 ));
-                report.row(
-                    "echo",
-                    *size as u64,
-                    path.label(),
-                    status.clone(),
-                    started.elapsed(),
-                );
+                report.row("echo", *size as u64, path.label(), status.clone(), started.elapsed());
                 return Err(status);
             }
             Err(status) => {
@@ -272,9 +253,7 @@ async fn exercise(
         }
     }
     let started = Instant::now();
-    if let Ok(Information::ConnectionEndpoint(info)) =
-        vc.query_information(InformationClass::ConnectionEndpoint)
-    {
+    if let Ok(Information::ConnectionEndpoint(info)) = vc.query_information(InformationClass::ConnectionEndpoint) {
         report.row(
             format!(
                 "query endpoint: {} TSDUs sent, {} received",
@@ -286,12 +265,8 @@ async fn exercise(
             started.elapsed(),
         );
     }
-    report
-        .step("tear down connection", 0, connection.tear_down())
-        .await?;
-    report
-        .step("tear down transport", 0, transport.tear_down())
-        .await?;
+    report.step("tear down connection", 0, connection.tear_down()).await?;
+    report.step("tear down transport", 0, transport.tear_down()).await?;
     Ok(())
 }
 
@@ -299,11 +274,10 @@ async fn exercise(
 /// rows so far and the first failure.
 pub async fn run() -> Result<Vec<Row>, (Vec<Row>, Status)> {
     let mut rows = Vec::new();
-    let engine =
-        match Engine::with_runtime(tokio::runtime::Handle::current(), EngineConfig::default()) {
-            Ok(engine) => engine,
-            Err(status) => return Err((rows, status)),
-        };
+    let engine = match Engine::with_runtime(tokio::runtime::Handle::current(), EngineConfig::default()) {
+        Ok(engine) => engine,
+        Err(status) => return Err((rows, status)),
+    };
     let tcp_peer = match tcp_echo_peer().await {
         Ok(addr) => addr,
         Err(status) => return Err((rows, status)),

@@ -63,9 +63,7 @@ mod tests {
         let text = t.to_string();
         let lines: Vec<&str> = text.lines().collect();
         assert!(
-            lines
-                .iter()
-                .any(|l| l.contains("a ") && l.contains("      1 B")),
+            lines.iter().any(|l| l.contains("a ") && l.contains("      1 B")),
             "{text}"
         );
     }

@@ -48,17 +48,13 @@ impl NegotiateContext {
         let d = &self.data;
         let count = u16_at(d, 0).ok_or(malformed("no HashAlgorithmCount"))?;
         let salt_len = u16_at(d, 2).ok_or(malformed("no SaltLength"))?;
-        let hash_algorithms = read_u16_list(d, 4, count)
-            .ok_or(malformed("hash algorithm list runs past the data"))?;
+        let hash_algorithms = read_u16_list(d, 4, count).ok_or(malformed("hash algorithm list runs past the data"))?;
         let salt_start = 4 + 2 * usize::from(count);
         let salt = d
             .get(salt_start..salt_start + usize::from(salt_len))
             .ok_or(malformed("salt runs past the data"))?
             .to_vec();
-        Ok(PreauthIntegrity {
-            hash_algorithms,
-            salt,
-        })
+        Ok(PreauthIntegrity { hash_algorithms, salt })
     }
 
     /// Decodes the data of an `ENCRYPTION_CAPABILITIES` context: `CipherCount`
@@ -84,9 +80,7 @@ impl NegotiateContext {
 
 /// Reads `count` little-endian `u16`s starting at `off`.
 fn read_u16_list(bytes: &[u8], off: usize, count: u16) -> Option<Vec<u16>> {
-    (0..usize::from(count))
-        .map(|i| u16_at(bytes, off + 2 * i))
-        .collect()
+    (0..usize::from(count)).map(|i| u16_at(bytes, off + 2 * i)).collect()
 }
 
 /// Appends one context (header and data, no trailing padding) to `buf`.
@@ -110,8 +104,7 @@ pub(crate) fn parse_context_list(
     count: u16,
     min_offset: usize,
 ) -> Result<Vec<NegotiateContext>, Smb2Error> {
-    let start =
-        usize::try_from(offset).map_err(|_| Smb2Error::BadNegotiateContextOffset { offset })?;
+    let start = usize::try_from(offset).map_err(|_| Smb2Error::BadNegotiateContextOffset { offset })?;
     if start % 8 != 0 || start < min_offset || start > msg.len() {
         return Err(Smb2Error::BadNegotiateContextOffset { offset });
     }
@@ -186,10 +179,7 @@ mod tests {
             context_type: context_type::ENCRYPTION_CAPABILITIES,
             data: vec![2, 0, 2, 0, 1, 0],
         };
-        assert_eq!(
-            ctx.ciphers().unwrap(),
-            [cipher::AES_128_GCM, cipher::AES_128_CCM]
-        );
+        assert_eq!(ctx.ciphers().unwrap(), [cipher::AES_128_GCM, cipher::AES_128_CCM]);
         assert!(ctx.preauth_integrity().is_err());
         let short = NegotiateContext {
             context_type: context_type::ENCRYPTION_CAPABILITIES,

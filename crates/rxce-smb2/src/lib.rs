@@ -359,14 +359,8 @@ mod tests {
 
     #[test]
     fn guid_all_zero_and_all_ff() {
-        assert_eq!(
-            format_guid(&[0; 16]),
-            "00000000-0000-0000-0000-000000000000"
-        );
-        assert_eq!(
-            format_guid(&[0xff; 16]),
-            "ffffffff-ffff-ffff-ffff-ffffffffffff"
-        );
+        assert_eq!(format_guid(&[0; 16]), "00000000-0000-0000-0000-000000000000");
+        assert_eq!(format_guid(&[0xff; 16]), "ffffffff-ffff-ffff-ffff-ffffffffffff");
     }
 
     #[test]

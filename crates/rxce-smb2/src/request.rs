@@ -62,10 +62,7 @@ impl Default for NegotiateRequest {
             message_id: 0,
             dialects: dialect::ALL.to_vec(),
             security_mode: security_mode::SIGNING_ENABLED,
-            capabilities: capability::DFS
-                | capability::LEASING
-                | capability::LARGE_MTU
-                | capability::ENCRYPTION,
+            capabilities: capability::DFS | capability::LEASING | capability::LARGE_MTU | capability::ENCRYPTION,
             client_guid: DEFAULT_CLIENT_GUID,
             preauth_salt: DEFAULT_PREAUTH_SALT,
         }
@@ -91,13 +88,11 @@ impl NegotiateRequest {
         if self.dialects.is_empty() {
             return Err(Smb2Error::NoDialects);
         }
-        let dialect_count = u16::try_from(self.dialects.len())
-            .map_err(|_| Smb2Error::TooManyDialects(self.dialects.len()))?;
+        let dialect_count =
+            u16::try_from(self.dialects.len()).map_err(|_| Smb2Error::TooManyDialects(self.dialects.len()))?;
         let with_contexts = self.dialects.contains(&dialect::SMB3_1_1);
 
-        let mut buf = Vec::with_capacity(
-            HEADER_LEN + usize::from(REQUEST_BODY_LEN) + 2 * self.dialects.len() + 72,
-        );
+        let mut buf = Vec::with_capacity(HEADER_LEN + usize::from(REQUEST_BODY_LEN) + 2 * self.dialects.len() + 72);
         self.encode_header(&mut buf);
 
         // NEGOTIATE request body; offsets in comments are from the body start.
@@ -118,8 +113,7 @@ impl NegotiateRequest {
 
         if with_contexts {
             pad8(&mut buf);
-            let offset = u32::try_from(buf.len())
-                .map_err(|_| Smb2Error::TooManyDialects(self.dialects.len()))?;
+            let offset = u32::try_from(buf.len()).map_err(|_| Smb2Error::TooManyDialects(self.dialects.len()))?;
             buf[context_fields..context_fields + 4].copy_from_slice(&offset.to_le_bytes());
             buf[context_fields + 4..context_fields + 6].copy_from_slice(&2u16.to_le_bytes());
 
@@ -128,11 +122,7 @@ impl NegotiateRequest {
             preauth.extend_from_slice(&32u16.to_le_bytes()); // SaltLength
             preauth.extend_from_slice(&hash_algorithm::SHA_512.to_le_bytes());
             preauth.extend_from_slice(&self.preauth_salt);
-            encode_context(
-                &mut buf,
-                context_type::PREAUTH_INTEGRITY_CAPABILITIES,
-                &preauth,
-            );
+            encode_context(&mut buf, context_type::PREAUTH_INTEGRITY_CAPABILITIES, &preauth);
 
             pad8(&mut buf);
             let mut encryption = Vec::with_capacity(2 + 2 * OFFERED_CIPHERS.len());

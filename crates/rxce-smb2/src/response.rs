@@ -59,9 +59,7 @@ impl NegotiateResponse {
     /// The first context of the given [`context_type`](crate::context_type),
     /// if the server sent one.
     pub fn context(&self, context_type: u16) -> Option<&NegotiateContext> {
-        self.contexts
-            .iter()
-            .find(|c| c.context_type == context_type)
+        self.contexts.iter().find(|c| c.context_type == context_type)
     }
 
     /// The cipher the server selected in its `ENCRYPTION_CAPABILITIES`

@@ -1,8 +1,8 @@
 //! NEGOTIATE response parsing from handcrafted byte vectors.
 
 use rxce_smb2::{
-    capability, cipher, context_type, dialect, hash_algorithm, parse_negotiate_response,
-    security_mode, status, NegotiateContext, Smb2Error,
+    capability, cipher, context_type, dialect, hash_algorithm, parse_negotiate_response, security_mode, status,
+    NegotiateContext, Smb2Error,
 };
 
 /// The 64-byte header of a successful NEGOTIATE response to message 42 that
@@ -126,13 +126,7 @@ fn parses_311_with_contexts_and_blob() {
     assert_eq!(r.capabilities, 0x2f);
     assert_eq!(
         capability::names(r.capabilities),
-        [
-            "DFS",
-            "LEASING",
-            "LARGE_MTU",
-            "MULTI_CHANNEL",
-            "DIRECTORY_LEASING"
-        ]
+        ["DFS", "LEASING", "LARGE_MTU", "MULTI_CHANNEL", "DIRECTORY_LEASING"]
     );
     assert_eq!(r.max_transact_size, 1 << 20);
     assert_eq!(r.max_read_size, 512 << 10);
@@ -174,10 +168,7 @@ fn parses_21_without_contexts() {
         rxce_smb2::format_guid(&r.server_guid),
         "ccddeeff-aabb-8899-7766-554433221100"
     );
-    assert_eq!(
-        capability::names(r.capabilities),
-        ["DFS", "LEASING", "LARGE_MTU"]
-    );
+    assert_eq!(capability::names(r.capabilities), ["DFS", "LEASING", "LARGE_MTU"]);
     assert_eq!(r.max_transact_size, 8 << 20);
     assert_eq!(r.max_read_size, 8 << 20);
     assert_eq!(r.max_write_size, 8 << 20);
@@ -215,17 +206,11 @@ fn short_header_reports_truncation() {
     let b = response_21();
     assert_eq!(
         parse_negotiate_response(&b[..3]),
-        Err(Smb2Error::Truncated {
-            needed: 4,
-            actual: 3
-        })
+        Err(Smb2Error::Truncated { needed: 4, actual: 3 })
     );
     assert_eq!(
         parse_negotiate_response(&b[..63]),
-        Err(Smb2Error::Truncated {
-            needed: 64,
-            actual: 63
-        })
+        Err(Smb2Error::Truncated { needed: 64, actual: 63 })
     );
     // Body StructureSize present, fixed body cut short.
     assert_eq!(
@@ -257,34 +242,22 @@ fn smb1_reply_has_its_own_error() {
     let smb1 = [0xff, b'S', b'M', b'B', 0x72, 0, 0, 0, 0, 0x88, 0x01, 0xc8];
     assert_eq!(parse_negotiate_response(&smb1), Err(Smb2Error::Smb1Reply));
     // Recognised from the protocol id alone, even when cut short.
-    assert_eq!(
-        parse_negotiate_response(&smb1[..4]),
-        Err(Smb2Error::Smb1Reply)
-    );
+    assert_eq!(parse_negotiate_response(&smb1[..4]), Err(Smb2Error::Smb1Reply));
 }
 
 #[test]
 fn bad_header_fields() {
     let mut b = response_21();
     put16(&mut b, 4, 65);
-    assert_eq!(
-        parse_negotiate_response(&b),
-        Err(Smb2Error::BadHeaderStructureSize(65))
-    );
+    assert_eq!(parse_negotiate_response(&b), Err(Smb2Error::BadHeaderStructureSize(65)));
 
     let mut b = response_21();
     put32(&mut b, 16, 0x8); // SIGNED but not SERVER_TO_REDIR
-    assert_eq!(
-        parse_negotiate_response(&b),
-        Err(Smb2Error::NotAResponse(0x8))
-    );
+    assert_eq!(parse_negotiate_response(&b), Err(Smb2Error::NotAResponse(0x8)));
 
     let mut b = response_21();
     put16(&mut b, 12, 1); // SESSION_SETUP
-    assert_eq!(
-        parse_negotiate_response(&b),
-        Err(Smb2Error::UnexpectedCommand(1))
-    );
+    assert_eq!(parse_negotiate_response(&b), Err(Smb2Error::UnexpectedCommand(1)));
 }
 
 #[test]
@@ -314,10 +287,7 @@ fn error_response_body_gives_server_status() {
 fn success_with_error_body_is_a_structure_error() {
     let mut b = HEADER.to_vec();
     b.extend_from_slice(&[0x09, 0, 0, 0, 0, 0, 0, 0, 0]);
-    assert_eq!(
-        parse_negotiate_response(&b),
-        Err(Smb2Error::BadBodyStructureSize(9))
-    );
+    assert_eq!(parse_negotiate_response(&b), Err(Smb2Error::BadBodyStructureSize(9)));
 }
 
 #[test]
@@ -335,10 +305,7 @@ fn non_success_status_with_full_body_is_parsed() {
 fn bad_body_structure_size() {
     let mut b = response_21();
     put16(&mut b, 64, 64);
-    assert_eq!(
-        parse_negotiate_response(&b),
-        Err(Smb2Error::BadBodyStructureSize(64))
-    );
+    assert_eq!(parse_negotiate_response(&b), Err(Smb2Error::BadBodyStructureSize(64)));
 }
 
 #[test]
@@ -507,10 +474,7 @@ fn response_cipher_must_be_single() {
     let r = parse_negotiate_response(&b).unwrap();
     assert!(matches!(
         r.cipher(),
-        Err(Smb2Error::MalformedContext {
-            context_type: 2,
-            ..
-        })
+        Err(Smb2Error::MalformedContext { context_type: 2, .. })
     ));
 }
 

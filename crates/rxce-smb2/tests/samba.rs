@@ -7,8 +7,8 @@
 //! direct-TCP header.
 
 use rxce_smb2::{
-    capability, cipher, context_type, dialect, format_guid, hash_algorithm,
-    parse_negotiate_response, security_mode, status, Smb2Error,
+    capability, cipher, context_type, dialect, format_guid, hash_algorithm, parse_negotiate_response, security_mode,
+    status, Smb2Error,
 };
 
 const NEGOTIATE_311: &[u8] = include_bytes!("data/samba-4.17-negotiate-311.bin");
@@ -28,14 +28,8 @@ fn samba_chooses_311() {
     assert_eq!(r.security_mode, security_mode::SIGNING_ENABLED);
     // The server GUID this smbd sent holds the bytes of the host name "vm",
     // zero-padded.
-    assert_eq!(
-        format_guid(&r.server_guid),
-        "00006d76-0000-0000-0000-000000000000"
-    );
-    assert_eq!(
-        capability::names(r.capabilities),
-        ["DFS", "LEASING", "LARGE_MTU"]
-    );
+    assert_eq!(format_guid(&r.server_guid), "00006d76-0000-0000-0000-000000000000");
+    assert_eq!(capability::names(r.capabilities), ["DFS", "LEASING", "LARGE_MTU"]);
     assert_eq!(r.max_transact_size, 8 << 20);
     assert_eq!(r.max_read_size, 8 << 20);
     assert_eq!(r.max_write_size, 8 << 20);
@@ -47,15 +41,9 @@ fn samba_chooses_311() {
     // 1.3.6.1.5.5.2, listing NTLMSSP (1.3.6.1.4.1.311.2.2.10).
     assert_eq!(r.security_blob.len(), 74);
     assert_eq!(r.security_blob[0], 0x60);
-    assert_eq!(
-        &r.security_blob[4..10],
-        &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x02]
-    );
+    assert_eq!(&r.security_blob[4..10], &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x02]);
     let ntlmssp_oid = [0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 0x0a];
-    assert!(r
-        .security_blob
-        .windows(ntlmssp_oid.len())
-        .any(|w| w == ntlmssp_oid));
+    assert!(r.security_blob.windows(ntlmssp_oid.len()).any(|w| w == ntlmssp_oid));
 
     let types: Vec<u16> = r.contexts.iter().map(|c| c.context_type).collect();
     assert_eq!(

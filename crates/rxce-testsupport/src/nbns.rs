@@ -42,10 +42,7 @@ const RR_CLASS_IN: u16 = 0x0001;
 /// Panics if `name` is longer than 15 bytes or is not ASCII.
 pub fn encode_name(name: &str, suffix: u8) -> [u8; ENCODED_NAME_LEN] {
     assert!(name.is_ascii(), "NetBIOS name {name:?} is not ASCII");
-    assert!(
-        name.len() <= 15,
-        "NetBIOS name {name:?} is longer than 15 bytes"
-    );
+    assert!(name.len() <= 15, "NetBIOS name {name:?} is longer than 15 bytes");
     let pad = if name == "*" { 0u8 } else { b' ' };
     let mut raw = [pad; 16];
     for (dst, src) in raw.iter_mut().zip(name.bytes()) {
@@ -82,12 +79,7 @@ pub fn encode_name(name: &str, suffix: u8) -> [u8; ENCODED_NAME_LEN] {
 /// Samba's nmbd (4.17) stays silent about a name it does not know when RD
 /// is set, and sends a negative response (RCODE 3) when it is clear; own
 /// names get a positive answer either way.
-pub fn name_query_packet(
-    transaction_id: u16,
-    name: &str,
-    suffix: u8,
-    recursion_desired: bool,
-) -> [u8; NAME_QUERY_LEN] {
+pub fn name_query_packet(transaction_id: u16, name: &str, suffix: u8, recursion_desired: bool) -> [u8; NAME_QUERY_LEN] {
     let mut p = [0u8; NAME_QUERY_LEN];
     p[0..2].copy_from_slice(&transaction_id.to_be_bytes());
     let flags: u16 = if recursion_desired { 0x0100 } else { 0x0000 };
@@ -141,10 +133,7 @@ fn invalid(msg: impl Into<String>) -> io::Error {
 /// with that transaction id (a caller keeps waiting), `Ok(Some(_))` for a
 /// positive or negative response, and an error for a matching response
 /// that is malformed.
-pub fn parse_name_query_response(
-    transaction_id: u16,
-    packet: &[u8],
-) -> io::Result<Option<QueryOutcome>> {
+pub fn parse_name_query_response(transaction_id: u16, packet: &[u8]) -> io::Result<Option<QueryOutcome>> {
     if packet.len() < 12 {
         return Ok(None);
     }
@@ -170,18 +159,11 @@ pub fn parse_name_query_response(
         return Err(invalid("name query response truncated in answer header"));
     }
     let rr_type = be16(at);
-    let ttl = u32::from_be_bytes([
-        packet[at + 4],
-        packet[at + 5],
-        packet[at + 6],
-        packet[at + 7],
-    ]);
+    let ttl = u32::from_be_bytes([packet[at + 4], packet[at + 5], packet[at + 6], packet[at + 7]]);
     let rdlength = usize::from(be16(at + 8));
     at += 10;
     if rr_type != RR_TYPE_NB {
-        return Err(invalid(format!(
-            "answer record type {rr_type:#06x}, expected NB"
-        )));
+        return Err(invalid(format!("answer record type {rr_type:#06x}, expected NB")));
     }
     if packet.len() < at + rdlength || rdlength % 6 != 0 {
         return Err(invalid(format!("bad NB RDATA length {rdlength}")));
@@ -258,12 +240,7 @@ pub fn query_name(
                     return Ok(outcome);
                 }
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                 return Ok(QueryOutcome::NoAnswer);
             }
             Err(e) => return Err(e),

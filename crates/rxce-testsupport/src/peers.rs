@@ -138,9 +138,7 @@ fn listen_with_zero_backlog() -> io::Result<TcpListener> {
 pub fn closed_port() -> SocketAddr {
     let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))
         .expect("binding a loopback port to find a closed one");
-    let addr = listener
-        .local_addr()
-        .expect("local_addr of a bound listener");
+    let addr = listener.local_addr().expect("local_addr of a bound listener");
     drop(listener);
     addr
 }

@@ -132,8 +132,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::nbns::{self, QueryOutcome};
 
 /// Message shown when Samba is missing.
-const INSTALL_HINT: &str =
-    "Samba (smbd and nmbd) is not installed: run `scripts/install-test-deps.sh` \
+const INSTALL_HINT: &str = "Samba (smbd and nmbd) is not installed: run `scripts/install-test-deps.sh` \
      (as root) to install the test dependencies, then re-run the tests";
 
 /// Prefix of every server's temporary directory.
@@ -267,13 +266,9 @@ impl SambaServer {
     /// [`require_samba`]).
     pub fn start_with(options: SambaOptions) -> io::Result<SambaServer> {
         validate_name(&options.netbios_name)?;
-        let smbd = find_program("smbd")
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, INSTALL_HINT))?;
+        let smbd = find_program("smbd").ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, INSTALL_HINT))?;
         let nmbd = if options.nmbd {
-            Some(
-                find_program("nmbd")
-                    .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, INSTALL_HINT))?,
-            )
+            Some(find_program("nmbd").ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, INSTALL_HINT))?)
         } else {
             None
         };
@@ -291,28 +286,19 @@ impl SambaServer {
         }
     }
 
-    fn try_start(
-        options: &SambaOptions,
-        smbd: &Path,
-        nmbd: Option<&Path>,
-    ) -> Result<SambaServer, StartError> {
+    fn try_start(options: &SambaOptions, smbd: &Path, nmbd: Option<&Path>) -> Result<SambaServer, StartError> {
         let fatal = StartError::Fatal;
-        let dir = tempfile::Builder::new()
-            .prefix(DIR_PREFIX)
-            .tempdir()
-            .map_err(fatal)?;
+        let dir = tempfile::Builder::new().prefix(DIR_PREFIX).tempdir().map_err(fatal)?;
         let base = dir.path().to_path_buf();
         // The guest user must be able to reach the share below the
         // (otherwise 0700) temporary directory.
         fs::set_permissions(&base, fs::Permissions::from_mode(0o755)).map_err(fatal)?;
         for sub in [
-            "lock", "state", "cache", "pid", "private", "ncalrpc", "bind-dns", "winbindd", "log",
-            "share",
+            "lock", "state", "cache", "pid", "private", "ncalrpc", "bind-dns", "winbindd", "log", "share",
         ] {
             fs::create_dir(base.join(sub)).map_err(fatal)?;
         }
-        fs::set_permissions(base.join("private"), fs::Permissions::from_mode(0o700))
-            .map_err(fatal)?;
+        fs::set_permissions(base.join("private"), fs::Permissions::from_mode(0o700)).map_err(fatal)?;
         let share_path = base.join("share");
         fs::set_permissions(&share_path, fs::Permissions::from_mode(0o777)).map_err(fatal)?;
         // Lets a later test process recognise servers of a process that
@@ -364,15 +350,7 @@ impl SambaServer {
         server.spawn("smbd", smbd, &smbd_args).map_err(fatal)?;
         if let (Some(nmbd), Some(port)) = (nmbd, nmbd_port) {
             let port = port.to_string();
-            let nmbd_args = [
-                "-F",
-                "--no-process-group",
-                "--debug-stdout",
-                "-s",
-                &conf,
-                "-p",
-                &port,
-            ];
+            let nmbd_args = ["-F", "--no-process-group", "--debug-stdout", "-s", &conf, "-p", &port];
             server.spawn("nmbd", nmbd, &nmbd_args).map_err(fatal)?;
         }
         server.wait_ready(Instant::now() + options.start_timeout)?;
@@ -390,9 +368,7 @@ impl SambaServer {
             .stderr(stderr)
             .process_group(0)
             .spawn()
-            .map_err(|e| {
-                io::Error::new(e.kind(), format!("starting {}: {e}", program.display()))
-            })?;
+            .map_err(|e| io::Error::new(e.kind(), format!("starting {}: {e}", program.display())))?;
         let pgid = child.id() as i32;
         self.daemons.push(Daemon { name, child, pgid });
         Ok(())
@@ -417,9 +393,7 @@ impl SambaServer {
                     return Err(StartError::Retryable(io::Error::other(msg)));
                 }
             }
-            pending_tcp.retain(|addr| {
-                TcpStream::connect_timeout(addr, Duration::from_millis(200)).is_err()
-            });
+            pending_tcp.retain(|addr| TcpStream::connect_timeout(addr, Duration::from_millis(200)).is_err());
             if !nmbd_ready {
                 nmbd_ready = self.nmbd_answers();
             }
@@ -427,8 +401,7 @@ impl SambaServer {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                let mut waiting: Vec<String> =
-                    pending_tcp.iter().map(|a| format!("smbd on {a}")).collect();
+                let mut waiting: Vec<String> = pending_tcp.iter().map(|a| format!("smbd on {a}")).collect();
                 if !nmbd_ready {
                     waiting.push(format!("nmbd on 127.0.0.1:{}", self.nmbd_port.unwrap_or(0)));
                 }
@@ -437,10 +410,7 @@ impl SambaServer {
                     waiting.join(", "),
                     self.log_tail()
                 );
-                return Err(StartError::Fatal(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    msg,
-                )));
+                return Err(StartError::Fatal(io::Error::new(io::ErrorKind::TimedOut, msg)));
             }
             thread::sleep(Duration::from_millis(50));
         }
@@ -544,10 +514,7 @@ impl SambaServer {
     }
 
     fn daemon_pid(&self, name: &str) -> Option<u32> {
-        self.daemons
-            .iter()
-            .find(|d| d.name == name)
-            .map(|d| d.child.id())
+        self.daemons.iter().find(|d| d.name == name).map(|d| d.child.id())
     }
 
     /// The last lines of every log file of this server (daemon stdout and
@@ -610,9 +577,7 @@ impl SambaServer {
                 }
                 thread::sleep(Duration::from_millis(20));
             }
-            let daemons_done = daemons
-                .iter_mut()
-                .all(|d| !matches!(d.child.try_wait(), Ok(None)));
+            let daemons_done = daemons.iter_mut().all(|d| !matches!(d.child.try_wait(), Ok(None)));
             if daemons_done && tracked.is_empty() {
                 break;
             }
@@ -833,10 +798,7 @@ fn pick_port(ips: &[Ipv4Addr], udp: bool, taken: &mut HashSet<u16>) -> io::Resul
             return Ok(port);
         }
     }
-    Err(io::Error::new(
-        io::ErrorKind::AddrInUse,
-        "no free port found for Samba",
-    ))
+    Err(io::Error::new(io::ErrorKind::AddrInUse, "no free port found for Samba"))
 }
 
 /// Mark this process a child subreaper, once, so that orphaned Samba
@@ -870,11 +832,7 @@ fn pid_alive(pid: i32) -> bool {
 fn kill_orphaned_servers() {
     let tmp = std::env::temp_dir();
     for p in all_processes() {
-        let Some(dir) = p
-            .cmdline
-            .iter()
-            .find_map(|arg| harness_dir_in_arg(arg, &tmp))
-        else {
+        let Some(dir) = p.cmdline.iter().find_map(|arg| harness_dir_in_arg(arg, &tmp)) else {
             continue;
         };
         let owner = fs::read_to_string(dir.join("owner.pid"))
@@ -989,16 +947,7 @@ impl LoopbackAlias {
             let r = random_u64();
             let ip = Ipv4Addr::new(127, 77, (r >> 8) as u8, 1 + (r % 254) as u8);
             let out = Command::new(&ip_cmd)
-                .args([
-                    "-4",
-                    "addr",
-                    "add",
-                    &format!("{ip}/32"),
-                    "dev",
-                    "lo",
-                    "label",
-                    &label,
-                ])
+                .args(["-4", "addr", "add", &format!("{ip}/32"), "dev", "lo", "label", &label])
                 .stdin(Stdio::null())
                 .output()?;
             if out.status.success() {
@@ -1030,11 +979,7 @@ impl LoopbackAlias {
         };
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let words: Vec<&str> = line.split_whitespace().collect();
-            let Some(addr) = words
-                .iter()
-                .position(|w| *w == "inet")
-                .and_then(|i| words.get(i + 1))
-            else {
+            let Some(addr) = words.iter().position(|w| *w == "inet").and_then(|i| words.get(i + 1)) else {
                 continue;
             };
             let owner = words

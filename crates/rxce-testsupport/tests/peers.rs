@@ -26,8 +26,7 @@ fn connect_to_black_hole_times_out() {
     let timeout = Duration::from_millis(300);
     for _ in 0..2 {
         let start = Instant::now();
-        let err = TcpStream::connect_timeout(&hole.addr(), timeout)
-            .expect_err("connect must not succeed");
+        let err = TcpStream::connect_timeout(&hole.addr(), timeout).expect_err("connect must not succeed");
         let took = start.elapsed();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
         assert!(
@@ -38,8 +37,7 @@ fn connect_to_black_hole_times_out() {
     }
     let addr = hole.addr();
     drop(hole);
-    let err =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(1)).expect_err("closed after drop");
+    let err = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).expect_err("closed after drop");
     assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{err}");
 }
 
@@ -49,13 +47,9 @@ fn connect_to_closed_port_is_refused() {
     let addr = closed_port();
     assert!(addr.ip().is_loopback());
     let start = Instant::now();
-    let err =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect_err("nothing listens");
+    let err = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect_err("nothing listens");
     assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{err}");
-    assert!(
-        start.elapsed() < Duration::from_secs(1),
-        "refusal is immediate"
-    );
+    assert!(start.elapsed() < Duration::from_secs(1), "refusal is immediate");
 }
 
 #[test]

@@ -46,8 +46,7 @@ fn session_request(called: &str) -> Vec<u8> {
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect_timeout(&addr, IO_TIMEOUT)
-        .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    let s = TcpStream::connect_timeout(&addr, IO_TIMEOUT).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
     s
@@ -61,8 +60,7 @@ fn session_exchange(addr: SocketAddr, called: &str) -> (TcpStream, Vec<u8>) {
     let mut header = [0u8; 4];
     s.read_exact(&mut header).unwrap();
     // Length: 17 bits (low bit of the flags byte, then 16 bits).
-    let len = (usize::from(header[1] & 1) << 16)
-        | usize::from(u16::from_be_bytes([header[2], header[3]]));
+    let len = (usize::from(header[1] & 1) << 16) | usize::from(u16::from_be_bytes([header[2], header[3]]));
     let mut reply = header.to_vec();
     reply.resize(4 + len, 0);
     s.read_exact(&mut reply[4..]).unwrap();
@@ -172,9 +170,7 @@ fn samba_with_nmbd_on_loopback() {
     assert_ne!(server.netbt_port(), server.direct_port());
     assert!(server.share_path().is_dir());
     assert_eq!(server.share_name(), "rxce");
-    let alias = server
-        .netbios_ip()
-        .expect("nmbd runs, so there is an alias");
+    let alias = server.netbios_ip().expect("nmbd runs, so there is an alias");
     let nmbd_addr = server.nmbd_addr().expect("nmbd runs");
     assert_eq!(
         nmbd_addr,
@@ -192,11 +188,7 @@ fn samba_with_nmbd_on_loopback() {
     // called name and answers positively all the same (no 0x83 "called
     // name not present"). Same for *SMBSERVER.
     let (_s, reply) = session_exchange(server.netbt_addr(), "NOTTHISSERVER");
-    assert_eq!(
-        reply,
-        [0x82, 0x00, 0x00, 0x00],
-        "Samba's answer to a wrong called name"
-    );
+    assert_eq!(reply, [0x82, 0x00, 0x00, 0x00], "Samba's answer to a wrong called name");
     let (_s, reply) = session_exchange(server.netbt_addr(), "*SMBSERVER");
     assert_eq!(reply, [0x82, 0x00, 0x00, 0x00]);
 
@@ -208,14 +200,8 @@ fn samba_with_nmbd_on_loopback() {
     // (d) nmbd. The crate's encoder must produce exactly the 50 bytes the
     // RFC describes (compare with the hand encoding above).
     let packet = nbns::name_query_packet(0x4242, server.netbios_name(), 0x20, false);
-    assert_eq!(
-        &packet[..12],
-        &[0x42, 0x42, 0x00, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]
-    );
-    assert_eq!(
-        packet[12..46],
-        encoded_name(server.netbios_name(), 0x20)[..]
-    );
+    assert_eq!(&packet[..12], &[0x42, 0x42, 0x00, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(packet[12..46], encoded_name(server.netbios_name(), 0x20)[..]);
     assert_eq!(&packet[46..], &[0x00, 0x20, 0x00, 0x01]);
     // Raw exchange over 127.0.0.1: a positive, authoritative answer whose
     // single NB record carries the alias address, not 127.0.0.1 (nmbd
@@ -232,10 +218,7 @@ fn samba_with_nmbd_on_loopback() {
     assert_eq!(answer[2] & 0x04, 0x04, "authoritative answer");
     assert_eq!(answer[3] & 0x0f, 0, "RCODE 0");
     assert_eq!(&answer[6..8], &[0, 1], "ANCOUNT 1");
-    assert_eq!(
-        answer[12..46],
-        encoded_name(server.netbios_name(), 0x20)[..]
-    );
+    assert_eq!(answer[12..46], encoded_name(server.netbios_name(), 0x20)[..]);
     assert_eq!(n, 12 + 34 + 10 + 6, "one NB entry");
     assert_eq!(&answer[n - 4..], &alias.octets(), "NB_ADDRESS is the alias");
     assert!(alias.is_loopback() && alias != Ipv4Addr::LOCALHOST);
@@ -268,18 +251,10 @@ fn samba_with_nmbd_on_loopback() {
     // children in its process group when it is stopped.
     let conf = server.config_path().to_string_lossy().into_owned();
     let base = server.base_dir().to_path_buf();
-    let pgids = [
-        server.smbd_pid().unwrap() as i32,
-        server.nmbd_pid().unwrap() as i32,
-    ];
-    let ours = |p: &(i32, i32, char, Vec<String>)| {
-        pgids.contains(&p.1) || p.3.iter().any(|a| a.contains(&conf))
-    };
+    let pgids = [server.smbd_pid().unwrap() as i32, server.nmbd_pid().unwrap() as i32];
+    let ours = |p: &(i32, i32, char, Vec<String>)| pgids.contains(&p.1) || p.3.iter().any(|a| a.contains(&conf));
     let before: Vec<_> = processes().into_iter().filter(ours).collect();
-    let smbd_children = before
-        .iter()
-        .filter(|p| p.1 == pgids[0] && p.0 != pgids[0])
-        .count();
+    let smbd_children = before.iter().filter(|p| p.1 == pgids[0] && p.0 != pgids[0]).count();
     assert!(
         smbd_children >= 3,
         "expected per-connection smbd children, saw {before:?}"
@@ -298,30 +273,16 @@ fn samba_with_nmbd_on_loopback() {
     for addr in tcp_addrs {
         // (All of 127.0.0.0/8 stays local even without the alias, so the
         // alias ports refuse just like 127.0.0.1's.)
-        let err = TcpStream::connect_timeout(&addr, Duration::from_secs(1))
-            .expect_err("closed after drop");
-        assert_eq!(
-            err.kind(),
-            io::ErrorKind::ConnectionRefused,
-            "{addr}: {err}"
-        );
+        let err = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).expect_err("closed after drop");
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{addr}: {err}");
     }
-    match nbns::query_name(
-        nmbd_addr,
-        "RXCETEST",
-        0x20,
-        false,
-        Duration::from_millis(500),
-    ) {
+    match nbns::query_name(nmbd_addr, "RXCETEST", 0x20, false, Duration::from_millis(500)) {
         Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
         Ok(QueryOutcome::NoAnswer) => {}
         other => panic!("nmbd port after drop: {other:?}"),
     }
     let left: Vec<_> = processes().into_iter().filter(ours).collect();
-    assert!(
-        left.is_empty(),
-        "processes left behind (zombies included): {left:?}"
-    );
+    assert!(left.is_empty(), "processes left behind (zombies included): {left:?}");
     for (pid, ..) in &before {
         assert!(
             !std::path::Path::new(&format!("/proc/{pid}")).exists(),
@@ -335,10 +296,7 @@ fn samba_with_nmbd_on_loopback() {
         .expect("running `ip addr show` (iproute2)");
     let lo = String::from_utf8_lossy(&lo.stdout);
     assert!(lo.contains("inet 127.0.0.1/8"), "{lo}");
-    assert!(
-        !lo.contains(&format!("inet {alias}/32")),
-        "alias still on lo: {lo}"
-    );
+    assert!(!lo.contains(&format!("inet {alias}/32")), "alias still on lo: {lo}");
     assert!(!base.exists(), "{} not removed", base.display());
 }
 
@@ -356,16 +314,8 @@ fn smbd_only_with_defaults() {
         "session request on the direct port too"
     );
     let mut s = connect(server.netbt_addr());
-    assert_eq!(
-        negotiate(&mut s),
-        0x0210,
-        "bare SMB2 on the NetBIOS port too"
-    );
-    assert!(
-        server.log_tail().contains("smbd version"),
-        "{}",
-        server.log_tail()
-    );
+    assert_eq!(negotiate(&mut s), 0x0210, "bare SMB2 on the NetBIOS port too");
+    assert!(server.log_tail().contains("smbd version"), "{}", server.log_tail());
     let config = fs::read_to_string(server.config_path()).unwrap();
     assert!(config.contains("interfaces = 127.0.0.1\n"), "{config}");
 }

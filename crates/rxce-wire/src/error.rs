@@ -60,14 +60,8 @@ mod tests {
             WireError::Truncated { needed: 4 }.to_string(),
             "truncated input: at least 4 bytes needed"
         );
-        assert_eq!(
-            WireError::InvalidName("bad").to_string(),
-            "invalid NetBIOS name: bad"
-        );
-        assert_eq!(
-            WireError::InvalidPacket("bad").to_string(),
-            "invalid packet: bad"
-        );
+        assert_eq!(WireError::InvalidName("bad").to_string(), "invalid NetBIOS name: bad");
+        assert_eq!(WireError::InvalidPacket("bad").to_string(), "invalid packet: bad");
         assert_eq!(
             WireError::TooLong { len: 5, max: 4 }.to_string(),
             "length 5 exceeds the maximum of 4"

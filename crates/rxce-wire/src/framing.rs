@@ -75,8 +75,7 @@ impl Framing {
     ///   [`WireError::InvalidPacket`]); any other type is
     ///   [`FrameHeader::Control`].
     pub fn decode_header(self, header: [u8; HEADER_LEN]) -> Result<FrameHeader, WireError> {
-        let len24 =
-            (usize::from(header[1]) << 16) | (usize::from(header[2]) << 8) | usize::from(header[3]);
+        let len24 = (usize::from(header[1]) << 16) | (usize::from(header[2]) << 8) | usize::from(header[3]);
         match self {
             Framing::DirectTcp => {
                 if header[0] != 0 {
@@ -90,9 +89,7 @@ impl Framing {
                 SESSION_MESSAGE => Ok(FrameHeader::Message { len: len24 }),
                 KEEPALIVE => {
                     if len24 != 0 {
-                        return Err(WireError::InvalidPacket(
-                            "session keepalive with flags or length",
-                        ));
+                        return Err(WireError::InvalidPacket("session keepalive with flags or length"));
                     }
                     Ok(FrameHeader::Keepalive)
                 }
@@ -119,12 +116,7 @@ impl Framing {
         // Up to 0x1FFFF the 24-bit big-endian layout leaves byte 1 at 0
         // or 1, which is exactly the RFC form with the length extension
         // flag; above it, byte 1 carries the high length bits.
-        Ok([
-            SESSION_MESSAGE,
-            (len >> 16) as u8,
-            (len >> 8) as u8,
-            len as u8,
-        ])
+        Ok([SESSION_MESSAGE, (len >> 16) as u8, (len >> 8) as u8, len as u8])
     }
 
     /// Largest message length this framing can carry (0xFF_FFFF for both).
@@ -160,10 +152,7 @@ mod tests {
     #[test]
     fn keepalive_bytes() {
         assert_eq!(keepalive_frame(), [0x85, 0, 0, 0]);
-        assert_eq!(
-            NB.decode_header(keepalive_frame()),
-            Ok(FrameHeader::Keepalive)
-        );
+        assert_eq!(NB.decode_header(keepalive_frame()), Ok(FrameHeader::Keepalive));
         assert!(NB.has_keepalive());
         assert!(!TCP.has_keepalive());
     }
@@ -184,10 +173,7 @@ mod tests {
         for framing in [NB, TCP] {
             for (len, header) in cases {
                 assert_eq!(framing.encode_message_header(len), Ok(header));
-                assert_eq!(
-                    framing.decode_header(header),
-                    Ok(FrameHeader::Message { len })
-                );
+                assert_eq!(framing.decode_header(header), Ok(FrameHeader::Message { len }));
             }
             assert_eq!(framing.max_message_len(), 0xff_ffff);
             assert_eq!(
@@ -222,17 +208,10 @@ mod tests {
 
     #[test]
     fn netbios_keepalive_must_be_empty() {
-        for header in [
-            [0x85, 0, 0, 1],
-            [0x85, 1, 0, 0],
-            [0x85, 0x80, 0, 0],
-            [0x85, 0, 1, 0],
-        ] {
+        for header in [[0x85, 0, 0, 1], [0x85, 1, 0, 0], [0x85, 0x80, 0, 0], [0x85, 0, 1, 0]] {
             assert_eq!(
                 NB.decode_header(header),
-                Err(WireError::InvalidPacket(
-                    "session keepalive with flags or length"
-                )),
+                Err(WireError::InvalidPacket("session keepalive with flags or length")),
                 "{header:02x?}"
             );
         }
@@ -250,10 +229,7 @@ mod tests {
             ([0xff, 0xfe, 0x12, 0x34], 0xff, 0x1234),
         ];
         for (header, packet_type, len) in cases {
-            assert_eq!(
-                NB.decode_header(header),
-                Ok(FrameHeader::Control { packet_type, len })
-            );
+            assert_eq!(NB.decode_header(header), Ok(FrameHeader::Control { packet_type, len }));
         }
     }
 

@@ -69,10 +69,10 @@ pub use error::WireError;
 pub use framing::{keepalive_frame, FrameHeader, Framing};
 pub use nbname::{decode_name, encode_name, NetbiosName};
 pub use nbns::{
-    encode_negative_response, encode_positive_response, parse_name_query_response, NameQuery,
-    NameQueryResponse, NbAddress,
+    encode_negative_response, encode_positive_response, parse_name_query_response, NameQuery, NameQueryResponse,
+    NbAddress,
 };
 pub use nbss::{
-    encode_session_request, encode_session_response, parse_session_request, parse_session_response,
-    NegativeCode, SessionRequest, SessionResponse,
+    encode_session_request, encode_session_response, parse_session_request, parse_session_response, NegativeCode,
+    SessionRequest, SessionResponse,
 };

@@ -134,11 +134,7 @@ impl NetbiosName {
                 _ => return Err(WireError::InvalidName("suffix is not two hex digits")),
             }
         }
-        let suffix = if text == "*" {
-            SUFFIX_WORKSTATION
-        } else {
-            SUFFIX_SERVER
-        };
+        let suffix = if text == "*" { SUFFIX_WORKSTATION } else { SUFFIX_SERVER };
         NetbiosName::new(text, suffix)
     }
 
@@ -171,10 +167,7 @@ impl NetbiosName {
 
     fn trimmed(&self) -> &[u8] {
         let text = &self.0[..NAME_LEN - 1];
-        let end = text
-            .iter()
-            .rposition(|&b| b != b' ' && b != 0)
-            .map_or(0, |i| i + 1);
+        let end = text.iter().rposition(|&b| b != b' ' && b != 0).map_or(0, |i| i + 1);
         &text[..end]
     }
 }
@@ -267,11 +260,7 @@ pub fn encoded_name_len(scope: Option<&str>) -> Result<usize, WireError> {
 /// 1 to 63 printable ASCII bytes without spaces, and the whole encoded name
 /// may not exceed 255 bytes. `None` and `Some("")` both mean no scope. On
 /// error nothing is written.
-pub fn encode_name(
-    name: &NetbiosName,
-    scope: Option<&str>,
-    out: &mut Vec<u8>,
-) -> Result<(), WireError> {
+pub fn encode_name(name: &NetbiosName, scope: Option<&str>, out: &mut Vec<u8>) -> Result<(), WireError> {
     let labels = scope_labels(scope)?;
     out.reserve(ENCODED_NAME_LEN_WITHOUT_SCOPE + labels.iter().map(|l| 1 + l.len()).sum::<usize>());
     out.push(FIRST_LABEL_LEN);
@@ -409,14 +398,8 @@ mod tests {
     #[test]
     fn smbserver_encodes_by_the_rule() {
         assert_eq!(enc(&NetbiosName::SMBSERVER, None), framed(SMBSERVER, &[0]));
-        assert_eq!(
-            NetbiosName::new("*smbserver", 0x20).unwrap(),
-            NetbiosName::SMBSERVER
-        );
-        assert_eq!(
-            NetbiosName::parse("*SMBSERVER").unwrap(),
-            NetbiosName::SMBSERVER
-        );
+        assert_eq!(NetbiosName::new("*smbserver", 0x20).unwrap(), NetbiosName::SMBSERVER);
+        assert_eq!(NetbiosName::parse("*SMBSERVER").unwrap(), NetbiosName::SMBSERVER);
         assert_eq!(NetbiosName::SMBSERVER.to_string(), "*SMBSERVER<20>");
     }
 
@@ -473,10 +456,7 @@ mod tests {
 
     #[test]
     fn decode_every_prefix_is_truncated() {
-        let full = enc(
-            &NetbiosName::new("FRED", 0x20).unwrap(),
-            Some("NETBIOS.COM"),
-        );
+        let full = enc(&NetbiosName::new("FRED", 0x20).unwrap(), Some("NETBIOS.COM"));
         for cut in 0..full.len() {
             match decode_name(&full[..cut]) {
                 Err(WireError::Truncated { needed }) => {
@@ -488,18 +468,9 @@ mod tests {
         // The exact needed counts: 1 for the first byte, 34 for the
         // characters and the next length byte, then label by label.
         assert_eq!(decode_name(&[]), Err(WireError::Truncated { needed: 1 }));
-        assert_eq!(
-            decode_name(&full[..1]),
-            Err(WireError::Truncated { needed: 34 })
-        );
-        assert_eq!(
-            decode_name(&full[..34]),
-            Err(WireError::Truncated { needed: 42 })
-        );
-        assert_eq!(
-            decode_name(&full[..42]),
-            Err(WireError::Truncated { needed: 46 })
-        );
+        assert_eq!(decode_name(&full[..1]), Err(WireError::Truncated { needed: 34 }));
+        assert_eq!(decode_name(&full[..34]), Err(WireError::Truncated { needed: 42 }));
+        assert_eq!(decode_name(&full[..42]), Err(WireError::Truncated { needed: 46 }));
     }
 
     #[test]
@@ -602,10 +573,7 @@ mod tests {
         );
         for bad in [".COM", "NETBIOS.", "A..B", "A B", "A\u{e9}"] {
             assert!(
-                matches!(
-                    encode_name(&name, Some(bad), &mut out),
-                    Err(WireError::InvalidName(_))
-                ),
+                matches!(encode_name(&name, Some(bad), &mut out), Err(WireError::InvalidName(_))),
                 "{bad:?}"
             );
         }
@@ -613,10 +581,7 @@ mod tests {
 
     #[test]
     fn new_validates() {
-        assert_eq!(
-            NetbiosName::new("", 0x20),
-            Err(WireError::InvalidName("name is empty"))
-        );
+        assert_eq!(NetbiosName::new("", 0x20), Err(WireError::InvalidName("name is empty")));
         assert_eq!(
             NetbiosName::new("ABCDEFGHIJKLMNOP", 0x20),
             Err(WireError::TooLong { len: 16, max: 15 })
@@ -677,10 +642,7 @@ mod tests {
             NetbiosName::parse("SERVER<1D"),
             Err(WireError::InvalidName("reserved character"))
         );
-        assert_eq!(
-            NetbiosName::parse("<20>"),
-            Err(WireError::InvalidName("name is empty"))
-        );
+        assert_eq!(NetbiosName::parse("<20>"), Err(WireError::InvalidName("name is empty")));
         // A multi-byte character right before the suffix must not panic.
         assert!(NetbiosName::parse("\u{e9}<20>").is_err());
         assert!(NetbiosName::parse("\u{e9}>").is_err());
@@ -697,9 +659,7 @@ mod tests {
     }
 
     fn scope_strategy() -> impl Strategy<Value = Option<String>> {
-        prop::option::of(
-            prop::collection::vec("[!-\\-/-~]{1,20}", 1..4).prop_map(|labels| labels.join(".")),
-        )
+        prop::option::of(prop::collection::vec("[!-\\-/-~]{1,20}", 1..4).prop_map(|labels| labels.join(".")))
     }
 
     /// Text accepted by `NetbiosName::new` without the special cases.

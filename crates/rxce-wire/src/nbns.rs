@@ -274,10 +274,7 @@ pub fn parse_name_query_response(bytes: &[u8]) -> Result<NameQueryResponse, Wire
     }
     let rcode = (h.flags & 0x000f) as u8;
     if rcode != 0 {
-        return Ok(NameQueryResponse::Negative {
-            transaction_id,
-            rcode,
-        });
+        return Ok(NameQueryResponse::Negative { transaction_id, rcode });
     }
     for _ in 0..h.qdcount {
         r.name()?;
@@ -334,9 +331,7 @@ pub fn parse_name_query_response(bytes: &[u8]) -> Result<NameQueryResponse, Wire
         }
         return Ok(NameQueryResponse::Redirect { transaction_id });
     }
-    Err(WireError::InvalidPacket(
-        "name query response without an answer",
-    ))
+    Err(WireError::InvalidPacket("name query response without an answer"))
 }
 
 /// Encodes a positive name query response (for test responders): flags
@@ -350,9 +345,7 @@ pub fn encode_positive_response(
     addresses: &[NbAddress],
 ) -> Result<Vec<u8>, WireError> {
     if addresses.is_empty() {
-        return Err(WireError::InvalidPacket(
-            "positive response without addresses",
-        ));
+        return Err(WireError::InvalidPacket("positive response without addresses"));
     }
     if addresses.len() > MAX_ADDRESSES {
         return Err(WireError::TooLong {
@@ -491,10 +484,7 @@ fn put_domain_name(out: &mut Vec<u8>, name: &str) -> Result<(), WireError> {
         out.extend_from_slice(label);
     }
     if total > 255 {
-        return Err(WireError::TooLong {
-            len: total,
-            max: 255,
-        });
+        return Err(WireError::TooLong { len: total, max: 255 });
     }
     out.push(0);
     Ok(())
@@ -582,9 +572,7 @@ impl<'a> Reader<'a> {
         self.packet
             .get(self.pos)
             .copied()
-            .ok_or(WireError::Truncated {
-                needed: self.pos + 1,
-            })
+            .ok_or(WireError::Truncated { needed: self.pos + 1 })
     }
 
     /// Reads an encoded NetBIOS name, or a compression pointer to one that
@@ -595,20 +583,15 @@ impl<'a> Reader<'a> {
             let p = self.u16()?;
             let target = usize::from(p & 0x3fff);
             if target >= start {
-                return Err(WireError::InvalidPacket(
-                    "compression pointer does not point backwards",
-                ));
+                return Err(WireError::InvalidPacket("compression pointer does not point backwards"));
             }
             let (name, scope, _) = decode_name(&self.packet[target..]).map_err(|e| match e {
-                WireError::Truncated { .. } => {
-                    WireError::InvalidPacket("compression pointer to an incomplete name")
-                }
+                WireError::Truncated { .. } => WireError::InvalidPacket("compression pointer to an incomplete name"),
                 other => other,
             })?;
             return Ok((name, scope));
         }
-        let (name, scope, used) =
-            decode_name(&self.packet[start..]).map_err(|e| e.at_offset(start))?;
+        let (name, scope, used) = decode_name(&self.packet[start..]).map_err(|e| e.at_offset(start))?;
         self.pos += used;
         Ok((name, scope))
     }
@@ -736,10 +719,7 @@ mod tests {
         for cut in 0..v.len() {
             match parse_name_query_response(&v[..cut]) {
                 Err(WireError::Truncated { needed }) => {
-                    assert!(
-                        needed > cut && needed <= v.len(),
-                        "cut {cut}: needed {needed}"
-                    )
+                    assert!(needed > cut && needed <= v.len(), "cut {cut}: needed {needed}")
                 }
                 other => panic!("cut {cut}: {other:?}"),
             }
@@ -789,32 +769,20 @@ mod tests {
             v[i] = b;
             NameQuery::parse(&v)
         };
-        assert_eq!(
-            with(2, 0x81),
-            Err(WireError::InvalidPacket("not a request"))
-        );
+        assert_eq!(with(2, 0x81), Err(WireError::InvalidPacket("not a request")));
         // Opcode 5 (registration): 5 << 11 = 0x2800.
-        assert_eq!(
-            with(2, 0x29),
-            Err(WireError::InvalidPacket("not a name query"))
-        );
+        assert_eq!(with(2, 0x29), Err(WireError::InvalidPacket("not a name query")));
         assert_eq!(
             with(5, 0),
             Err(WireError::InvalidPacket("name query without a question"))
         );
         // Node status question (NBSTAT 0x0021).
-        assert_eq!(
-            with(47, 0x21),
-            Err(WireError::InvalidPacket("question type is not NB"))
-        );
+        assert_eq!(with(47, 0x21), Err(WireError::InvalidPacket("question type is not NB")));
         assert_eq!(
             with(49, 0x03),
             Err(WireError::InvalidPacket("question class is not IN"))
         );
-        assert_eq!(
-            with(13, b'z'),
-            Err(WireError::InvalidName("character outside A..=P"))
-        );
+        assert_eq!(with(13, b'z'), Err(WireError::InvalidName("character outside A..=P")));
         assert_eq!(
             with(12, 0x21),
             Err(WireError::InvalidName("first label length is not 32"))
@@ -825,10 +793,7 @@ mod tests {
                 "cut {cut}"
             );
         }
-        assert_eq!(
-            NameQuery::parse(&good[..20]),
-            Err(WireError::Truncated { needed: 46 })
-        );
+        assert_eq!(NameQuery::parse(&good[..20]), Err(WireError::Truncated { needed: 46 }));
     }
 
     #[test]
@@ -881,17 +846,13 @@ mod tests {
         v[50..52].copy_from_slice(&[0xc0, 50]);
         assert_eq!(
             parse_name_query_response(&v),
-            Err(WireError::InvalidPacket(
-                "compression pointer does not point backwards"
-            ))
+            Err(WireError::InvalidPacket("compression pointer does not point backwards"))
         );
         // Forward pointer.
         v[50..52].copy_from_slice(&[0xc0, 60]);
         assert_eq!(
             parse_name_query_response(&v),
-            Err(WireError::InvalidPacket(
-                "compression pointer does not point backwards"
-            ))
+            Err(WireError::InvalidPacket("compression pointer does not point backwards"))
         );
         // Pointer into the header: byte 0 (0xBE) is no valid first length.
         v[50..52].copy_from_slice(&[0xc0, 0x00]);
@@ -911,9 +872,7 @@ mod tests {
         v[13] = 0x0c;
         assert_eq!(
             parse_name_query_response(&v),
-            Err(WireError::InvalidPacket(
-                "compression pointer does not point backwards"
-            ))
+            Err(WireError::InvalidPacket("compression pointer does not point backwards"))
         );
         // Pointer to offset 10 (ARCOUNT = 0x2041 reads as a first length
         // 0x20 and an 'A'); the packet ends before the 34 bytes such a name
@@ -922,9 +881,7 @@ mod tests {
         v.extend_from_slice(&[0, 0x20, 0, 1, 0, 0, 0, 0, 0, 6, 0, 0, 1, 2, 3, 4]);
         assert_eq!(
             parse_name_query_response(&v),
-            Err(WireError::InvalidPacket(
-                "compression pointer to an incomplete name"
-            ))
+            Err(WireError::InvalidPacket("compression pointer to an incomplete name"))
         );
         // Padded so that the target name is complete: its third character
         // is the pointer byte 0xC0, not half-ASCII.
@@ -937,9 +894,7 @@ mod tests {
 
     #[test]
     fn negative_every_rcode() {
-        for rcode in [
-            FMT_ERR, SRV_ERR, NAM_ERR, IMP_ERR, RFS_ERR, ACT_ERR, CFT_ERR, 0x0f,
-        ] {
+        for rcode in [FMT_ERR, SRV_ERR, NAM_ERR, IMP_ERR, RFS_ERR, ACT_ERR, CFT_ERR, 0x0f] {
             let v = encode_negative_response(0x1234, &fred(), None, rcode).unwrap();
             let mut expected = negative_vector();
             expected[3] = rcode;
@@ -1004,19 +959,10 @@ mod tests {
     fn redirect_vector_parses() {
         assert_eq!(
             parse_name_query_response(&redirect_vector()),
-            Ok(NameQueryResponse::Redirect {
-                transaction_id: 0x1234
-            })
+            Ok(NameQueryResponse::Redirect { transaction_id: 0x1234 })
         );
-        let encoded = encode_redirect_response(
-            0x1234,
-            &fred(),
-            None,
-            60,
-            "ns1.corp",
-            Ipv4Addr::new(10, 1, 2, 3),
-        )
-        .unwrap();
+        let encoded =
+            encode_redirect_response(0x1234, &fred(), None, 60, "ns1.corp", Ipv4Addr::new(10, 1, 2, 3)).unwrap();
         assert_eq!(encoded, redirect_vector());
         assert_prefixes_truncated(&redirect_vector());
         // With AA set, NS records are no redirect.
@@ -1024,9 +970,7 @@ mod tests {
         v[2] |= 0x04;
         assert_eq!(
             parse_name_query_response(&v),
-            Err(WireError::InvalidPacket(
-                "name query response without an answer"
-            ))
+            Err(WireError::InvalidPacket("name query response without an answer"))
         );
         // Bad label type in the NSD name.
         let mut v = redirect_vector();
@@ -1050,10 +994,7 @@ mod tests {
             parse_name_query_response(&v)
         };
         // R bit clear.
-        assert_eq!(
-            with(2, 0x05),
-            Err(WireError::InvalidPacket("not a response"))
-        );
+        assert_eq!(with(2, 0x05), Err(WireError::InvalidPacket("not a response")));
         // Opcode 5 (registration) and 8 (refresh): 0x8000 | 5 << 11 = 0xA800,
         // 0x8000 | 8 << 11 = 0xC000.
         assert_eq!(
@@ -1091,15 +1032,10 @@ mod tests {
         // No answer, AA set, no NS: nothing to report.
         assert_eq!(
             with(7, 0),
-            Err(WireError::InvalidPacket(
-                "name query response without an answer"
-            ))
+            Err(WireError::InvalidPacket("name query response without an answer"))
         );
         // Bad half-ASCII in the answer name.
-        assert_eq!(
-            with(20, b'Q'),
-            Err(WireError::InvalidName("character outside A..=P"))
-        );
+        assert_eq!(with(20, b'Q'), Err(WireError::InvalidName("character outside A..=P")));
         // Trailing bytes are ignored.
         let mut v = good.clone();
         v.extend_from_slice(&[0; 8]);
@@ -1110,9 +1046,7 @@ mod tests {
     fn positive_encode_limits() {
         assert_eq!(
             encode_positive_response(1, &fred(), None, 0, &[]),
-            Err(WireError::InvalidPacket(
-                "positive response without addresses"
-            ))
+            Err(WireError::InvalidPacket("positive response without addresses"))
         );
         let many = vec![NbAddress::new(Ipv4Addr::LOCALHOST); MAX_ADDRESSES + 1];
         assert_eq!(
@@ -1149,23 +1083,13 @@ mod tests {
 
     #[test]
     fn transaction_id_accessor() {
-        for v in [
-            positive_vector(),
-            negative_vector(),
-            wack_vector(),
-            redirect_vector(),
-        ] {
-            assert_eq!(
-                parse_name_query_response(&v).unwrap().transaction_id(),
-                0x1234
-            );
+        for v in [positive_vector(), negative_vector(), wack_vector(), redirect_vector()] {
+            assert_eq!(parse_name_query_response(&v).unwrap().transaction_id(), 0x1234);
         }
     }
 
     fn scope_strategy() -> impl Strategy<Value = Option<String>> {
-        prop::option::of(
-            prop::collection::vec("[A-Za-z0-9-]{1,20}", 1..4).prop_map(|l| l.join(".")),
-        )
+        prop::option::of(prop::collection::vec("[A-Za-z0-9-]{1,20}", 1..4).prop_map(|l| l.join(".")))
     }
 
     fn name_strategy() -> impl Strategy<Value = NetbiosName> {

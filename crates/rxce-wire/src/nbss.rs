@@ -111,9 +111,7 @@ impl fmt::Display for NegativeCode {
             NegativeCode::NotListeningOnCalledName => "not listening on called name",
             NegativeCode::NotListeningForCallingName => "not listening for calling name",
             NegativeCode::CalledNameNotPresent => "called name not present",
-            NegativeCode::InsufficientResources => {
-                "called name present, but insufficient resources"
-            }
+            NegativeCode::InsufficientResources => "called name present, but insufficient resources",
             NegativeCode::Unspecified => "unspecified error",
             NegativeCode::Other(_) => "unknown error code",
         };
@@ -166,8 +164,7 @@ fn read_header(header: &[u8]) -> Result<(u8, usize), WireError> {
     if flags & !LENGTH_EXTENSION != 0 {
         return Err(WireError::InvalidPacket("reserved header flags set"));
     }
-    let len = (usize::from(flags & LENGTH_EXTENSION) << 16)
-        | usize::from(u16::from_be_bytes([header[2], header[3]]));
+    let len = (usize::from(flags & LENGTH_EXTENSION) << 16) | usize::from(u16::from_be_bytes([header[2], header[3]]));
     Ok((header[0], len))
 }
 
@@ -265,9 +262,7 @@ pub fn parse_session_request(bytes: &[u8]) -> Result<Option<(SessionRequest, usi
     // The trailer is complete, so running out of bytes inside it means the
     // names disagree with the length.
     let in_trailer = |e: WireError| match e {
-        WireError::Truncated { .. } => {
-            WireError::InvalidPacket("names overrun the session request length")
-        }
+        WireError::Truncated { .. } => WireError::InvalidPacket("names overrun the session request length"),
         other => other,
     };
     let (called, called_scope, used) = decode_name(trailer).map_err(in_trailer)?;
@@ -345,8 +340,7 @@ mod tests {
     #[test]
     fn encode_request_with_scope() {
         // Each name grows by 1+7+1+3 = 12 bytes: 46 each, 92 = 0x5C in all.
-        let got =
-            encode_session_request(&NetbiosName::SMBSERVER, &mypc(), Some("NETBIOS.COM")).unwrap();
+        let got = encode_session_request(&NetbiosName::SMBSERVER, &mypc(), Some("NETBIOS.COM")).unwrap();
         assert_eq!(&got[..4], &[0x81, 0x00, 0x00, 0x5c]);
         assert_eq!(got.len(), 96);
         assert_eq!(&got[4 + 33..4 + 46], b"\x07NETBIOS\x03COM\x00");
@@ -408,10 +402,7 @@ mod tests {
             v[i] = b;
             parse_session_request(&v)
         };
-        assert_eq!(
-            with(0, 0x82),
-            Err(WireError::InvalidPacket("not a session request"))
-        );
+        assert_eq!(with(0, 0x82), Err(WireError::InvalidPacket("not a session request")));
         assert_eq!(
             with(1, 0x02),
             Err(WireError::InvalidPacket("reserved header flags set"))
@@ -421,10 +412,7 @@ mod tests {
             with(1, 0x01),
             Err(WireError::InvalidPacket("bad session request length"))
         );
-        assert_eq!(
-            with(3, 67),
-            Err(WireError::InvalidPacket("bad session request length"))
-        );
+        assert_eq!(with(3, 67), Err(WireError::InvalidPacket("bad session request length")));
         // Rejected from the header alone, before the trailer arrives.
         assert_eq!(
             parse_session_request(&[0x81, 0x00, 0x01, 0xff]),
@@ -449,15 +437,10 @@ mod tests {
         v[3] = 73;
         assert_eq!(
             parse_session_request(&v),
-            Err(WireError::InvalidPacket(
-                "names overrun the session request length"
-            ))
+            Err(WireError::InvalidPacket("names overrun the session request length"))
         );
         // Bad half-ASCII in the calling name.
-        assert_eq!(
-            with(40, b'Z'),
-            Err(WireError::InvalidName("character outside A..=P"))
-        );
+        assert_eq!(with(40, b'Z'), Err(WireError::InvalidName("character outside A..=P")));
         // Compression pointer in place of the calling name.
         let mut v = good[..38].to_vec();
         v.extend_from_slice(&[0xc0, 0x04]);
@@ -556,11 +539,7 @@ mod tests {
             // Length extension bit: 0x10000.
             [0x82, 1, 0, 0],
         ] {
-            assert_eq!(
-                parse_session_response(&header),
-                Err(bad.clone()),
-                "{header:02x?}"
-            );
+            assert_eq!(parse_session_response(&header), Err(bad.clone()), "{header:02x?}");
         }
         assert_eq!(
             parse_session_response(&[0x82, 0x80, 0, 0]),
@@ -591,10 +570,7 @@ mod tests {
             (0x80, "not listening on called name (0x80)"),
             (0x81, "not listening for calling name (0x81)"),
             (0x82, "called name not present (0x82)"),
-            (
-                0x83,
-                "called name present, but insufficient resources (0x83)",
-            ),
+            (0x83, "called name present, but insufficient resources (0x83)"),
             (0x8f, "unspecified error (0x8f)"),
             (0x00, "unknown error code (0x00)"),
             (0x99, "unknown error code (0x99)"),

@@ -6,11 +6,13 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::budget::{cost, Charge};
+use crate::buffer::SendBuffers;
 use crate::connection::{Connection, ConnectionShared};
+use crate::datagram::{check_options, DatagramEndpoint};
 use crate::handler::{AddressEventHandler, ConnectionEventHandler};
 use crate::registry::{Children, Kind, LiveToken};
 use crate::status::Status;
-use crate::tdi::{ConnectionInformation, TransportAddress};
+use crate::tdi::{AddressInfo, ConnectionInformation, Information, InformationClass, SendOptions, TransportAddress};
 use crate::transport::{Transport, TransportShared};
 use crate::vc::Vc;
 
@@ -22,6 +24,8 @@ pub(crate) struct AddressShared {
     pub(crate) handler: Arc<dyn AddressEventHandler>,
     pub(crate) connections: Children<ConnectionShared>,
     pub(crate) cancel: CancellationToken,
+    /// The datagram socket and task of a datagram transport's address.
+    pub(crate) datagram: Option<Arc<DatagramEndpoint>>,
     _charge: Charge,
     _live: LiveToken,
 }
@@ -49,6 +53,7 @@ impl AddressShared {
     ) -> Result<Arc<AddressShared>, Status> {
         let engine = &transport.engine;
         let charge = engine.budget.charge(cost::ADDRESS, "an address")?;
+        let datagram = transport.provider.bind_datagram(&local)?.map(DatagramEndpoint::new);
         Ok(Arc::new(AddressShared {
             id: crate::registry::next_id(),
             cancel: transport.cancel.child_token(),
@@ -57,17 +62,22 @@ impl AddressShared {
             local,
             handler,
             connections: Children::default(),
+            datagram,
             _charge: charge,
         }))
     }
 
     pub(crate) async fn tear_down(&self) -> Result<(), Status> {
-        let connections = self.connections.close().ok_or_else(|| {
-            Status::INVALID_HANDLE.with_message("the address was already torn down")
-        })?;
+        let connections = self
+            .connections
+            .close()
+            .ok_or_else(|| Status::INVALID_HANDLE.with_message("the address was already torn down"))?;
         self.cancel.cancel();
         for connection in connections {
             let _ = connection.tear_down().await;
+        }
+        if let Some(datagram) = &self.datagram {
+            datagram.close(self.id).await;
         }
         self.transport.addresses.remove(self.id);
         tracing::debug!(address = self.id, "address torn down");
@@ -103,12 +113,7 @@ impl Address {
 
     /// Connections built on this address and not torn down.
     pub fn connections(&self) -> Vec<Connection> {
-        self.0
-            .connections
-            .snapshot()
-            .into_iter()
-            .map(Connection)
-            .collect()
+        self.0.connections.snapshot().into_iter().map(Connection).collect()
     }
 
     /// Builds a connection to the remote address in `information`, and its
@@ -127,8 +132,7 @@ impl Address {
         handler: Arc<dyn ConnectionEventHandler>,
     ) -> Result<(Connection, Vc), Status> {
         if information.remote_address.entries.is_empty() {
-            return Err(Status::INVALID_PARAMETER
-                .with_message("the connection information names no remote address"));
+            return Err(Status::INVALID_PARAMETER.with_message("the connection information names no remote address"));
         }
         let shared = ConnectionShared::new(self.0.clone(), information, handler)?;
         if !self.0.connections.insert(shared.id, shared.clone()) {
@@ -147,6 +151,88 @@ impl Address {
                 );
                 Err(status)
             }
+        }
+    }
+
+    fn datagrams(&self) -> Result<&Arc<DatagramEndpoint>, Status> {
+        if !self.is_valid() {
+            return Err(Status::INVALID_HANDLE.with_message("the address was torn down"));
+        }
+        self.0.datagram.as_ref().ok_or_else(|| {
+            Status::NOT_SUPPORTED.with_message(format!("the {} transport carries no datagrams", self.0.transport.name))
+        })
+    }
+
+    /// The local address as bound (with the port the system chose for port
+    /// 0) for datagram addresses, or as given.
+    pub fn bound_address(&self) -> TransportAddress {
+        match &self.0.datagram {
+            Some(datagram) => datagram.bound.clone(),
+            None => self.0.local.clone(),
+        }
+    }
+
+    /// Sends one datagram to the remote address in `remote`
+    /// (RxCeSendDatagram with SYNCHRONOUS): returns once the datagram is
+    /// handed to the kernel. Datagram transports only (STATUS_NOT_SUPPORTED
+    /// otherwise); a datagram over the transport's largest is
+    /// STATUS_INVALID_PARAMETER.
+    pub async fn send_datagram(
+        &self,
+        remote: &ConnectionInformation,
+        data: impl Into<SendBuffers>,
+        options: SendOptions,
+    ) -> Result<usize, Status> {
+        check_options(options)?;
+        self.datagrams()?.send(remote, &data.into()).await
+    }
+
+    /// Sends one datagram and returns STATUS_PENDING; the address handler's
+    /// send-complete runs once with `completion_context` (RxCeSendDatagram
+    /// without SYNCHRONOUS). A datagram refused at once returns its status
+    /// and calls nothing.
+    pub async fn submit_datagram(
+        &self,
+        remote: &ConnectionInformation,
+        data: impl Into<SendBuffers>,
+        options: SendOptions,
+        completion_context: usize,
+    ) -> Status {
+        let datagrams = match check_options(options).and_then(|()| self.datagrams()) {
+            Ok(d) => d,
+            Err(status) => return status,
+        };
+        let data = data.into();
+        match datagrams.send(remote, &data).await {
+            Ok(_) => datagrams.complete_later(completion_context, Status::SUCCESS),
+            Err(status) if status == Status::INVALID_PARAMETER || status == Status::INVALID_HANDLE => return status,
+            Err(status) => datagrams.complete_later(completion_context, status),
+        }
+        Status::PENDING
+    }
+
+    /// Indicates again the datagram the handler did not accept, and receives
+    /// again.
+    pub fn resume_receive(&self) -> Result<(), Status> {
+        self.datagrams()?.resume();
+        Ok(())
+    }
+
+    /// Information about a datagram address: its provider, its counters
+    /// (datagrams sent and received, buffer sizes) and its bound address.
+    /// A datagram address has no connection information
+    /// (STATUS_INVALID_PARAMETER).
+    pub fn query_information(&self, class: InformationClass) -> Result<Information, Status> {
+        let datagrams = self.datagrams()?;
+        match class {
+            InformationClass::TransportProvider => Ok(Information::TransportProvider(self.0.transport.info.clone())),
+            InformationClass::ConnectionEndpoint => Ok(Information::ConnectionEndpoint(datagrams.endpoint_info())),
+            InformationClass::RemoteAddress => Ok(Information::RemoteAddress(AddressInfo {
+                activity_count: 1,
+                address: datagrams.bound.clone(),
+            })),
+            InformationClass::Connection => Err(Status::INVALID_PARAMETER
+                .with_message("a datagram address has no connection; ask for its endpoint or address")),
         }
     }
 

@@ -317,10 +317,7 @@ mod tests {
         assert_eq!(s.chunks(), &[Bytes::from_static(b"efg")]);
         s.push(Bytes::from_static(b"HD"));
         s.truncate(4);
-        assert_eq!(
-            s.chunks(),
-            &[Bytes::from_static(b"efg"), Bytes::from_static(b"H")]
-        );
+        assert_eq!(s.chunks(), &[Bytes::from_static(b"efg"), Bytes::from_static(b"H")]);
         assert_eq!(s.len(), 4);
         s.advance(4);
         assert!(s.is_empty());

@@ -87,9 +87,9 @@ impl ConnectionShared {
                 connected = provider.connect(request) => connected,
             }
         });
-        let connected = attempt.await.map_err(|_| {
-            Status::CANCELLED.with_message("the engine stopped during the connect attempt")
-        })??;
+        let connected = attempt
+            .await
+            .map_err(|_| Status::CANCELLED.with_message("the engine stopped during the connect attempt"))??;
         let vc = VcShared::new(
             self.clone(),
             connected.stream.clone(),
@@ -100,8 +100,7 @@ impl ConnectionShared {
         );
         if !self.vcs.insert(vc.id, vc.clone()) {
             connected.stream.close(false);
-            return Err(Status::CANCELLED
-                .with_message("the connection was torn down during the connect attempt"));
+            return Err(Status::CANCELLED.with_message("the connection was torn down during the connect attempt"));
         }
         vc.start();
         tracing::debug!(
@@ -114,9 +113,10 @@ impl ConnectionShared {
     }
 
     pub(crate) async fn tear_down(&self) -> Result<(), Status> {
-        let vcs = self.vcs.close().ok_or_else(|| {
-            Status::INVALID_HANDLE.with_message("the connection was already torn down")
-        })?;
+        let vcs = self
+            .vcs
+            .close()
+            .ok_or_else(|| Status::INVALID_HANDLE.with_message("the connection was already torn down"))?;
         self.cancel.cancel();
         for vc in vcs {
             // A VC torn down on its own meanwhile is fine.

@@ -72,6 +72,9 @@ impl EngineShared {
             for transport in transports {
                 transport.cancel.cancel();
                 for address in transport.addresses.close().unwrap_or_default() {
+                    if let Some(datagram) = &address.datagram {
+                        datagram.stop_now();
+                    }
                     for connection in address.connections.close().unwrap_or_default() {
                         for vc in connection.vcs.close().unwrap_or_default() {
                             vc.stop_now();
@@ -80,11 +83,7 @@ impl EngineShared {
                 }
             }
         }
-        let owned = self
-            .owned_runtime
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let owned = self.owned_runtime.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(runtime) = owned {
             runtime.shutdown_background();
         }
@@ -164,11 +163,7 @@ impl Engine {
     /// Makes a provider available under `name` for
     /// [`build_transport`](Engine::build_transport) (replacing a built-in one
     /// of the same name).
-    pub fn register_provider(
-        &self,
-        name: &str,
-        factory: impl ProviderFactory,
-    ) -> Result<(), Status> {
+    pub fn register_provider(&self, name: &str, factory: impl ProviderFactory) -> Result<(), Status> {
         if name.is_empty() {
             return Err(Status::INVALID_PARAMETER.with_message("a provider needs a name"));
         }
@@ -196,11 +191,7 @@ impl Engine {
     /// let err = engine.build_transport("carrier-pigeon", 0).unwrap_err();
     /// assert_eq!(err, rxce::Status::INVALID_PARAMETER);
     /// ```
-    pub fn build_transport(
-        &self,
-        name: &str,
-        quality_of_service: u32,
-    ) -> Result<Transport, Status> {
+    pub fn build_transport(&self, name: &str, quality_of_service: u32) -> Result<Transport, Status> {
         let shared = self.shared();
         let factory = shared.lock_providers().get(name).cloned();
         let factory = factory.ok_or_else(|| {
@@ -214,23 +205,13 @@ impl Engine {
         if !shared.transports.insert(transport.id, transport.clone()) {
             return Err(Status::INVALID_HANDLE.with_message("the engine was shut down"));
         }
-        tracing::debug!(
-            transport = transport.id,
-            name,
-            quality_of_service,
-            "transport built"
-        );
+        tracing::debug!(transport = transport.id, name, quality_of_service, "transport built");
         Ok(Transport(transport))
     }
 
     /// The transports built and not torn down.
     pub fn transports(&self) -> Vec<Transport> {
-        self.shared()
-            .transports
-            .snapshot()
-            .into_iter()
-            .map(Transport)
-            .collect()
+        self.shared().transports.snapshot().into_iter().map(Transport).collect()
     }
 
     /// A listener of the `memory` transport named `name`: connections built

@@ -82,11 +82,7 @@ impl std::fmt::Debug for ReceiveAnswer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ReceiveAnswer::Taken(n) => write!(f, "Taken({n})"),
-            ReceiveAnswer::MoreProcessingRequired {
-                taken,
-                buffer,
-                size,
-            } => f
+            ReceiveAnswer::MoreProcessingRequired { taken, buffer, size } => f
                 .debug_struct("MoreProcessingRequired")
                 .field("taken", taken)
                 .field("capacity", &buffer.capacity())
@@ -183,24 +179,14 @@ pub trait AddressEventHandler: Send + Sync + 'static {
     }
 
     /// A datagram arrived on the address. The default takes (drops) it.
-    fn receive_datagram(
-        &self,
-        address: &Address,
-        indication: &DatagramIndication<'_>,
-    ) -> ReceiveAnswer {
+    fn receive_datagram(&self, address: &Address, indication: &DatagramIndication<'_>) -> ReceiveAnswer {
         let _ = address;
         ReceiveAnswer::take_all(&indication.indication)
     }
 
     /// A datagram client buffer is filled (see
     /// [`ConnectionEventHandler::data_ready`]).
-    fn data_ready(
-        &self,
-        address: &Address,
-        buffer: Box<dyn ReceiveBuffer>,
-        copied: usize,
-        status: Status,
-    ) {
+    fn data_ready(&self, address: &Address, buffer: Box<dyn ReceiveBuffer>, copied: usize, status: Status) {
         let _ = (address, buffer, copied, status);
     }
 

@@ -81,6 +81,7 @@ mod budget;
 mod buffer;
 mod config;
 mod connection;
+mod datagram;
 mod engine;
 mod handler;
 mod names;
@@ -99,8 +100,7 @@ pub use config::{EngineConfig, NetbtConfig};
 pub use connection::Connection;
 pub use engine::Engine;
 pub use handler::{
-    AddressEventHandler, ConnectionEventHandler, DatagramIndication, Indication, NoEvents,
-    ReceiveAnswer,
+    AddressEventHandler, ConnectionEventHandler, DatagramIndication, Indication, NoEvents, ReceiveAnswer,
 };
 pub use names::resolve_netbios_name;
 pub use registry::LiveObjects;
@@ -109,8 +109,8 @@ pub use registry::LiveObjects;
 pub use rxce_wire as wire;
 pub use status::{Severity, Status};
 pub use tdi::{
-    ConnectionInformation, DisconnectFlags, Information, InformationClass, ReceiveFlags,
-    SendOptions, TaAddress, TransportAddress,
+    ConnectionInformation, DisconnectFlags, Information, InformationClass, ReceiveFlags, SendOptions, TaAddress,
+    TransportAddress,
 };
 pub use transport::Transport;
 pub use vc::{Vc, VcState};

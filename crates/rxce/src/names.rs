@@ -45,10 +45,7 @@ fn transaction_id() -> u16 {
 /// let addresses = rxce::resolve_netbios_name(&name, &config).await?;
 /// # Ok(()) }
 /// ```
-pub async fn resolve_netbios_name(
-    name: &NetbiosName,
-    config: &NetbtConfig,
-) -> Result<Vec<Ipv4Addr>, Status> {
+pub async fn resolve_netbios_name(name: &NetbiosName, config: &NetbtConfig) -> Result<Vec<Ipv4Addr>, Status> {
     let (destination, broadcast) = match config.name_server {
         Some(server) => (server, false),
         None => (config.broadcast_address, true),
@@ -56,9 +53,8 @@ pub async fn resolve_netbios_name(
     let bind = match destination {
         SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
         SocketAddr::V6(_) => {
-            return Err(Status::INVALID_PARAMETER.with_message(format!(
-                "NetBIOS name queries go over IPv4, not to {destination}"
-            )))
+            return Err(Status::INVALID_PARAMETER
+                .with_message(format!("NetBIOS name queries go over IPv4, not to {destination}")))
         }
     };
     let socket = UdpSocket::bind(bind)
@@ -76,9 +72,9 @@ pub async fn resolve_netbios_name(
         broadcast,
         recursion_desired: !broadcast && config.recursion_desired,
     };
-    let packet = query.encode().map_err(|e| {
-        Status::INVALID_PARAMETER.with_message(format!("cannot encode a query for {name}: {e}"))
-    })?;
+    let packet = query
+        .encode()
+        .map_err(|e| Status::INVALID_PARAMETER.with_message(format!("cannot encode a query for {name}: {e}")))?;
     let mut answer = [0u8; 576];
     for attempt in 1..=config.name_query_attempts {
         socket
@@ -111,13 +107,11 @@ pub async fn resolve_netbios_name(
                     return Ok(ips);
                 }
                 NameQueryResponse::Negative { rcode, .. } => {
-                    return Err(Status::BAD_NETWORK_NAME.with_message(format!(
-                        "{from} answered that {name} is not registered (RCODE {rcode})"
-                    )));
+                    return Err(Status::BAD_NETWORK_NAME
+                        .with_message(format!("{from} answered that {name} is not registered (RCODE {rcode})")));
                 }
                 NameQueryResponse::WaitForAck { ttl, .. } => {
-                    deadline = tokio::time::Instant::now()
-                        + Duration::from_secs(u64::from(ttl)).min(MAX_WACK_WAIT);
+                    deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(ttl)).min(MAX_WACK_WAIT);
                 }
                 NameQueryResponse::Redirect { .. } => {
                     return Err(Status::BAD_NETWORK_NAME.with_message(format!(
@@ -136,9 +130,7 @@ pub async fn resolve_netbios_name(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rxce_wire::nbns::{
-        encode_negative_response, encode_positive_response, encode_wack_response, NbAddress,
-    };
+    use rxce_wire::nbns::{encode_negative_response, encode_positive_response, encode_wack_response, NbAddress};
 
     /// A name server on loopback that answers every query with `answer`.
     async fn server(answer: fn(&NameQuery) -> Vec<Vec<u8>>) -> SocketAddr {
@@ -183,21 +175,15 @@ mod tests {
         })
         .await;
         assert_eq!(
-            resolve_netbios_name(&name(), &config(server))
-                .await
-                .unwrap(),
+            resolve_netbios_name(&name(), &config(server)).await.unwrap(),
             vec![Ipv4Addr::new(127, 0, 0, 9)]
         );
     }
 
     #[tokio::test]
     async fn a_negative_answer_is_bad_network_name() {
-        let server =
-            server(|q| vec![encode_negative_response(q.transaction_id, &q.name, None, 3).unwrap()])
-                .await;
-        let err = resolve_netbios_name(&name(), &config(server))
-            .await
-            .unwrap_err();
+        let server = server(|q| vec![encode_negative_response(q.transaction_id, &q.name, None, 3).unwrap()]).await;
+        let err = resolve_netbios_name(&name(), &config(server)).await.unwrap_err();
         assert_eq!(err, Status::BAD_NETWORK_NAME);
         assert!(err.to_string().contains("RCODE 3"), "{err}");
     }
@@ -205,9 +191,7 @@ mod tests {
     #[tokio::test]
     async fn answers_to_other_queries_and_garbage_are_ignored_and_a_wack_extends_the_wait() {
         let server = server(|q| {
-            let wrong =
-                encode_negative_response(q.transaction_id.wrapping_add(1), &q.name, None, 3)
-                    .unwrap();
+            let wrong = encode_negative_response(q.transaction_id.wrapping_add(1), &q.name, None, 3).unwrap();
             vec![
                 b"garbage".to_vec(),
                 wrong,
@@ -224,9 +208,7 @@ mod tests {
         })
         .await;
         assert_eq!(
-            resolve_netbios_name(&name(), &config(server))
-                .await
-                .unwrap(),
+            resolve_netbios_name(&name(), &config(server)).await.unwrap(),
             vec![Ipv4Addr::LOCALHOST]
         );
     }

@@ -6,7 +6,30 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// A fresh object id (unique within the process).
+thread_local! {
+    /// The object whose callback runs on this thread now (0: none).
+    static IN_CALLBACK_OF: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// True when the calling thread is inside a callback of object `id`: a
+/// tear-down of that object from there must not wait for its own task.
+pub(crate) fn in_callback_of(id: u64) -> bool {
+    IN_CALLBACK_OF.with(|c| c.get() == id)
+}
+
+/// Runs `f` marked as a callback of object `id` on this thread.
+pub(crate) fn as_callback_of<R>(id: u64, f: impl FnOnce() -> R) -> R {
+    struct Restore(u64);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            IN_CALLBACK_OF.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(IN_CALLBACK_OF.with(|c| c.replace(id)));
+    f()
+}
+
+/// A fresh object id (unique within the process, across kinds).
 pub(crate) fn next_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)

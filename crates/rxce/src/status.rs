@@ -189,9 +189,7 @@ impl Status {
 
     /// The same code with a message saying what rxce was doing.
     pub fn with_message(self, message: impl Into<String>) -> Status {
-        let source = self
-            .detail
-            .and_then(|d| Arc::try_unwrap(d).ok().and_then(|d| d.source));
+        let source = self.detail.and_then(|d| Arc::try_unwrap(d).ok().and_then(|d| d.source));
         Status {
             code: self.code,
             detail: Some(Arc::new(Detail {
@@ -224,9 +222,7 @@ impl Status {
                 libc::ETIMEDOUT => return Status::IO_TIMEOUT,
                 libc::EHOSTUNREACH | libc::EHOSTDOWN => return Status::HOST_UNREACHABLE,
                 libc::ENETUNREACH | libc::ENETDOWN => return Status::NETWORK_UNREACHABLE,
-                libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS => {
-                    return Status::INSUFFICIENT_RESOURCES
-                }
+                libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS => return Status::INSUFFICIENT_RESOURCES,
                 libc::EADDRINUSE | libc::EADDRNOTAVAIL | libc::EINVAL | libc::EAFNOSUPPORT => {
                     return Status::INVALID_PARAMETER
                 }
@@ -241,9 +237,7 @@ impl Status {
             io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => Status::CONNECTION_RESET,
             io::ErrorKind::ConnectionAborted => Status::CONNECTION_ABORTED,
             io::ErrorKind::TimedOut => Status::IO_TIMEOUT,
-            io::ErrorKind::NotConnected | io::ErrorKind::UnexpectedEof => {
-                Status::CONNECTION_DISCONNECTED
-            }
+            io::ErrorKind::NotConnected | io::ErrorKind::UnexpectedEof => Status::CONNECTION_DISCONNECTED,
             io::ErrorKind::OutOfMemory => Status::INSUFFICIENT_RESOURCES,
             io::ErrorKind::InvalidInput | io::ErrorKind::AddrInUse => Status::INVALID_PARAMETER,
             io::ErrorKind::NotFound => Status::BAD_NETWORK_PATH,
@@ -376,10 +370,7 @@ mod tests {
     fn severity_follows_the_top_two_bits() {
         assert_eq!(Status::SUCCESS.severity(), Severity::Success);
         assert_eq!(Status::BUFFER_OVERFLOW.severity(), Severity::Warning);
-        assert_eq!(
-            Status::from_code(0x4000_0000).severity(),
-            Severity::Informational
-        );
+        assert_eq!(Status::from_code(0x4000_0000).severity(), Severity::Informational);
         assert_eq!(Status::CANCELLED.severity(), Severity::Error);
         assert!(Status::PENDING.is_success());
         assert!(!Status::BUFFER_OVERFLOW.is_success());

@@ -52,9 +52,7 @@ pub struct TransportAddress {
 impl TransportAddress {
     /// An address with one entry.
     pub fn new(entry: TaAddress) -> TransportAddress {
-        TransportAddress {
-            entries: vec![entry],
-        }
+        TransportAddress { entries: vec![entry] }
     }
 
     /// An IP address and port.
@@ -383,10 +381,7 @@ mod tests {
         assert!(both.contains(SendOptions::PARTIAL));
         assert!(!both.contains(SendOptions::EXPEDITED));
         assert_eq!(format!("{both:?}"), "SendOptions(NON_BLOCKING | PARTIAL)");
-        assert_eq!(
-            format!("{:?}", SendOptions(0x20 | 0x4)),
-            "SendOptions(EXPEDITED | 0x4)"
-        );
+        assert_eq!(format!("{:?}", SendOptions(0x20 | 0x4)), "SendOptions(EXPEDITED | 0x4)");
     }
 
     #[test]

@@ -68,9 +68,10 @@ impl TransportShared {
     }
 
     pub(crate) async fn tear_down(&self) -> Result<(), Status> {
-        let addresses = self.addresses.close().ok_or_else(|| {
-            Status::INVALID_HANDLE.with_message("the transport was already torn down")
-        })?;
+        let addresses = self
+            .addresses
+            .close()
+            .ok_or_else(|| Status::INVALID_HANDLE.with_message("the transport was already torn down"))?;
         self.cancel.cancel();
         for address in addresses {
             let _ = address.tear_down().await;
@@ -82,8 +83,7 @@ impl TransportShared {
 
     fn check_valid(&self) -> Result<(), Status> {
         if self.addresses.is_closed() {
-            return Err(Status::INVALID_HANDLE
-                .with_message(format!("the {} transport was torn down", self.name)));
+            return Err(Status::INVALID_HANDLE.with_message(format!("the {} transport was torn down", self.name)));
         }
         Ok(())
     }
@@ -121,13 +121,7 @@ impl Transport {
     /// its quality of service.
     pub fn query_information(&self) -> Result<TransportInformation, Status> {
         self.0.check_valid()?;
-        let connections: usize = self
-            .0
-            .addresses
-            .snapshot()
-            .iter()
-            .map(|a| a.connections.len())
-            .sum();
+        let connections: usize = self.0.addresses.snapshot().iter().map(|a| a.connections.len()).sum();
         Ok(TransportInformation {
             connection_count: u32::try_from(connections).unwrap_or(u32::MAX),
             quality_of_service: self.0.quality_of_service,
@@ -136,12 +130,7 @@ impl Transport {
 
     /// Addresses built on this transport and not torn down.
     pub fn addresses(&self) -> Vec<Address> {
-        self.0
-            .addresses
-            .snapshot()
-            .into_iter()
-            .map(Address)
-            .collect()
+        self.0.addresses.snapshot().into_iter().map(Address).collect()
     }
 
     /// Registers a local address on the transport (RxCeBuildAddress). The
@@ -159,8 +148,10 @@ impl Transport {
         self.0.provider.check_local_address(&local)?;
         let shared = AddressShared::new(self.0.clone(), local, handler)?;
         if !self.0.addresses.insert(shared.id, shared.clone()) {
-            return Err(Status::INVALID_HANDLE
-                .with_message(format!("the {} transport was torn down", self.0.name)));
+            return Err(Status::INVALID_HANDLE.with_message(format!("the {} transport was torn down", self.0.name)));
+        }
+        if let Some(datagram) = &shared.datagram {
+            datagram.start(Address(shared.clone()), &self.0.engine.runtime);
         }
         tracing::debug!(transport = self.0.id, address = shared.id, local = %shared.local, "address built");
         Ok(Address(shared))

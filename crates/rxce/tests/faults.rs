@@ -9,16 +9,13 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use rxce::{
-    ConnectionInformation, DisconnectFlags, EngineConfig, ReceiveAnswer, SendOptions, Status,
-    TransportAddress, VcState,
+    ConnectionInformation, DisconnectFlags, EngineConfig, ReceiveAnswer, SendOptions, Status, TransportAddress, VcState,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn reset(stream: tokio::net::TcpStream) {
     let std = stream.into_std().unwrap();
-    socket2::SockRef::from(&std)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
+    socket2::SockRef::from(&std).set_linger(Some(Duration::ZERO)).unwrap();
     drop(std);
 }
 
@@ -28,10 +25,7 @@ async fn a_reset_mid_stream_fails_pending_sends_and_disconnects_once() {
     let (listener, addr) = tcp_listener().await;
     let (_t, address) = tcp_address(&engine);
     let handler = Recorder::taking_all();
-    let (_c, vc) = address
-        .build_connection(to(addr), handler.clone())
-        .await
-        .unwrap();
+    let (_c, vc) = address.build_connection(to(addr), handler.clone()).await.unwrap();
     let (peer, _) = listener.accept().await.unwrap();
     // The peer reads nothing: fill the kernel's buffers, then the queue.
     let mut submitted = 0usize;
@@ -60,29 +54,16 @@ async fn a_reset_mid_stream_fails_pending_sends_and_disconnects_once() {
     assert_eq!(disconnects[0].0, DisconnectFlags::ABORT);
     assert_eq!(disconnects[0].1, Status::CONNECTION_RESET);
     let completions = handler.completions();
-    assert_eq!(
-        completions.len(),
-        submitted,
-        "every send completes exactly once"
-    );
-    let failed = completions
-        .iter()
-        .filter(|c| c.1 == Status::CONNECTION_RESET)
-        .count();
+    assert_eq!(completions.len(), submitted, "every send completes exactly once");
+    let failed = completions.iter().filter(|c| c.1 == Status::CONNECTION_RESET).count();
     assert!(failed > 0, "queued sends fail with the reset");
     assert!(completions
         .iter()
         .all(|c| c.1 == Status::SUCCESS || c.1 == Status::CONNECTION_RESET));
     // The disconnect is the last indication.
-    assert!(matches!(
-        handler.events().last(),
-        Some(Event::Disconnect { .. })
-    ));
+    assert!(matches!(handler.events().last(), Some(Event::Disconnect { .. })));
     assert_eq!(vc.state(), VcState::Disconnected);
-    let refused = vc
-        .send(&b"more"[..], SendOptions::empty())
-        .await
-        .unwrap_err();
+    let refused = vc.send(&b"more"[..], SendOptions::empty()).await.unwrap_err();
     assert_eq!(refused, Status::CONNECTION_DISCONNECTED);
     assert!(refused.to_string().contains("RESET"), "{refused}");
 }
@@ -93,10 +74,7 @@ async fn a_reset_on_an_idle_vc_is_one_abortive_disconnect() {
     let (listener, addr) = tcp_listener().await;
     let (_t, address) = tcp_address(&engine);
     let handler = Recorder::taking_all();
-    let (_c, vc) = address
-        .build_connection(to(addr), handler.clone())
-        .await
-        .unwrap();
+    let (_c, vc) = address.build_connection(to(addr), handler.clone()).await.unwrap();
     let (mut peer, _) = listener.accept().await.unwrap();
     peer.write_all(b"last words").await.unwrap();
     handler.wait_for_bytes(10).await;
@@ -121,10 +99,7 @@ async fn a_half_close_is_a_release_and_our_side_can_still_send() {
     let (listener, addr) = tcp_listener().await;
     let (_t, address) = tcp_address(&engine);
     let handler = Recorder::taking_all();
-    let (_c, vc) = address
-        .build_connection(to(addr), handler.clone())
-        .await
-        .unwrap();
+    let (_c, vc) = address.build_connection(to(addr), handler.clone()).await.unwrap();
     let (mut peer, _) = listener.accept().await.unwrap();
     peer.write_all(b"bye").await.unwrap();
     peer.shutdown().await.unwrap();
@@ -133,34 +108,21 @@ async fn a_half_close_is_a_release_and_our_side_can_still_send() {
             e.iter().any(|e| matches!(e, Event::Disconnect { .. }))
         })
         .await;
-    assert_eq!(
-        handler.stream(),
-        b"bye",
-        "the data comes before the disconnect"
-    );
+    assert_eq!(handler.stream(), b"bye", "the data comes before the disconnect");
     let (flags, status) = handler.disconnects()[0].clone();
     assert_eq!(flags, DisconnectFlags::RELEASE);
     assert_eq!(status, Status::REMOTE_DISCONNECT);
     assert_eq!(vc.state(), VcState::PeerReleased);
-    vc.send(&b"still here"[..], SendOptions::empty())
-        .await
-        .unwrap();
+    vc.send(&b"still here"[..], SendOptions::empty()).await.unwrap();
     assert_eq!(read_n(&mut peer, 10).await, b"still here");
     vc.initiate_disconnect().unwrap();
-    assert!(
-        read_to_end(&mut peer).await.is_empty(),
-        "the peer sees our end"
-    );
+    assert!(read_to_end(&mut peer).await.is_empty(), "the peer sees our end");
     let deadline = Instant::now() + Duration::from_secs(5);
     while vc.state() != VcState::Disconnected {
         assert!(Instant::now() < deadline, "{:?}", vc.state());
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    assert_eq!(
-        handler.disconnects().len(),
-        1,
-        "exactly one disconnect indication"
-    );
+    assert_eq!(handler.disconnects().len(), 1, "exactly one disconnect indication");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,9 +139,7 @@ async fn a_graceful_disconnect_writes_queued_sends_first() {
         .await
         .unwrap();
     let mut peer = listener.accept().await.unwrap();
-    vc.send(vec![1u8; 256 * 1024], SendOptions::empty())
-        .await
-        .unwrap();
+    vc.send(vec![1u8; 256 * 1024], SendOptions::empty()).await.unwrap();
     let mut expected = vec![1u8; 256 * 1024];
     for context in 0..10 {
         let chunk = pattern(50_000, context as u8);
@@ -192,16 +152,10 @@ async fn a_graceful_disconnect_writes_queued_sends_first() {
     vc.initiate_disconnect().unwrap();
     assert_eq!(vc.state(), VcState::Disconnecting);
     assert_eq!(
-        vc.send(&b"late"[..], SendOptions::empty())
-            .await
-            .unwrap_err(),
+        vc.send(&b"late"[..], SendOptions::empty()).await.unwrap_err(),
         Status::CONNECTION_DISCONNECTED
     );
-    assert_eq!(
-        vc.initiate_disconnect(),
-        Ok(()),
-        "a second initiate is harmless"
-    );
+    assert_eq!(vc.initiate_disconnect(), Ok(()), "a second initiate is harmless");
     let got = read_to_end(&mut peer).await;
     assert!(got == expected, "every queued byte, then the end");
     drop(peer);
@@ -210,10 +164,7 @@ async fn a_graceful_disconnect_writes_queued_sends_first() {
             e.iter().any(|e| matches!(e, Event::Disconnect { .. }))
         })
         .await;
-    assert_eq!(
-        handler.disconnects(),
-        vec![(DisconnectFlags::RELEASE, Status::SUCCESS)]
-    );
+    assert_eq!(handler.disconnects(), vec![(DisconnectFlags::RELEASE, Status::SUCCESS)]);
     assert!(handler.completions().iter().all(|c| c.1 == Status::SUCCESS));
     assert_eq!(handler.completions().len(), 10);
     assert_eq!(vc.state(), VcState::Disconnected);
@@ -228,10 +179,7 @@ async fn a_peer_that_never_ends_its_side_is_cut_off_after_the_disconnect_timeout
     let (listener, addr) = tcp_listener().await;
     let (_t, address) = tcp_address(&engine);
     let handler = Recorder::taking_all();
-    let (_c, vc) = address
-        .build_connection(to(addr), handler.clone())
-        .await
-        .unwrap();
+    let (_c, vc) = address.build_connection(to(addr), handler.clone()).await.unwrap();
     let (mut peer, _) = listener.accept().await.unwrap();
     let started = Instant::now();
     vc.initiate_disconnect().unwrap();
@@ -266,13 +214,10 @@ async fn tear_down_cancels_pending_sends_before_it_returns() {
         .await
         .unwrap();
     let _peer = listener.accept().await.unwrap();
-    vc.send(vec![0u8; 256 * 1024], SendOptions::empty())
-        .await
-        .unwrap();
+    vc.send(vec![0u8; 256 * 1024], SendOptions::empty()).await.unwrap();
     for context in 0..5 {
         assert_eq!(
-            vc.submit_send(vec![1u8; 20_000], SendOptions::empty(), context)
-                .await,
+            vc.submit_send(vec![1u8; 20_000], SendOptions::empty(), context).await,
             Status::PENDING
         );
     }
@@ -284,14 +229,8 @@ async fn tear_down_cancels_pending_sends_before_it_returns() {
     assert!(!blocked.is_finished());
     vc.tear_down().await.unwrap();
     let completions = handler.completions();
-    assert_eq!(
-        completions.len(),
-        5,
-        "every completion ran before tear-down returned"
-    );
-    assert!(completions
-        .iter()
-        .all(|c| c.1 == Status::CANCELLED && c.2 == 0));
+    assert_eq!(completions.len(), 5, "every completion ran before tear-down returned");
+    assert!(completions.iter().all(|c| c.1 == Status::CANCELLED && c.2 == 0));
     assert_eq!(blocked.await.unwrap().unwrap_err(), Status::CANCELLED);
     let after = handler.events().len();
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -324,24 +263,15 @@ async fn tear_down_waits_for_a_running_indication() {
             ReceiveAnswer::take_all(ind)
         }
     });
-    let (_c, vc) = address
-        .build_connection(to(addr), handler.clone())
-        .await
-        .unwrap();
+    let (_c, vc) = address.build_connection(to(addr), handler.clone()).await.unwrap();
     let (mut peer, _) = listener.accept().await.unwrap();
     peer.write_all(b"slow").await.unwrap();
     in_callback.notified().await;
     peer.write_all(b"more").await.unwrap();
     vc.tear_down().await.unwrap();
     let returned = Instant::now();
-    let done = callback_done_at
-        .lock()
-        .unwrap()
-        .expect("the callback finished");
-    assert!(
-        done <= returned,
-        "tear-down returned while the indication ran"
-    );
+    let done = callback_done_at.lock().unwrap().expect("the callback finished");
+    assert!(done <= returned, "tear-down returned while the indication ran");
     let calls_at_return = calls.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(
@@ -350,10 +280,7 @@ async fn tear_down_waits_for_a_running_indication() {
         "no indication after tear-down"
     );
     assert_eq!(calls_at_return, 1, "{:?}", handler.events());
-    assert!(
-        read_to_end(&mut peer).await.is_empty(),
-        "the socket is closed"
-    );
+    assert!(read_to_end(&mut peer).await.is_empty(), "the socket is closed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -373,17 +300,11 @@ async fn tear_down_from_inside_a_callback_of_the_vc_finishes_at_once() {
             ReceiveAnswer::take_all(ind)
         }
     });
-    let (_c, vc) = address
-        .build_connection(to(addr), handler.clone())
-        .await
-        .unwrap();
+    let (_c, vc) = address.build_connection(to(addr), handler.clone()).await.unwrap();
     let (mut peer, _) = listener.accept().await.unwrap();
     peer.write_all(b"one").await.unwrap();
     handler.wait_for_bytes(3).await;
-    assert_eq!(
-        *outcome.lock().unwrap(),
-        Some(std::task::Poll::Ready(Ok(())))
-    );
+    assert_eq!(*outcome.lock().unwrap(), Some(std::task::Poll::Ready(Ok(()))));
     peer.write_all(b"two").await.ok();
     assert!(read_to_end(&mut peer).await.is_empty());
     assert_eq!(handler.stream(), b"one");
@@ -399,10 +320,7 @@ async fn a_framing_violation_is_an_error_then_an_abortive_disconnect() {
         .build_address(TransportAddress::any_ipv4(), Arc::new(rxce::NoEvents))
         .unwrap();
     let handler = Recorder::taking_all();
-    let (_c, vc) = address
-        .build_connection(to(addr), handler.clone())
-        .await
-        .unwrap();
+    let (_c, vc) = address.build_connection(to(addr), handler.clone()).await.unwrap();
     let (mut peer, _) = listener.accept().await.unwrap();
     // A 16 MiB - 1 announcement is within the framing but over the limit
     // only if configured lower; 0x01 first byte is not direct-hosted framing.
@@ -413,9 +331,7 @@ async fn a_framing_violation_is_an_error_then_an_abortive_disconnect() {
         })
         .await;
     let events = handler.events();
-    assert!(
-        matches!(&events[0], Event::Error { status, .. } if *status == Status::INVALID_NETWORK_RESPONSE)
-    );
+    assert!(matches!(&events[0], Event::Error { status, .. } if *status == Status::INVALID_NETWORK_RESPONSE));
     assert_eq!(
         handler.disconnects(),
         vec![(DisconnectFlags::ABORT, Status::INVALID_NETWORK_RESPONSE)]
@@ -437,10 +353,7 @@ async fn an_announced_message_over_the_limit_is_refused_without_waiting_for_it()
         .build_address(TransportAddress::any_ipv4(), Arc::new(rxce::NoEvents))
         .unwrap();
     let handler = Recorder::taking_all();
-    let (_c, _vc) = address
-        .build_connection(to(addr), handler.clone())
-        .await
-        .unwrap();
+    let (_c, _vc) = address.build_connection(to(addr), handler.clone()).await.unwrap();
     let (mut peer, _) = listener.accept().await.unwrap();
     peer.write_all(&[0, 0xFF, 0xFF, 0xFF]).await.unwrap();
     handler
@@ -449,14 +362,8 @@ async fn an_announced_message_over_the_limit_is_refused_without_waiting_for_it()
         })
         .await;
     match &handler.events()[0] {
-        Event::Error { status, .. } => assert!(
-            status.to_string().contains("16777215-byte message"),
-            "{status}"
-        ),
+        Event::Error { status, .. } => assert!(status.to_string().contains("16777215-byte message"), "{status}"),
         other => panic!("{other:?}"),
     }
-    assert!(
-        engine.budget_in_use() < 1 << 20,
-        "no buffer of the announced size"
-    );
+    assert!(engine.budget_in_use() < 1 << 20, "no buffer of the announced size");
 }

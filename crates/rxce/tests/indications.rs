@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::*;
 use proptest::prelude::*;
 use rxce::{
-    BufferChain, ConnectionInformation, EngineConfig, Information, InformationClass, ReceiveAnswer,
-    ReceiveFlags, SendOptions, Status, TransportAddress,
+    BufferChain, ConnectionInformation, EngineConfig, Information, InformationClass, ReceiveAnswer, ReceiveFlags,
+    SendOptions, Status, TransportAddress,
 };
 use tokio::io::AsyncWriteExt;
 
@@ -32,28 +32,20 @@ async fn more_processing_lands_a_large_payload_in_the_client_buffer() {
             size: len,
         }
     });
-    let (_c, _vc) = address
-        .build_connection(to(addr), handler.clone())
-        .await
-        .unwrap();
+    let (_c, _vc) = address.build_connection(to(addr), handler.clone()).await.unwrap();
     let (mut peer, _) = listener.accept().await.unwrap();
     let payload = pattern(3 * 1024 * 1024 + 17, 9);
     let mut wire = (payload.len() as u32).to_be_bytes().to_vec();
     wire.extend_from_slice(&payload);
     write_all(&mut peer, &wire).await;
     let events = handler
-        .wait_for("data ready", |e| {
-            e.iter().any(|e| matches!(e, Event::DataReady { .. }))
-        })
+        .wait_for("data ready", |e| e.iter().any(|e| matches!(e, Event::DataReady { .. })))
         .await;
     let ready: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
             Event::DataReady {
-                data,
-                copied,
-                status,
-                ..
+                data, copied, status, ..
             } => Some((data, copied, status)),
             _ => None,
         })
@@ -62,14 +54,8 @@ async fn more_processing_lands_a_large_payload_in_the_client_buffer() {
     assert_eq!(*ready[0].1, payload.len());
     assert_eq!(*ready[0].2, Status::SUCCESS);
     assert!(ready[0].0 == &payload, "the payload arrived intact");
-    let indications = events
-        .iter()
-        .filter(|e| matches!(e, Event::Received { .. }))
-        .count();
-    assert_eq!(
-        indications, 1,
-        "one indication, then straight into the buffer"
-    );
+    let indications = events.iter().filter(|e| matches!(e, Event::Received { .. })).count();
+    assert_eq!(indications, 1, "one indication, then straight into the buffer");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,10 +78,7 @@ async fn a_multi_segment_client_buffer_is_filled_in_order() {
             }
         }
     });
-    let (_c, vc) = address
-        .build_connection(to(echo), handler.clone())
-        .await
-        .unwrap();
+    let (_c, vc) = address.build_connection(to(echo), handler.clone()).await.unwrap();
     let data = pattern(60_000, 4);
     vc.send(data.clone(), SendOptions::empty()).await.unwrap();
     assert_eq!(handler.wait_for_bytes(60_000).await, data);
@@ -141,11 +124,7 @@ async fn not_accepted_holds_the_bytes_applies_backpressure_and_resume_replays_th
         })
         .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(
-        handler.events().len(),
-        1,
-        "no more indications while not accepted"
-    );
+    assert_eq!(handler.events().len(), 1, "no more indications while not accepted");
     assert!(!writer.is_finished(), "the peer is held back");
     handler.set_answer(|_, ind| ReceiveAnswer::take_all(ind));
     vc.resume_receive().unwrap();
@@ -153,12 +132,7 @@ async fn not_accepted_holds_the_bytes_applies_backpressure_and_resume_replays_th
     let _peer = writer.await.unwrap();
     let events = handler.events();
     match (&events[0], &events[1]) {
-        (
-            Event::Received { data: first, .. },
-            Event::Received {
-                data: again, flags, ..
-            },
-        ) => {
+        (Event::Received { data: first, .. }, Event::Received { data: again, flags, .. }) => {
             assert_eq!(first, again, "the same bytes, indicated again");
             assert!(flags.contains(ReceiveFlags::FORCE_INDICATION));
         }
@@ -175,10 +149,7 @@ async fn framed_messages_trickled_byte_by_byte_arrive_whole() {
         .build_address(TransportAddress::any_ipv4(), Arc::new(rxce::NoEvents))
         .unwrap();
     let handler = Recorder::taking_all();
-    let (_c, _vc) = address
-        .build_connection(to(addr), handler.clone())
-        .await
-        .unwrap();
+    let (_c, _vc) = address.build_connection(to(addr), handler.clone()).await.unwrap();
     let (mut peer, _) = listener.accept().await.unwrap();
     peer.set_nodelay(true).unwrap();
     let mut wire = Vec::new();
@@ -193,20 +164,14 @@ async fn framed_messages_trickled_byte_by_byte_arrive_whole() {
     peer.write_all(&wire[40..]).await.unwrap();
     let events = handler
         .wait_for("three messages", |e| {
-            e.iter()
-                .filter(|e| matches!(e, Event::Received { .. }))
-                .count()
-                == 3
+            e.iter().filter(|e| matches!(e, Event::Received { .. })).count() == 3
         })
         .await;
     let messages: Vec<(Vec<u8>, usize, ReceiveFlags)> = events
         .into_iter()
         .filter_map(|e| match e {
             Event::Received {
-                data,
-                available,
-                flags,
-                ..
+                data, available, flags, ..
             } => Some((data, available, flags)),
             _ => None,
         })
@@ -224,20 +189,12 @@ async fn query_information_reports_every_class_with_real_counters() {
     let (_t, address) = tcp_address(&engine);
     let handler = Recorder::taking_all();
     let info = to(echo);
-    let (_c, vc) = address
-        .build_connection(info.clone(), handler.clone())
-        .await
-        .unwrap();
+    let (_c, vc) = address.build_connection(info.clone(), handler.clone()).await.unwrap();
     for size in [10, 20, 30] {
-        vc.send(vec![7u8; size], SendOptions::empty())
-            .await
-            .unwrap();
+        vc.send(vec![7u8; size], SendOptions::empty()).await.unwrap();
     }
     handler.wait_for_bytes(60).await;
-    match vc
-        .query_information(InformationClass::TransportProvider)
-        .unwrap()
-    {
+    match vc.query_information(InformationClass::TransportProvider).unwrap() {
         Information::TransportProvider(p) => assert_eq!(p.version, 0x0200),
         other => panic!("{other:?}"),
     }
@@ -245,10 +202,7 @@ async fn query_information_reports_every_class_with_real_counters() {
         Information::Connection(c) => assert_eq!(c, info),
         other => panic!("{other:?}"),
     }
-    match vc
-        .query_information(InformationClass::RemoteAddress)
-        .unwrap()
-    {
+    match vc.query_information(InformationClass::RemoteAddress).unwrap() {
         Information::RemoteAddress(a) => {
             assert_eq!(a.address, TransportAddress::ip(echo));
             assert_eq!(a.activity_count, 1);
@@ -256,34 +210,22 @@ async fn query_information_reports_every_class_with_real_counters() {
         other => panic!("{other:?}"),
     }
     // Counters are published right after each indication returns.
-    let mut endpoint = vc
-        .query_information(InformationClass::ConnectionEndpoint)
-        .unwrap();
+    let mut endpoint = vc.query_information(InformationClass::ConnectionEndpoint).unwrap();
     for _ in 0..100 {
         if matches!(&endpoint, Information::ConnectionEndpoint(e) if e.received_tsdus > 0) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
-        endpoint = vc
-            .query_information(InformationClass::ConnectionEndpoint)
-            .unwrap();
+        endpoint = vc.query_information(InformationClass::ConnectionEndpoint).unwrap();
     }
     match endpoint {
         Information::ConnectionEndpoint(e) => {
             assert_eq!(e.state, rxce::VcState::Active as u32);
             assert_eq!(e.transmitted_tsdus, 3);
-            assert!(
-                e.received_tsdus >= 1 && e.received_tsdus <= 3,
-                "{}",
-                e.received_tsdus
-            );
+            assert!(e.received_tsdus >= 1 && e.received_tsdus <= 3, "{}", e.received_tsdus);
             assert_eq!((e.transmission_errors, e.receive_errors), (0, 0));
             assert!(e.send_buffer_size > 0 && e.receive_buffer_size > 0);
-            assert!(
-                e.delay < 0,
-                "the kernel's RTT as a negative 100 ns count: {}",
-                e.delay
-            );
+            assert!(e.delay < 0, "the kernel's RTT as a negative 100 ns count: {}", e.delay);
             assert!(e.throughput > 0);
             assert!(!e.unreliable);
         }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use common::*;
 use rxce::tdi::service_flags;
 use rxce::{
-    ConnectionInformation, EngineConfig, Information, InformationClass, LiveObjects, NoEvents,
-    SendOptions, Status, TransportAddress, VcState,
+    ConnectionInformation, EngineConfig, Information, InformationClass, LiveObjects, NoEvents, SendOptions, Status,
+    TransportAddress, VcState,
 };
 use rxce_testsupport::peers::{closed_port, BlackHole};
 
@@ -33,10 +33,7 @@ async fn transports_bind_by_name_and_report_their_information() {
     let err = engine.build_transport("nope", 0).unwrap_err();
     assert_eq!(err, Status::INVALID_PARAMETER);
     assert!(err.to_string().contains("nope"), "{err}");
-    assert_eq!(
-        engine.build_transport("", 0).unwrap_err(),
-        Status::INVALID_PARAMETER
-    );
+    assert_eq!(engine.build_transport("", 0).unwrap_err(), Status::INVALID_PARAMETER);
     assert_eq!(engine.live_objects().transports, 2);
 }
 
@@ -45,18 +42,12 @@ async fn addresses_must_be_ones_the_provider_can_own() {
     let engine = engine();
     let tcp = engine.build_transport("tcp", 0).unwrap();
     let ok = tcp
-        .build_address(
-            TransportAddress::ip("127.0.0.1:0".parse().unwrap()),
-            Arc::new(NoEvents),
-        )
+        .build_address(TransportAddress::ip("127.0.0.1:0".parse().unwrap()), Arc::new(NoEvents))
         .unwrap();
     assert_eq!(ok.local_address().to_string(), "127.0.0.1:0");
     // TEST-NET-1 is no address of this host.
     let foreign = tcp
-        .build_address(
-            TransportAddress::ip("192.0.2.1:0".parse().unwrap()),
-            Arc::new(NoEvents),
-        )
+        .build_address(TransportAddress::ip("192.0.2.1:0".parse().unwrap()), Arc::new(NoEvents))
         .unwrap_err();
     assert_eq!(foreign, Status::INVALID_PARAMETER);
     let wrong_kind = tcp
@@ -78,10 +69,7 @@ async fn a_connection_comes_with_its_first_vc_and_goes_with_it() {
     let echo = tcp_echo().await;
     let (transport, address) = tcp_address(&engine);
     let handler = Recorder::taking_all();
-    let (connection, vc) = address
-        .build_connection(to(echo), handler.clone())
-        .await
-        .unwrap();
+    let (connection, vc) = address.build_connection(to(echo), handler.clone()).await.unwrap();
     assert_eq!(vc.state(), VcState::Active);
     assert_eq!(vc.connection().id(), connection.id());
     assert_eq!(connection.virtual_circuit_count(), 1);
@@ -112,19 +100,12 @@ async fn a_connection_comes_with_its_first_vc_and_goes_with_it() {
         Status::INVALID_HANDLE
     );
     assert_eq!(
-        vc.query_information(InformationClass::ConnectionEndpoint)
-            .unwrap_err(),
+        vc.query_information(InformationClass::ConnectionEndpoint).unwrap_err(),
         Status::INVALID_HANDLE
     );
     assert_eq!(vc.resume_receive().unwrap_err(), Status::INVALID_HANDLE);
-    assert_eq!(
-        vc.initiate_disconnect().unwrap_err(),
-        Status::INVALID_HANDLE
-    );
-    assert_eq!(
-        connection.build_vc().await.unwrap_err(),
-        Status::INVALID_HANDLE
-    );
+    assert_eq!(vc.initiate_disconnect().unwrap_err(), Status::INVALID_HANDLE);
+    assert_eq!(connection.build_vc().await.unwrap_err(), Status::INVALID_HANDLE);
     drop((connection, vc));
     assert_eq!(engine.live_objects().vcs, 0);
     assert_eq!(engine.live_objects().connections, 0);
@@ -136,17 +117,11 @@ async fn build_vc_adds_a_second_circuit_to_the_same_remote() {
     let echo = tcp_echo().await;
     let (_transport, address) = tcp_address(&engine);
     let handler = Recorder::taking_all();
-    let (connection, first) = address
-        .build_connection(to(echo), handler.clone())
-        .await
-        .unwrap();
+    let (connection, first) = address.build_connection(to(echo), handler.clone()).await.unwrap();
     let second = connection.build_vc().await.unwrap();
     assert_ne!(first, second);
     assert_eq!(connection.virtual_circuit_count(), 2);
-    second
-        .send(&b"two"[..], SendOptions::empty())
-        .await
-        .unwrap();
+    second.send(&b"two"[..], SendOptions::empty()).await.unwrap();
     let events = handler
         .wait_for("the echo on the second VC", |e| {
             e.iter()
@@ -183,24 +158,15 @@ async fn tearing_down_a_transport_tears_down_everything_under_it() {
         assert!(!vc.is_valid());
     }
     assert!(!address.is_valid());
-    assert_eq!(
-        transport.tear_down().await.unwrap_err(),
-        Status::INVALID_HANDLE
-    );
-    assert_eq!(
-        address.tear_down().await.unwrap_err(),
-        Status::INVALID_HANDLE
-    );
+    assert_eq!(transport.tear_down().await.unwrap_err(), Status::INVALID_HANDLE);
+    assert_eq!(address.tear_down().await.unwrap_err(), Status::INVALID_HANDLE);
     assert_eq!(
         transport
             .build_address(TransportAddress::any_ipv4(), Arc::new(NoEvents))
             .unwrap_err(),
         Status::INVALID_HANDLE
     );
-    assert_eq!(
-        transport.query_information().unwrap_err(),
-        Status::INVALID_HANDLE
-    );
+    assert_eq!(transport.query_information().unwrap_err(), Status::INVALID_HANDLE);
     drop(vcs);
     drop(address);
     drop(transport);
@@ -218,10 +184,7 @@ async fn a_refused_connect_reports_connection_refused_and_leaves_nothing() {
         .unwrap_err();
     assert_eq!(err, Status::CONNECTION_REFUSED);
     assert!(err.to_string().contains("connecting to"), "{err}");
-    assert!(
-        std::error::Error::source(&err).is_some(),
-        "the OS error is kept"
-    );
+    assert!(std::error::Error::source(&err).is_some(), "the OS error is kept");
     assert!(address.connections().is_empty());
     assert_eq!(transport.query_information().unwrap().connection_count, 0);
     assert_eq!(engine.live_objects().connections, 0);
@@ -260,22 +223,13 @@ async fn ipv6_loopback_works_like_ipv4() {
     let engine = engine();
     let transport = engine.build_transport("tcp", 0).unwrap();
     let address = transport
-        .build_address(
-            TransportAddress::ip("[::]:0".parse().unwrap()),
-            Arc::new(NoEvents),
-        )
+        .build_address(TransportAddress::ip("[::]:0".parse().unwrap()), Arc::new(NoEvents))
         .unwrap();
     let handler = Recorder::taking_all();
-    let (_c, vc) = address
-        .build_connection(to(addr), handler.clone())
-        .await
-        .unwrap();
+    let (_c, vc) = address.build_connection(to(addr), handler.clone()).await.unwrap();
     vc.send(&b"six"[..], SendOptions::empty()).await.unwrap();
     assert_eq!(handler.wait_for_bytes(3).await, b"six");
-    match vc
-        .query_information(InformationClass::RemoteAddress)
-        .unwrap()
-    {
+    match vc.query_information(InformationClass::RemoteAddress).unwrap() {
         Information::RemoteAddress(info) => assert_eq!(info.address, TransportAddress::ip(addr)),
         other => panic!("{other:?}"),
     }
@@ -339,8 +293,7 @@ async fn a_configuration_the_engine_cannot_run_with_is_refused() {
             ..EngineConfig::default()
         },
     ] {
-        let err =
-            rxce::Engine::with_runtime(tokio::runtime::Handle::current(), config).unwrap_err();
+        let err = rxce::Engine::with_runtime(tokio::runtime::Handle::current(), config).unwrap_err();
         assert_eq!(err, Status::INVALID_PARAMETER);
     }
 }
@@ -357,10 +310,7 @@ async fn dropping_the_engine_closes_every_connection() {
     let (mut peer, _) = listener.accept().await.unwrap();
     drop(engine);
     drop(address);
-    assert!(
-        read_to_end(&mut peer).await.is_empty(),
-        "the peer sees the end"
-    );
+    assert!(read_to_end(&mut peer).await.is_empty(), "the peer sees the end");
 }
 
 #[test]
@@ -391,19 +341,11 @@ fn an_engine_with_its_own_threads_runs_and_shuts_down() {
             .unwrap();
         let handler = Recorder::taking_all();
         // Awaited from another runtime: the engine's own threads do the work.
-        let (_c, vc) = address
-            .build_connection(to(echo), handler.clone())
-            .await
-            .unwrap();
-        vc.send(&b"threads"[..], SendOptions::empty())
-            .await
-            .unwrap();
+        let (_c, vc) = address.build_connection(to(echo), handler.clone()).await.unwrap();
+        vc.send(&b"threads"[..], SendOptions::empty()).await.unwrap();
         assert_eq!(handler.wait_for_bytes(7).await, b"threads");
         engine.shutdown().await;
         assert!(!vc.is_valid());
-        assert_eq!(
-            engine.build_transport("tcp", 0).unwrap_err(),
-            Status::INVALID_HANDLE
-        );
+        assert_eq!(engine.build_transport("tcp", 0).unwrap_err(), Status::INVALID_HANDLE);
     });
 }

@@ -10,13 +10,11 @@ use std::time::Duration;
 
 use common::*;
 use rxce::wire::nbns::{encode_negative_response, encode_positive_response, NameQuery, NbAddress};
-use rxce::wire::nbss::{
-    encode_session_response, parse_session_request, NegativeCode, SessionRequest, SessionResponse,
-};
+use rxce::wire::nbss::{encode_session_response, parse_session_request, NegativeCode, SessionRequest, SessionResponse};
 use rxce::wire::NetbiosName;
 use rxce::{
-    ConnectionInformation, DisconnectFlags, EngineConfig, NetbtConfig, NoEvents, ReceiveFlags,
-    SendOptions, Status, TaAddress, TransportAddress,
+    ConnectionInformation, DisconnectFlags, EngineConfig, NetbtConfig, NoEvents, ReceiveFlags, SendOptions, Status,
+    TaAddress, TransportAddress,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -75,13 +73,11 @@ async fn peer(reply: impl Fn(&SessionRequest, usize) -> Reply + Send + Sync + 's
                 };
                 let bytes = match reply(&request, before) {
                     Reply::Positive => encode_session_response(&SessionResponse::Positive),
-                    Reply::Negative(code) => encode_session_response(&SessionResponse::Negative(
-                        NegativeCode::from_u8(code),
-                    )),
+                    Reply::Negative(code) => {
+                        encode_session_response(&SessionResponse::Negative(NegativeCode::from_u8(code)))
+                    }
                     Reply::Retarget(to) => {
-                        let SocketAddr::V4(to) = to else {
-                            unreachable!()
-                        };
+                        let SocketAddr::V4(to) = to else { unreachable!() };
                         encode_session_response(&SessionResponse::Retarget {
                             ip: *to.ip(),
                             port: to.port(),
@@ -157,10 +153,7 @@ async fn a_positive_response_makes_a_vc_of_whole_messages() {
         .unwrap();
     let request = peer.requests.lock().unwrap()[0].clone();
     assert_eq!(request.called, name("FILESERVER"));
-    assert_eq!(
-        request.calling,
-        NetbiosName::new("TESTCLIENT", 0x00).unwrap()
-    );
+    assert_eq!(request.calling, NetbiosName::new("TESTCLIENT", 0x00).unwrap());
     let mut session = peer.sessions.recv().await.unwrap();
     vc.send(&b"hello"[..], SendOptions::empty()).await.unwrap();
     assert_eq!(read_n(&mut session, 9).await, message(b"hello"));
@@ -170,38 +163,23 @@ async fn a_positive_response_makes_a_vc_of_whole_messages() {
     session.write_all(&wire).await.unwrap();
     let events = handler
         .wait_for("two messages", |e| {
-            e.iter()
-                .filter(|e| matches!(e, Event::Received { .. }))
-                .count()
-                >= 2
+            e.iter().filter(|e| matches!(e, Event::Received { .. })).count() >= 2
         })
         .await;
     match &events[0] {
         Event::Received {
-            data,
-            available,
-            flags,
-            ..
+            data, available, flags, ..
         } => {
             assert_eq!((data.as_slice(), *available), (&b"one"[..], 3));
             assert!(flags.contains(ReceiveFlags::ENTIRE_MESSAGE));
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(
-        handler.wait_for_bytes(70_003).await[3..],
-        pattern(70_000, 2)[..]
-    );
-    match vc
-        .query_information(rxce::InformationClass::RemoteAddress)
-        .unwrap()
-    {
+    assert_eq!(handler.wait_for_bytes(70_003).await[3..], pattern(70_000, 2)[..]);
+    match vc.query_information(rxce::InformationClass::RemoteAddress).unwrap() {
         rxce::Information::RemoteAddress(info) => {
             assert_eq!(info.address.ip_entry(), Some(peer.addr));
-            assert_eq!(
-                info.address.netbios_entry(),
-                Some(*name("FILESERVER").as_bytes())
-            );
+            assert_eq!(info.address.netbios_entry(), Some(*name("FILESERVER").as_bytes()));
         }
         other => panic!("{other:?}"),
     }
@@ -230,16 +208,10 @@ async fn each_negative_response_has_its_own_status_and_keeps_the_code() {
             .unwrap_err();
         assert_eq!(err, want, "code {code:#x}");
         assert!(
-            err.to_string()
-                .to_lowercase()
-                .contains(&format!("0x{code:02x}")),
+            err.to_string().to_lowercase().contains(&format!("0x{code:02x}")),
             "{err}"
         );
-        assert_eq!(
-            peer.requests.lock().unwrap().len(),
-            1,
-            "no retry when it is off"
-        );
+        assert_eq!(peer.requests.lock().unwrap().len(), 1, "no retry when it is off");
     }
     assert_eq!(engine.live_objects().connections, 0);
 }
@@ -260,13 +232,7 @@ async fn a_refused_called_name_is_retried_once_as_smbserver() {
         .build_connection(remote(picky.addr, "WRONGNAME"), Recorder::taking_all())
         .await
         .unwrap();
-    let called: Vec<NetbiosName> = picky
-        .requests
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|r| r.called)
-        .collect();
+    let called: Vec<NetbiosName> = picky.requests.lock().unwrap().iter().map(|r| r.called).collect();
     assert_eq!(called, vec![name("WRONGNAME"), NetbiosName::SMBSERVER]);
     assert!(picky.sessions.recv().await.is_some());
     vc.send(&b"x"[..], SendOptions::empty()).await.unwrap();
@@ -305,10 +271,7 @@ async fn a_retarget_is_followed_once_and_never_in_a_loop() {
         .unwrap();
     assert!(target.sessions.recv().await.is_some());
     assert_eq!(target.requests.lock().unwrap()[0].called, name("SERVER"));
-    match vc
-        .query_information(rxce::InformationClass::RemoteAddress)
-        .unwrap()
-    {
+    match vc.query_information(rxce::InformationClass::RemoteAddress).unwrap() {
         rxce::Information::RemoteAddress(info) => {
             assert_eq!(info.address.ip_entry(), Some(target.addr))
         }
@@ -366,10 +329,7 @@ async fn keepalives_go_out_on_an_idle_session_only_after_the_first_message() {
     vc.send(&b"first"[..], SendOptions::empty()).await.unwrap();
     assert_eq!(read_n(&mut session, 9).await, message(b"first"));
     let started = std::time::Instant::now();
-    assert_eq!(
-        read_n(&mut session, 8).await,
-        [0x85, 0, 0, 0, 0x85, 0, 0, 0]
-    );
+    assert_eq!(read_n(&mut session, 8).await, [0x85, 0, 0, 0, 0x85, 0, 0, 0]);
     assert!(
         started.elapsed() >= Duration::from_millis(180),
         "{:?}",
@@ -392,11 +352,7 @@ async fn hostile_frames_are_protocol_errors_with_an_abortive_disconnect() {
         ("a message over the limit", vec![0, 0x10, 0, 0], false),
         ("a session packet mid-session", vec![0x82, 0, 0, 0], false),
         ("a header cut short by the end", vec![0, 0], true),
-        (
-            "a message cut short by the end",
-            vec![0, 0, 0, 10, 1, 2],
-            true,
-        ),
+        ("a message cut short by the end", vec![0, 0, 0, 10, 1, 2], true),
     ];
     let engine = engine_with(EngineConfig {
         max_message_size: 0x8000,
@@ -416,19 +372,13 @@ async fn hostile_frames_are_protocol_errors_with_an_abortive_disconnect() {
             session.shutdown().await.unwrap();
         }
         let events = handler
-            .wait_for(what, |e| {
-                e.iter().any(|e| matches!(e, Event::Disconnect { .. }))
-            })
+            .wait_for(what, |e| e.iter().any(|e| matches!(e, Event::Disconnect { .. })))
             .await;
         assert!(
             matches!(&events[0], Event::Error { status, .. } if *status == Status::INVALID_NETWORK_RESPONSE),
             "{what}: {events:?}"
         );
-        assert_eq!(
-            handler.disconnects()[0].0,
-            DisconnectFlags::ABORT,
-            "{what}: {events:?}"
-        );
+        assert_eq!(handler.disconnects()[0].0, DisconnectFlags::ABORT, "{what}: {events:?}");
         assert_eq!(handler.disconnects().len(), 1);
         vc.tear_down().await.unwrap();
     }
@@ -469,13 +419,7 @@ async fn name_server(known: NetbiosName, ip: Ipv4Addr) -> SocketAddr {
                 continue;
             };
             let answer = if query.name == known {
-                encode_positive_response(
-                    query.transaction_id,
-                    &query.name,
-                    None,
-                    60,
-                    &[NbAddress::new(ip)],
-                )
+                encode_positive_response(query.transaction_id, &query.name, None, 60, &[NbAddress::new(ip)])
             } else {
                 encode_negative_response(query.transaction_id, &query.name, None, 3)
             };
@@ -505,10 +449,7 @@ async fn a_netbios_name_alone_is_resolved_with_a_name_query() {
         .await
         .unwrap();
     assert!(session_peer.sessions.recv().await.is_some());
-    assert_eq!(
-        session_peer.requests.lock().unwrap()[0].called,
-        name("FILES")
-    );
+    assert_eq!(session_peer.requests.lock().unwrap()[0].called, name("FILES"));
     let err = address
         .build_connection(by_name("UNKNOWN"), Recorder::taking_all())
         .await

@@ -30,18 +30,10 @@ async fn building_and_tearing_down_returns_every_descriptor_and_byte() {
         let mut held = Vec::new();
         for _ in 0..20 {
             let handler = Recorder::taking_all();
-            let (connection, vc) = address
-                .build_connection(to(echo), handler.clone())
-                .await
-                .unwrap();
+            let (connection, vc) = address.build_connection(to(echo), handler.clone()).await.unwrap();
             let second = connection.build_vc().await.unwrap();
-            vc.send(pattern(1000, round), SendOptions::empty())
-                .await
-                .unwrap();
-            second
-                .send(pattern(1000, round), SendOptions::empty())
-                .await
-                .unwrap();
+            vc.send(pattern(1000, round), SendOptions::empty()).await.unwrap();
+            second.send(pattern(1000, round), SendOptions::empty()).await.unwrap();
             handler.wait_for_bytes(2000).await;
             held.push(connection);
         }

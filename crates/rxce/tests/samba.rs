@@ -11,8 +11,8 @@ use std::time::Duration;
 use common::*;
 use rxce::wire::NetbiosName;
 use rxce::{
-    ConnectionInformation, EngineConfig, NetbtConfig, NoEvents, ReceiveAnswer, ReceiveFlags,
-    SendOptions, Status, TaAddress, TransportAddress,
+    ConnectionInformation, EngineConfig, NetbtConfig, NoEvents, ReceiveAnswer, ReceiveFlags, SendOptions, Status,
+    TaAddress, TransportAddress,
 };
 use rxce_smb2::{dialect, parse_negotiate_response, NegotiateRequest, NegotiateResponse};
 use rxce_testsupport::samba::{require_samba, SambaOptions, SambaServer};
@@ -59,10 +59,7 @@ async fn negotiate(
         .into_iter()
         .find_map(|e| match e {
             Event::Received {
-                data,
-                flags,
-                available,
-                ..
+                data, flags, available, ..
             } => Some((data, flags, available)),
             _ => None,
         })
@@ -74,11 +71,7 @@ async fn negotiate(
 
 fn check(response: &NegotiateResponse, flags: ReceiveFlags, available: usize) {
     assert_eq!(response.status, 0, "STATUS_SUCCESS");
-    assert!(
-        dialect::ALL.contains(&response.dialect),
-        "{:#06x}",
-        response.dialect
-    );
+    assert!(dialect::ALL.contains(&response.dialect), "{:#06x}", response.dialect);
     assert!(response.max_read_size > 0 && response.max_write_size > 0);
     assert!(
         flags.contains(ReceiveFlags::ENTIRE_MESSAGE),
@@ -120,13 +113,9 @@ async fn smbd_takes_any_called_name_so_no_retry_is_needed() {
         },
         ..EngineConfig::default()
     });
-    let (response, flags, available) = negotiate(
-        &engine,
-        "netbt",
-        netbt_remote(server.netbt_addr(), "NOSUCHNAME"),
-    )
-    .await
-    .unwrap();
+    let (response, flags, available) = negotiate(&engine, "netbt", netbt_remote(server.netbt_addr(), "NOSUCHNAME"))
+        .await
+        .unwrap();
     check(&response, flags, available);
 }
 
@@ -134,13 +123,9 @@ async fn smbd_takes_any_called_name_so_no_retry_is_needed() {
 async fn direct_hosted_tcp_negotiates_smb2_with_smbd() {
     let server = start(false);
     let engine = engine();
-    let (response, flags, available) = negotiate(
-        &engine,
-        "tcp+smb",
-        ConnectionInformation::to(server.direct_addr()),
-    )
-    .await
-    .unwrap();
+    let (response, flags, available) = negotiate(&engine, "tcp+smb", ConnectionInformation::to(server.direct_addr()))
+        .await
+        .unwrap();
     check(&response, flags, available);
     assert_eq!(response.dialect, dialect::SMB3_1_1);
     eprintln!(
@@ -176,22 +161,14 @@ async fn a_response_larger_than_the_lookahead_lands_in_a_client_buffer() {
         }
     });
     let (_c, vc) = address
-        .build_connection(
-            ConnectionInformation::to(server.direct_addr()),
-            handler.clone(),
-        )
+        .build_connection(ConnectionInformation::to(server.direct_addr()), handler.clone())
         .await
         .unwrap();
-    vc.send(
-        NegotiateRequest::default().encode().unwrap(),
-        SendOptions::empty(),
-    )
-    .await
-    .unwrap();
+    vc.send(NegotiateRequest::default().encode().unwrap(), SendOptions::empty())
+        .await
+        .unwrap();
     let events = handler
-        .wait_for("data ready", |e| {
-            e.iter().any(|e| matches!(e, Event::DataReady { .. }))
-        })
+        .wait_for("data ready", |e| e.iter().any(|e| matches!(e, Event::DataReady { .. })))
         .await;
     let (len, available, flags) = indicated.lock().unwrap().unwrap();
     assert_eq!(len, 128 - 4, "the lookahead was full (less the frame header)");
@@ -225,9 +202,7 @@ async fn nmbd_resolves_the_server_name_and_refuses_an_unknown_one() {
     assert_eq!(addresses, vec![server.netbios_ip().unwrap()]);
     assert!(addresses[0].is_loopback());
     let unknown = NetbiosName::parse("NOSUCHHOST").unwrap();
-    let err = rxce::resolve_netbios_name(&unknown, &config)
-        .await
-        .unwrap_err();
+    let err = rxce::resolve_netbios_name(&unknown, &config).await.unwrap_err();
     assert_eq!(err, Status::BAD_NETWORK_NAME);
     assert!(err.to_string().contains("not registered"), "{err}");
 }
@@ -245,9 +220,7 @@ async fn netbt_reaches_smbd_by_netbios_name_alone() {
         ..EngineConfig::default()
     });
     let remote = ConnectionInformation::to(TransportAddress::new(TaAddress::NetBios {
-        name: *NetbiosName::parse(server.netbios_name())
-            .unwrap()
-            .as_bytes(),
+        name: *NetbiosName::parse(server.netbios_name()).unwrap().as_bytes(),
     }));
     let (response, flags, available) = negotiate(&engine, "netbt", remote).await.unwrap();
     check(&response, flags, available);

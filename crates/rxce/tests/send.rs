@@ -20,10 +20,7 @@ async fn a_synchronous_send_returns_once_the_bytes_are_handed_over() {
         .unwrap();
     let (mut peer, _) = listener.accept().await.unwrap();
     let data = pattern(300_000, 1);
-    let sent = vc
-        .send(data.clone(), SendOptions::SYNCHRONOUS)
-        .await
-        .unwrap();
+    let sent = vc.send(data.clone(), SendOptions::SYNCHRONOUS).await.unwrap();
     assert_eq!(sent, data.len());
     assert_eq!(read_n(&mut peer, data.len()).await, data);
 }
@@ -34,10 +31,7 @@ async fn asynchronous_sends_pend_then_complete_once_each_in_order() {
     let (listener, addr) = tcp_listener().await;
     let (_t, address) = tcp_address(&engine);
     let handler = Recorder::taking_all();
-    let (_c, vc) = address
-        .build_connection(to(addr), handler.clone())
-        .await
-        .unwrap();
+    let (_c, vc) = address.build_connection(to(addr), handler.clone()).await.unwrap();
     let (mut peer, _) = listener.accept().await.unwrap();
     let mut expected = Vec::new();
     for context in 1..=50usize {
@@ -51,28 +45,20 @@ async fn asynchronous_sends_pend_then_complete_once_each_in_order() {
     assert_eq!(read_n(&mut peer, expected.len()).await, expected);
     let events = handler
         .wait_for("50 completions", |e| {
-            e.iter()
-                .filter(|e| matches!(e, Event::SendComplete { .. }))
-                .count()
-                == 50
+            e.iter().filter(|e| matches!(e, Event::SendComplete { .. })).count() == 50
         })
         .await;
     let mut submitted = Vec::new();
     let mut completed = Vec::new();
     for event in &events {
         match event {
-            Event::SendSubmitted {
-                context, status, ..
-            } => {
+            Event::SendSubmitted { context, status, .. } => {
                 assert_eq!(*status, Status::PENDING);
                 assert!(!completed.contains(context), "submitted before completed");
                 submitted.push(*context);
             }
             Event::SendComplete {
-                context,
-                status,
-                bytes,
-                ..
+                context, status, bytes, ..
             } => {
                 assert_eq!(*status, Status::SUCCESS);
                 assert_eq!(*bytes, context * 997);
@@ -126,9 +112,7 @@ async fn concurrent_senders_never_interleave_their_tsdus() {
         let vc = vc.clone();
         tasks.push(tokio::spawn(async move {
             for _ in 0..20 {
-                vc.send(vec![sender; 10_000], SendOptions::empty())
-                    .await
-                    .unwrap();
+                vc.send(vec![sender; 10_000], SendOptions::empty()).await.unwrap();
             }
         }));
     }
@@ -137,10 +121,7 @@ async fn concurrent_senders_never_interleave_their_tsdus() {
         task.await.unwrap();
     }
     for tsdu in got.chunks(10_000) {
-        assert!(
-            tsdu.iter().all(|b| *b == tsdu[0]),
-            "a TSDU was split by another"
-        );
+        assert!(tsdu.iter().all(|b| *b == tsdu[0]), "a TSDU was split by another");
     }
 }
 
@@ -167,9 +148,7 @@ async fn stalled_memory_vc(
         .unwrap();
     let peer = listener.accept().await.unwrap();
     // Fill the 256 KiB pipe so the engine's queue is what holds later sends.
-    vc.send(vec![0xEE; 256 * 1024], SendOptions::empty())
-        .await
-        .unwrap();
+    vc.send(vec![0xEE; 256 * 1024], SendOptions::empty()).await.unwrap();
     (engine, vc, handler, peer)
 }
 
@@ -193,10 +172,7 @@ async fn expedited_sends_pass_queued_normal_ones() {
     assert_eq!(read_n(&mut peer, 10).await, b"XXAAAABBBB");
     handler
         .wait_for("three completions", |e| {
-            e.iter()
-                .filter(|e| matches!(e, Event::SendComplete { .. }))
-                .count()
-                == 3
+            e.iter().filter(|e| matches!(e, Event::SendComplete { .. })).count() == 3
         })
         .await;
     let order: Vec<usize> = handler.completions().iter().map(|c| c.0).collect();
@@ -261,14 +237,10 @@ async fn non_blocking_partial_sends_take_what_fits() {
     })
     .await;
     assert_eq!(
-        vc.submit_send(vec![2u8; 6_000], SendOptions::empty(), 1)
-            .await,
+        vc.submit_send(vec![2u8; 6_000], SendOptions::empty(), 1).await,
         Status::PENDING
     );
-    let sent = vc.send(
-        pattern(9_000, 3),
-        SendOptions::NON_BLOCKING | SendOptions::PARTIAL,
-    );
+    let sent = vc.send(pattern(9_000, 3), SendOptions::NON_BLOCKING | SendOptions::PARTIAL);
     let mut filler = vec![0u8; 256 * 1024 + 6_000];
     let reader = async {
         peer.read_exact(&mut filler).await.unwrap();
@@ -287,16 +259,12 @@ async fn a_blocking_send_waits_for_room_and_completes_when_the_peer_reads() {
     })
     .await;
     assert_eq!(
-        vc.submit_send(vec![4u8; 9_000], SendOptions::empty(), 1)
-            .await,
+        vc.submit_send(vec![4u8; 9_000], SendOptions::empty(), 1).await,
         Status::PENDING
     );
     let blocked = tokio::spawn({
         let vc = vc.clone();
-        async move {
-            vc.send(vec![5u8; 5_000], SendOptions::NO_RESPONSE_EXPECTED)
-                .await
-        }
+        async move { vc.send(vec![5u8; 5_000], SendOptions::NO_RESPONSE_EXPECTED).await }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(!blocked.is_finished(), "no room: the sender waits");
@@ -313,20 +281,13 @@ async fn bad_sends_are_invalid_parameters_and_call_nothing() {
     let echo = tcp_echo().await;
     let (_t, address) = tcp_address(&engine);
     let handler = Recorder::taking_all();
-    let (_c, vc) = address
-        .build_connection(to(echo), handler.clone())
-        .await
-        .unwrap();
-    let empty = vc
-        .send(SendBuffers::new(), SendOptions::empty())
-        .await
-        .unwrap_err();
+    let (_c, vc) = address.build_connection(to(echo), handler.clone()).await.unwrap();
+    let empty = vc.send(SendBuffers::new(), SendOptions::empty()).await.unwrap_err();
     assert_eq!(empty, Status::INVALID_PARAMETER);
     let unknown = vc.send(&b"x"[..], SendOptions(0x4)).await.unwrap_err();
     assert_eq!(unknown, Status::INVALID_PARAMETER);
     assert_eq!(
-        vc.submit_send(SendBuffers::new(), SendOptions::empty(), 5)
-            .await,
+        vc.submit_send(SendBuffers::new(), SendOptions::empty(), 5).await,
         Status::INVALID_PARAMETER
     );
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -339,10 +300,7 @@ async fn framed_sends_carry_the_direct_hosted_header() {
     let (listener, addr) = tcp_listener().await;
     let transport = engine.build_transport("tcp+smb", 0).unwrap();
     let address = transport
-        .build_address(
-            TransportAddress::any_ipv4(),
-            std::sync::Arc::new(rxce::NoEvents),
-        )
+        .build_address(TransportAddress::any_ipv4(), std::sync::Arc::new(rxce::NoEvents))
         .unwrap();
     let (_c, vc) = address
         .build_connection(to(addr), Recorder::taking_all())
@@ -350,13 +308,8 @@ async fn framed_sends_carry_the_direct_hosted_header() {
         .unwrap();
     let (mut peer, _) = listener.accept().await.unwrap();
     vc.send(&b"SMB"[..], SendOptions::empty()).await.unwrap();
-    vc.send(SendBuffers::new(), SendOptions::empty())
-        .await
-        .unwrap();
+    vc.send(SendBuffers::new(), SendOptions::empty()).await.unwrap();
     assert_eq!(read_n(&mut peer, 11).await, b"\0\0\0\x03SMB\0\0\0\0");
-    let too_long = vc
-        .send(vec![0u8; 0x100_0000], SendOptions::empty())
-        .await
-        .unwrap_err();
+    let too_long = vc.send(vec![0u8; 0x100_0000], SendOptions::empty()).await.unwrap_err();
     assert_eq!(too_long, Status::INVALID_PARAMETER);
 }

@@ -31,9 +31,7 @@ async fn a_vc_over_a_socket_path_echoes() {
     echo_on(UnixListener::bind(&path).unwrap()).await;
     let engine = engine();
     let transport = engine.build_transport("unix", 0).unwrap();
-    let address = transport
-        .build_address(unix(b""), Arc::new(NoEvents))
-        .unwrap();
+    let address = transport.build_address(unix(b""), Arc::new(NoEvents)).unwrap();
     let handler = Recorder::taking_all();
     let remote = unix(path.as_os_str().as_encoded_bytes());
     let (_c, vc) = address
@@ -43,10 +41,7 @@ async fn a_vc_over_a_socket_path_echoes() {
     let data = pattern(200_000, 6);
     vc.send(data.clone(), SendOptions::empty()).await.unwrap();
     assert_eq!(handler.wait_for_bytes(data.len()).await, data);
-    match vc
-        .query_information(rxce::InformationClass::RemoteAddress)
-        .unwrap()
-    {
+    match vc.query_information(rxce::InformationClass::RemoteAddress).unwrap() {
         rxce::Information::RemoteAddress(info) => assert_eq!(info.address, remote),
         other => panic!("{other:?}"),
     }
@@ -62,22 +57,15 @@ async fn a_vc_over_an_abstract_name_echoes() {
     echo_on(UnixListener::from_std(std_listener).unwrap()).await;
     let engine = engine();
     let transport = engine.build_transport("unix", 0).unwrap();
-    let address = transport
-        .build_address(unix(b""), Arc::new(NoEvents))
-        .unwrap();
+    let address = transport.build_address(unix(b""), Arc::new(NoEvents)).unwrap();
     let handler = Recorder::taking_all();
     let mut abstract_name = vec![0u8];
     abstract_name.extend_from_slice(name.as_bytes());
     let (_c, vc) = address
-        .build_connection(
-            ConnectionInformation::to(unix(&abstract_name)),
-            handler.clone(),
-        )
+        .build_connection(ConnectionInformation::to(unix(&abstract_name)), handler.clone())
         .await
         .unwrap();
-    vc.send(&b"abstract"[..], SendOptions::empty())
-        .await
-        .unwrap();
+    vc.send(&b"abstract"[..], SendOptions::empty()).await.unwrap();
     assert_eq!(handler.wait_for_bytes(8).await, b"abstract");
 }
 
@@ -91,9 +79,7 @@ async fn missing_sockets_and_wrong_addresses_are_reported() {
             .unwrap_err(),
         Status::INVALID_PARAMETER
     );
-    let address = transport
-        .build_address(unix(b""), Arc::new(NoEvents))
-        .unwrap();
+    let address = transport.build_address(unix(b""), Arc::new(NoEvents)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nobody.sock");
     let err = address

@@ -71,9 +71,7 @@ pub struct MemoryStream {
 
 impl std::fmt::Debug for MemoryStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryStream")
-            .field("peer", &self.peer)
-            .finish()
+        f.debug_struct("MemoryStream").field("peer", &self.peer).finish()
     }
 }
 
@@ -231,11 +229,7 @@ impl Stream for MemoryStream {
 }
 
 impl AsyncRead for MemoryStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         loop {
             match self.read_now(buf.initialize_unfilled()) {
                 Ok(n) => {
@@ -252,11 +246,7 @@ impl AsyncRead for MemoryStream {
 }
 
 impl AsyncWrite for MemoryStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.poll_write_vectored(cx, &[IoSlice::new(buf)])
     }
 
@@ -306,8 +296,7 @@ impl MemoryNetwork {
         }
         let mut listeners = self.lock();
         if listeners.get(name).is_some_and(|tx| !tx.is_closed()) {
-            return Err(Status::INVALID_PARAMETER
-                .with_message(format!("memory:{name} is already listening")));
+            return Err(Status::INVALID_PARAMETER.with_message(format!("memory:{name} is already listening")));
         }
         let (tx, rx) = mpsc::channel(BACKLOG);
         listeners.insert(name.to_owned(), tx);
@@ -320,8 +309,7 @@ impl MemoryNetwork {
 
     fn connect(&self, from: &str, to: &str) -> Result<MemoryStream, Status> {
         let listeners = self.lock();
-        let refused =
-            || Status::CONNECTION_REFUSED.with_message(format!("nothing listens on memory:{to}"));
+        let refused = || Status::CONNECTION_REFUSED.with_message(format!("nothing listens on memory:{to}"));
         let tx = listeners.get(to).ok_or_else(refused)?;
         let (client, server) = MemoryStream::pair(from, to);
         tx.try_send(server).map_err(|_| refused())?;
@@ -340,9 +328,7 @@ pub struct MemoryListener {
 
 impl std::fmt::Debug for MemoryListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryListener")
-            .field("name", &self.name)
-            .finish()
+        f.debug_struct("MemoryListener").field("name", &self.name).finish()
     }
 }
 
@@ -409,27 +395,21 @@ impl Provider for MemoryProvider {
     fn check_local_address(&self, local: &TransportAddress) -> Result<(), Status> {
         match local.memory_entry() {
             Some(_) => Ok(()),
-            None => Err(Status::INVALID_PARAMETER
-                .with_message(format!("the local address {local} has no memory entry"))),
+            None => {
+                Err(Status::INVALID_PARAMETER.with_message(format!("the local address {local} has no memory entry")))
+            }
         }
     }
 
-    fn connect<'a>(
-        &'a self,
-        request: ConnectRequest<'a>,
-    ) -> BoxFuture<'a, Result<Connected, Status>> {
+    fn connect<'a>(&'a self, request: ConnectRequest<'a>) -> BoxFuture<'a, Result<Connected, Status>> {
         Box::pin(async move {
             let from = request.local.memory_entry().unwrap_or_default();
-            let to = request
-                .remote
-                .remote_address
-                .memory_entry()
-                .ok_or_else(|| {
-                    Status::INVALID_PARAMETER.with_message(format!(
-                        "the remote address {} has no memory entry",
-                        request.remote.remote_address
-                    ))
-                })?;
+            let to = request.remote.remote_address.memory_entry().ok_or_else(|| {
+                Status::INVALID_PARAMETER.with_message(format!(
+                    "the remote address {} has no memory entry",
+                    request.remote.remote_address
+                ))
+            })?;
             let stream = self.network.connect(from, to)?;
             Ok(Connected {
                 stream: Arc::new(stream),
@@ -489,9 +469,7 @@ mod tests {
             io::ErrorKind::ConnectionReset
         );
         assert_eq!(
-            b.try_write_vectored(&[IoSlice::new(b"x")])
-                .unwrap_err()
-                .kind(),
+            b.try_write_vectored(&[IoSlice::new(b"x")]).unwrap_err().kind(),
             io::ErrorKind::ConnectionReset
         );
         let (c, d) = MemoryStream::pair("c", "d");
@@ -499,9 +477,7 @@ mod tests {
         d.readable().await.unwrap();
         assert_eq!(d.try_read(&mut [0; 4]).unwrap(), 0);
         assert_eq!(
-            d.try_write_vectored(&[IoSlice::new(b"x")])
-                .unwrap_err()
-                .kind(),
+            d.try_write_vectored(&[IoSlice::new(b"x")]).unwrap_err().kind(),
             io::ErrorKind::BrokenPipe
         );
     }
@@ -510,19 +486,13 @@ mod tests {
     async fn listeners_own_names_until_dropped() {
         let network = Arc::new(MemoryNetwork::default());
         let mut listener = network.listen("srv").unwrap();
-        assert_eq!(
-            network.listen("srv").unwrap_err(),
-            Status::INVALID_PARAMETER
-        );
+        assert_eq!(network.listen("srv").unwrap_err(), Status::INVALID_PARAMETER);
         let client = network.connect("cli", "srv").unwrap();
         let server = listener.accept().await.unwrap();
         assert_eq!(client.peer_address(), TransportAddress::memory("srv"));
         assert_eq!(server.peer_address(), TransportAddress::memory("cli"));
         drop(listener);
-        assert_eq!(
-            network.connect("cli", "srv").unwrap_err(),
-            Status::CONNECTION_REFUSED
-        );
+        assert_eq!(network.connect("cli", "srv").unwrap_err(), Status::CONNECTION_REFUSED);
         assert!(network.listen("srv").is_ok());
     }
 }

@@ -53,6 +53,7 @@ pub(crate) use socket_stream_methods;
 pub(crate) mod memory;
 pub(crate) mod netbt;
 pub(crate) mod tcp;
+pub(crate) mod udp;
 pub(crate) mod unix;
 
 use std::future::Future;
@@ -135,6 +136,23 @@ pub trait Stream: Send + Sync + 'static {
     fn peer_address(&self) -> TransportAddress;
 }
 
+/// A bound datagram socket: a datagram transport's address.
+pub trait DatagramSocket: Send + Sync + 'static {
+    /// Waits until a datagram may be there to receive.
+    fn readable(&self) -> BoxFuture<'_, io::Result<()>>;
+    /// Receives one datagram if one is there (`WouldBlock` if not); returns
+    /// its length and source. `buf` holds the largest datagram.
+    fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, TransportAddress)>;
+    /// Sends one datagram gathered from `bufs` to `to`.
+    fn send_to<'a>(&'a self, bufs: &'a [IoSlice<'a>], to: &'a TransportAddress) -> BoxFuture<'a, io::Result<usize>>;
+    /// The address the socket is bound to.
+    fn local_address(&self) -> TransportAddress;
+    /// Buffer sizes, as far as the transport knows them.
+    fn info(&self) -> StreamInfo {
+        StreamInfo::default()
+    }
+}
+
 /// A connection endpoint a provider opened.
 pub struct Connected {
     /// The endpoint.
@@ -173,10 +191,13 @@ pub trait Provider: Send + Sync + 'static {
     /// Checks that `local` names an address this provider can own here.
     fn check_local_address(&self, local: &TransportAddress) -> Result<(), Status>;
     /// Opens a connection endpoint to `request.remote`.
-    fn connect<'a>(
-        &'a self,
-        request: ConnectRequest<'a>,
-    ) -> BoxFuture<'a, Result<Connected, Status>>;
+    fn connect<'a>(&'a self, request: ConnectRequest<'a>) -> BoxFuture<'a, Result<Connected, Status>>;
+    /// For datagram transports: binds the socket of an address (`None` for
+    /// connection-only transports).
+    fn bind_datagram(&self, local: &TransportAddress) -> Result<Option<Arc<dyn DatagramSocket>>, Status> {
+        let _ = local;
+        Ok(None)
+    }
 }
 
 /// Builds providers by transport name for an engine.
@@ -225,9 +246,11 @@ pub(crate) fn builtin_factories() -> Vec<(&'static str, Arc<dyn ProviderFactory>
         ),
         (
             "netbt",
-            Arc::new(|cx: &ProviderContext| {
-                Ok(Arc::new(netbt::NetbtProvider::new(cx)) as Arc<dyn Provider>)
-            }),
+            Arc::new(|cx: &ProviderContext| Ok(Arc::new(netbt::NetbtProvider::new(cx)) as Arc<dyn Provider>)),
+        ),
+        (
+            "udp",
+            Arc::new(|_: &ProviderContext| Ok(Arc::new(udp::UdpProvider) as Arc<dyn Provider>)),
         ),
         (
             "unix",
@@ -235,9 +258,7 @@ pub(crate) fn builtin_factories() -> Vec<(&'static str, Arc<dyn ProviderFactory>
         ),
         (
             "memory",
-            Arc::new(|cx: &ProviderContext| {
-                Ok(Arc::new(memory::MemoryProvider::new(cx)) as Arc<dyn Provider>)
-            }),
+            Arc::new(|cx: &ProviderContext| Ok(Arc::new(memory::MemoryProvider::new(cx)) as Arc<dyn Provider>)),
         ),
     ]
 }

@@ -20,9 +20,7 @@
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
-use rxce_wire::nbss::{
-    encode_session_request, parse_session_response, NegativeCode, SessionResponse,
-};
+use rxce_wire::nbss::{encode_session_request, parse_session_response, NegativeCode, SessionResponse};
 use rxce_wire::NetbiosName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -53,11 +51,7 @@ impl NetbtProvider {
 }
 
 /// The status a negative session response stands for.
-pub(crate) fn negative_status(
-    code: NegativeCode,
-    called: &NetbiosName,
-    server: SocketAddr,
-) -> Status {
+pub(crate) fn negative_status(code: NegativeCode, called: &NetbiosName, server: SocketAddr) -> Status {
     let status = match code {
         NegativeCode::NotListeningOnCalledName => Status::REMOTE_NOT_LISTENING,
         NegativeCode::NotListeningForCallingName => Status::REQUEST_NOT_ACCEPTED,
@@ -81,9 +75,8 @@ async fn request_session(
     let server = stream
         .peer_addr()
         .map_err(|e| Status::from_io(e, "reading the server's address"))?;
-    let request = encode_session_request(called, calling, scope).map_err(|e| {
-        Status::INVALID_PARAMETER.with_message(format!("cannot encode a session request: {e}"))
-    })?;
+    let request = encode_session_request(called, calling, scope)
+        .map_err(|e| Status::INVALID_PARAMETER.with_message(format!("cannot encode a session request: {e}")))?;
     stream
         .write_all(&request)
         .await
@@ -92,8 +85,7 @@ async fn request_session(
         let mut packet = [0u8; 10];
         read_exactly(stream, &mut packet[..4], server).await?;
         // The trailer length (17 bits); no response has more than 6 bytes.
-        let len = (usize::from(packet[1] & 1) << 16)
-            | usize::from(u16::from_be_bytes([packet[2], packet[3]]));
+        let len = (usize::from(packet[1] & 1) << 16) | usize::from(u16::from_be_bytes([packet[2], packet[3]]));
         if len > 6 {
             return Err(Status::INVALID_NETWORK_RESPONSE.with_message(format!(
                 "{server} answered the session request with a {len}-byte packet of type 0x{:02X}",
@@ -114,18 +106,12 @@ async fn request_session(
     }
 }
 
-async fn read_exactly(
-    stream: &mut TcpStream,
-    buf: &mut [u8],
-    server: SocketAddr,
-) -> Result<(), Status> {
+async fn read_exactly(stream: &mut TcpStream, buf: &mut [u8], server: SocketAddr) -> Result<(), Status> {
     match stream.read_exact(buf).await {
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            Err(Status::CONNECTION_DISCONNECTED.with_message(format!(
-                "{server} closed the connection before answering the session request"
-            )))
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(Status::CONNECTION_DISCONNECTED.with_message(
+            format!("{server} closed the connection before answering the session request"),
+        )),
         Err(e) => Err(Status::from_io(
             e,
             format!("reading the session response from {server}"),
@@ -155,9 +141,7 @@ impl NetbtProvider {
             )
             .await
             .map_err(|_| {
-                Status::IO_TIMEOUT.with_message(format!(
-                    "{target} did not answer the session request in time"
-                ))
+                Status::IO_TIMEOUT.with_message(format!("{target} did not answer the session request in time"))
             })??;
             match response {
                 SessionResponse::Positive => return Ok((stream, target, called)),
@@ -167,11 +151,7 @@ impl NetbtProvider {
                         code,
                         NegativeCode::NotListeningOnCalledName | NegativeCode::CalledNameNotPresent
                     );
-                    if called_refused
-                        && self.config.retry_smbserver
-                        && !retried
-                        && called != NetbiosName::SMBSERVER
-                    {
+                    if called_refused && self.config.retry_smbserver && !retried && called != NetbiosName::SMBSERVER {
                         tracing::debug!(%status, "retrying the session request with *SMBSERVER");
                         retried = true;
                         called = NetbiosName::SMBSERVER;
@@ -182,9 +162,8 @@ impl NetbtProvider {
                 SessionResponse::Retarget { ip, port } => {
                     let to = SocketAddr::from((ip, port));
                     if !self.config.follow_retarget {
-                        return Err(Status::INVALID_NETWORK_RESPONSE.with_message(format!(
-                            "{target} retargeted the session to {to}; following is off"
-                        )));
+                        return Err(Status::INVALID_NETWORK_RESPONSE
+                            .with_message(format!("{target} retargeted the session to {to}; following is off")));
                     }
                     if retargeted {
                         return Err(Status::INVALID_NETWORK_RESPONSE.with_message(format!(
@@ -206,11 +185,7 @@ impl NetbtProvider {
     /// 0), or the addresses a name query finds for the NetBIOS entry.
     async fn targets(&self, remote: &TransportAddress) -> Result<Vec<SocketAddr>, Status> {
         if let Some(ip) = remote.ip_entry() {
-            let port = if ip.port() == 0 {
-                self.config.port
-            } else {
-                ip.port()
-            };
+            let port = if ip.port() == 0 { self.config.port } else { ip.port() };
             return Ok(vec![SocketAddr::new(ip.ip(), port)]);
         }
         let name = remote.netbios_entry().ok_or_else(|| {
@@ -251,10 +226,7 @@ impl Provider for NetbtProvider {
         check_bindable(local_ip(local)?)
     }
 
-    fn connect<'a>(
-        &'a self,
-        request: ConnectRequest<'a>,
-    ) -> BoxFuture<'a, Result<Connected, Status>> {
+    fn connect<'a>(&'a self, request: ConnectRequest<'a>) -> BoxFuture<'a, Result<Connected, Status>> {
         Box::pin(async move {
             let deadline = Instant::now() + request.timeout;
             let local = local_ip(request.local)?;
@@ -273,15 +245,10 @@ impl Provider for NetbtProvider {
                 .map_or(NetbiosName::SMBSERVER, NetbiosName::from_bytes);
             let targets = tokio::time::timeout_at(deadline, self.targets(remote))
                 .await
-                .map_err(|_| {
-                    Status::IO_TIMEOUT.with_message(format!("resolving {remote} took too long"))
-                })??;
+                .map_err(|_| Status::IO_TIMEOUT.with_message(format!("resolving {remote} took too long")))??;
             let mut failure = None;
             for target in targets {
-                match self
-                    .session(local, target, called, &calling, deadline)
-                    .await
-                {
+                match self.session(local, target, called, &calling, deadline).await {
                     Ok((stream, peer, called)) => {
                         let peer_address = TransportAddress {
                             entries: vec![
@@ -300,9 +267,8 @@ impl Provider for NetbtProvider {
                     Err(status) => failure = Some(status),
                 }
             }
-            Err(failure.unwrap_or_else(|| {
-                Status::BAD_NETWORK_NAME.with_message(format!("{remote} resolved to no address"))
-            }))
+            Err(failure
+                .unwrap_or_else(|| Status::BAD_NETWORK_NAME.with_message(format!("{remote} resolved to no address"))))
         })
     }
 }

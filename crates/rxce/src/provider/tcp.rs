@@ -6,9 +6,7 @@ use std::time::SystemTime;
 
 use tokio::net::{TcpSocket, TcpStream};
 
-use super::{
-    BoxFuture, ConnectRequest, Connected, Framing, Provider, ProviderContext, Stream, StreamInfo,
-};
+use super::{BoxFuture, ConnectRequest, Connected, Framing, Provider, ProviderContext, Stream, StreamInfo};
 use crate::sockopt;
 use crate::status::Status;
 use crate::tdi::{service_flags, ProviderInfo, TransportAddress};
@@ -32,9 +30,9 @@ impl TcpProvider {
 
 /// The local IP (and port) a connection binds to, from an address entry.
 pub(crate) fn local_ip(local: &TransportAddress) -> Result<SocketAddr, Status> {
-    local.ip_entry().ok_or_else(|| {
-        Status::INVALID_PARAMETER.with_message(format!("the local address {local} has no IP entry"))
-    })
+    local
+        .ip_entry()
+        .ok_or_else(|| Status::INVALID_PARAMETER.with_message(format!("the local address {local} has no IP entry")))
 }
 
 /// Checks that `addr` is an address of this host by binding a throwaway
@@ -91,9 +89,7 @@ pub(crate) async fn connect_tcp(
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => return Err(Status::from_io(e, format!("connecting to {remote}"))),
         Err(_) => {
-            return Err(Status::IO_TIMEOUT.with_message(format!(
-                "connecting to {remote}: no answer within {timeout:?}"
-            )))
+            return Err(Status::IO_TIMEOUT.with_message(format!("connecting to {remote}: no answer within {timeout:?}")))
         }
     };
     if nodelay {
@@ -132,10 +128,7 @@ impl Provider for TcpProvider {
         check_bindable(local_ip(local)?)
     }
 
-    fn connect<'a>(
-        &'a self,
-        request: ConnectRequest<'a>,
-    ) -> BoxFuture<'a, Result<Connected, Status>> {
+    fn connect<'a>(&'a self, request: ConnectRequest<'a>) -> BoxFuture<'a, Result<Connected, Status>> {
         Box::pin(async move {
             let local = local_ip(request.local)?;
             let remote = request.remote.remote_address.ip_entry().ok_or_else(|| {

@@ -22,26 +22,9 @@ const READS_PER_TURN: usize = 16;
 /// a receive buffer.
 const BUDGET_RETRY: Duration = Duration::from_millis(10);
 
-thread_local! {
-    /// The VC whose callback runs on this thread now (0: none).
-    static IN_CALLBACK_OF: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
-
-/// True when the calling thread is inside a callback of VC `id`.
-pub(super) fn in_callback_of(id: u64) -> bool {
-    IN_CALLBACK_OF.with(|c| c.get() == id)
-}
-
 /// Runs `f` marked as a callback of `vc` on this thread.
 fn as_callback_of<R>(vc: &Vc, f: impl FnOnce() -> R) -> R {
-    struct Restore(u64);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            IN_CALLBACK_OF.with(|c| c.set(self.0));
-        }
-    }
-    let _restore = Restore(IN_CALLBACK_OF.with(|c| c.replace(vc.0.id)));
-    f()
+    crate::registry::as_callback_of(vc.0.id, f)
 }
 
 struct Sink<'a> {
@@ -51,27 +34,17 @@ struct Sink<'a> {
 
 impl IndicationSink for Sink<'_> {
     fn receive(&mut self, indication: &Indication<'_>) -> ReceiveAnswer {
-        self.vc
-            .0
-            .counters
-            .last_event
-            .store(event::RECEIVE, Ordering::Relaxed);
+        self.vc.0.counters.last_event.store(event::RECEIVE, Ordering::Relaxed);
         as_callback_of(self.vc, || self.handler.receive(self.vc, indication))
     }
 
     fn data_ready(&mut self, buffer: Box<dyn ReceiveBuffer>, copied: usize, status: Status) {
-        as_callback_of(self.vc, || {
-            self.handler.data_ready(self.vc, buffer, copied, status)
-        });
+        as_callback_of(self.vc, || self.handler.data_ready(self.vc, buffer, copied, status));
     }
 
     fn error(&mut self, status: Status) {
         tracing::warn!(vc = self.vc.0.id, %status, "receive error");
-        self.vc
-            .0
-            .counters
-            .last_event
-            .store(event::ERROR, Ordering::Relaxed);
+        self.vc.0.counters.last_event.store(event::ERROR, Ordering::Relaxed);
         as_callback_of(self.vc, || self.handler.error(self.vc, status));
     }
 
@@ -132,10 +105,8 @@ impl Pump {
                     vc: &self.vc,
                     handler: &*self.handler,
                 };
-                self.machine.fail(
-                    Status::CANCELLED.with_message("the VC was torn down"),
-                    &mut sink,
-                );
+                self.machine
+                    .fail(Status::CANCELLED.with_message("the VC was torn down"), &mut sink);
                 self.control();
                 self.deliver_due();
                 return;
@@ -173,12 +144,9 @@ impl Pump {
     fn control(&mut self) -> Control {
         let shared = &self.vc.0;
         let mut inner = shared.lock();
-        self.write_blocked =
-            inner.task_must_write() && shared.flush(&mut inner, None) == Flush::Blocked;
+        self.write_blocked = inner.task_must_write() && shared.flush(&mut inner, None) == Flush::Blocked;
         std::mem::swap(&mut self.due, &mut inner.due);
-        let finished = inner.state == VcState::Disconnected
-            && !inner.task_must_write()
-            && inner.ending.is_none();
+        let finished = inner.state == VcState::Disconnected && !inner.task_must_write() && inner.ending.is_none();
         Control {
             torn_down: inner.state == VcState::TornDown,
             ending: inner.ending.take(),
@@ -194,15 +162,9 @@ impl Pump {
         for due in self.due.drain(..) {
             as_callback_of(vc, || match due {
                 Due::Submitted(context) => handler.send_submitted(vc, context, Status::PENDING),
-                Due::Complete {
-                    context,
-                    status,
-                    bytes,
-                } => handler.send_complete(vc, context, status, bytes),
+                Due::Complete { context, status, bytes } => handler.send_complete(vc, context, status, bytes),
                 Due::SendPossible(room) if vc.is_valid() => {
-                    vc.0.counters
-                        .last_event
-                        .store(event::SEND_POSSIBLE, Ordering::Relaxed);
+                    vc.0.counters.last_event.store(event::SEND_POSSIBLE, Ordering::Relaxed);
                     handler.send_possible(vc, room);
                 }
                 Due::SendPossible(_) => {}
@@ -297,13 +259,9 @@ impl Pump {
             status
         };
         tracing::debug!(vc = shared.id, %status, "peer ended the VC");
-        shared
-            .counters
-            .last_event
-            .store(event::DISCONNECT, Ordering::Relaxed);
+        shared.counters.last_event.store(event::DISCONNECT, Ordering::Relaxed);
         as_callback_of(&self.vc, || {
-            self.handler
-                .disconnect(&self.vc, DisconnectFlags::RELEASE, status)
+            self.handler.disconnect(&self.vc, DisconnectFlags::RELEASE, status)
         });
     }
 
@@ -320,17 +278,11 @@ impl Pump {
         let shared = &self.vc.0;
         let first = {
             let mut inner = shared.lock();
-            !std::mem::replace(&mut inner.indicated_disconnect, true)
-                && inner.state != VcState::TornDown
+            !std::mem::replace(&mut inner.indicated_disconnect, true) && inner.state != VcState::TornDown
         };
         if first {
-            shared
-                .counters
-                .last_event
-                .store(event::DISCONNECT, Ordering::Relaxed);
-            as_callback_of(&self.vc, || {
-                self.handler.disconnect(&self.vc, flags, status)
-            });
+            shared.counters.last_event.store(event::DISCONNECT, Ordering::Relaxed);
+            as_callback_of(&self.vc, || self.handler.disconnect(&self.vc, flags, status));
         }
     }
 
@@ -338,11 +290,7 @@ impl Pump {
     /// interval.
     fn keepalive_deadline(&mut self) -> Option<Instant> {
         let interval = self.vc.0.keepalive?;
-        Some(
-            *self
-                .keepalive_tick
-                .get_or_insert_with(|| Instant::now() + interval),
-        )
+        Some(*self.keepalive_tick.get_or_insert_with(|| Instant::now() + interval))
     }
 
     /// A keepalive check: when no TSDU was sent since the last one — and at

@@ -298,17 +298,10 @@ impl ReceiveMachine {
         let framed = self.framing.is_some();
         let fill = self.fill.as_mut().expect("filling");
         // Bytes already indicated go in first.
-        while self.start < self.end && fill.filled < fill.size && (!framed || self.message_left > 0)
-        {
-            let lookahead = self
-                .lookahead
-                .as_ref()
-                .expect("bytes are held in the lookahead");
+        while self.start < self.end && fill.filled < fill.size && (!framed || self.message_left > 0) {
+            let lookahead = self.lookahead.as_ref().expect("bytes are held in the lookahead");
             let segment = fill.buffer.segment_mut(fill.filled);
-            let mut n = segment
-                .len()
-                .min(self.end - self.start)
-                .min(fill.size - fill.filled);
+            let mut n = segment.len().min(self.end - self.start).min(fill.size - fill.filled);
             if framed {
                 n = n.min(self.message_left);
                 self.message_left -= n;
@@ -327,13 +320,10 @@ impl ReceiveMachine {
                 .with_message("the peer ended its data before the client buffer was filled");
             self.finish_fill(status.clone(), sink);
             if framed {
-                return Some(
-                    self.protocol_error(
-                        Status::INVALID_NETWORK_RESPONSE
-                            .with_message("the peer ended its data in the middle of a message"),
-                        sink,
-                    ),
-                );
+                return Some(self.protocol_error(
+                    Status::INVALID_NETWORK_RESPONSE.with_message("the peer ended its data in the middle of a message"),
+                    sink,
+                ));
             }
             return None;
         }
@@ -374,10 +364,7 @@ impl ReceiveMachine {
                 sink,
             ));
         }
-        let lookahead = self
-            .lookahead
-            .as_ref()
-            .expect("bytes are held in the lookahead");
+        let lookahead = self.lookahead.as_ref().expect("bytes are held in the lookahead");
         let mut header = [0u8; HEADER_LEN];
         header.copy_from_slice(&lookahead[self.start..self.start + HEADER_LEN]);
         let decoded = framing.decode_header(header);
@@ -424,13 +411,10 @@ impl ReceiveMachine {
                 return Some(Progress::NeedBytes);
             }
             if framed && self.in_message {
-                return Some(
-                    self.protocol_error(
-                        Status::INVALID_NETWORK_RESPONSE
-                            .with_message("the peer ended its data in the middle of a message"),
-                        sink,
-                    ),
-                );
+                return Some(self.protocol_error(
+                    Status::INVALID_NETWORK_RESPONSE.with_message("the peer ended its data in the middle of a message"),
+                    sink,
+                ));
             }
             // No new bytes will come: what the client refused stays unread.
             return Some(Progress::Ended);
@@ -444,13 +428,10 @@ impl ReceiveMachine {
         if framed && indicated < available && available <= capacity {
             if self.ended {
                 // A message that fits is indicated whole or not at all.
-                return Some(
-                    self.protocol_error(
-                        Status::INVALID_NETWORK_RESPONSE
-                            .with_message("the peer ended its data in the middle of a message"),
-                        sink,
-                    ),
-                );
+                return Some(self.protocol_error(
+                    Status::INVALID_NETWORK_RESPONSE.with_message("the peer ended its data in the middle of a message"),
+                    sink,
+                ));
             }
             // The whole message fits in the lookahead: wait for all of it.
             return Some(Progress::NeedBytes);
@@ -462,16 +443,9 @@ impl ReceiveMachine {
         if std::mem::take(&mut self.force_next) {
             flags |= ReceiveFlags::FORCE_INDICATION;
         }
-        let lookahead = self
-            .lookahead
-            .as_ref()
-            .expect("bytes are held in the lookahead");
+        let lookahead = self.lookahead.as_ref().expect("bytes are held in the lookahead");
         let data = &lookahead[self.start..self.start + indicated];
-        let answer = sink.receive(&Indication {
-            flags,
-            data,
-            available,
-        });
+        let answer = sink.receive(&Indication { flags, data, available });
         match answer {
             ReceiveAnswer::Taken(n) => {
                 let n = n.min(indicated);
@@ -487,11 +461,7 @@ impl ReceiveMachine {
                     self.stats.tsdus.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            ReceiveAnswer::MoreProcessingRequired {
-                taken,
-                buffer,
-                size,
-            } => {
+            ReceiveAnswer::MoreProcessingRequired { taken, buffer, size } => {
                 let taken = taken.min(indicated);
                 self.consume(taken);
                 let mut size = size.min(buffer.capacity());

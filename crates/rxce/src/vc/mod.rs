@@ -25,9 +25,7 @@ use crate::connection::{Connection, ConnectionShared};
 use crate::provider::{Framing, Stream};
 use crate::registry::LiveToken;
 use crate::status::Status;
-use crate::tdi::{
-    tdi_delay, AddressInfo, ConnectionEndpointInfo, Information, InformationClass, SendOptions,
-};
+use crate::tdi::{tdi_delay, AddressInfo, ConnectionEndpointInfo, Information, InformationClass, SendOptions};
 use send_queue::{Completion, SendQueue, MAX_SLICES};
 
 /// The life of a VC, as [`Vc::state`] and the `State` of its endpoint
@@ -256,7 +254,7 @@ impl VcShared {
 
     /// True when called from inside one of this VC's own callbacks.
     fn in_own_callback(&self) -> bool {
-        driver::in_callback_of(self.id)
+        crate::registry::in_callback_of(self.id)
     }
 
     fn refuse_if_not_sending(&self, inner: &VcInner) -> Result<(), Status> {
@@ -266,9 +264,7 @@ impl VcShared {
             VcState::Disconnecting => Err(Status::CONNECTION_DISCONNECTED
                 .with_message("a disconnect was initiated on the VC; it takes no more sends")),
             VcState::Disconnected => Err(match &inner.failure {
-                Some(why) => {
-                    Status::CONNECTION_DISCONNECTED.with_message(format!("the VC failed: {why}"))
-                }
+                Some(why) => Status::CONNECTION_DISCONNECTED.with_message(format!("the VC failed: {why}")),
                 None => Status::CONNECTION_DISCONNECTED.with_message("the VC is disconnected"),
             }),
         }
@@ -276,22 +272,15 @@ impl VcShared {
 
     /// Checks a send and decides whether it may be queued now. A
     /// non-blocking partial send is cut to the room left.
-    fn admit(
-        &self,
-        inner: &mut VcInner,
-        data: &mut SendBuffers,
-        options: SendOptions,
-    ) -> Result<Admit, Status> {
+    fn admit(&self, inner: &mut VcInner, data: &mut SendBuffers, options: SendOptions) -> Result<Admit, Status> {
         self.refuse_if_not_sending(inner)?;
         let unknown = options.bits() & !SendOptions::all().bits();
         if unknown != 0 {
-            return Err(Status::INVALID_PARAMETER
-                .with_message(format!("unknown send options {unknown:#x}")));
+            return Err(Status::INVALID_PARAMETER.with_message(format!("unknown send options {unknown:#x}")));
         }
         let framed = self.framing != Framing::Stream;
         if data.is_empty() && !framed {
-            return Err(Status::INVALID_PARAMETER
-                .with_message("a send on a stream VC needs at least one byte"));
+            return Err(Status::INVALID_PARAMETER.with_message("a send on a stream VC needs at least one byte"));
         }
         if data.len() > self.max_send {
             return Err(Status::INVALID_PARAMETER.with_message(format!(
@@ -319,13 +308,7 @@ impl VcShared {
         )))
     }
 
-    fn push(
-        &self,
-        inner: &mut VcInner,
-        data: SendBuffers,
-        options: SendOptions,
-        completion: Completion,
-    ) -> u64 {
+    fn push(&self, inner: &mut VcInner, data: SendBuffers, options: SendOptions, completion: Completion) -> u64 {
         let header = self.framing.wire().map(|wire| {
             wire.encode_message_header(data.len())
                 .expect("length checked at admission")
@@ -334,12 +317,9 @@ impl VcShared {
             inner.due.push(Due::Submitted(context));
             inner.unattended += 1;
         }
-        inner.queue.push(
-            header,
-            data,
-            options.contains(SendOptions::EXPEDITED),
-            completion,
-        )
+        inner
+            .queue
+            .push(header, data, options.contains(SendOptions::EXPEDITED), completion)
     }
 
     /// Writes queued bytes until the socket takes no more. Completions of
@@ -370,21 +350,13 @@ impl VcShared {
             };
             match result {
                 Ok(0) => {
-                    self.fail(
-                        inner,
-                        Status::CONNECTION_RESET.with_message("the socket took no bytes"),
-                    );
+                    self.fail(inner, Status::CONNECTION_RESET.with_message("the socket took no bytes"));
                     break Flush::Failed;
                 }
                 Ok(n) => {
-                    self.counters
-                        .bytes_sent
-                        .fetch_add(n as u64, Ordering::Relaxed);
+                    self.counters.bytes_sent.fetch_add(n as u64, Ordering::Relaxed);
                     let VcInner {
-                        queue,
-                        due,
-                        unattended,
-                        ..
+                        queue, due, unattended, ..
                     } = &mut *inner;
                     let counters = &self.counters;
                     queue.advance(n, |request| {
@@ -460,9 +432,7 @@ impl VcShared {
         } = &mut *inner;
         for request in queue.drain() {
             if *status != Status::CANCELLED {
-                self.counters
-                    .transmission_errors
-                    .fetch_add(1, Ordering::Relaxed);
+                self.counters.transmission_errors.fetch_add(1, Ordering::Relaxed);
             }
             match request.completion {
                 Completion::Waiter => failed_waiters.push((request.id, status.clone())),
@@ -504,16 +474,13 @@ impl VcShared {
             notified.as_mut().enable();
             let stream = {
                 let mut inner = self.lock();
-                let admitted = self
-                    .admit(&mut inner, &mut data, options)
-                    .map_err(|status| {
-                        if waited && inner.state == VcState::TornDown {
-                            Status::CANCELLED
-                                .with_message("the VC was torn down while the send waited for room")
-                        } else {
-                            status
-                        }
-                    })?;
+                let admitted = self.admit(&mut inner, &mut data, options).map_err(|status| {
+                    if waited && inner.state == VcState::TornDown {
+                        Status::CANCELLED.with_message("the VC was torn down while the send waited for room")
+                    } else {
+                        status
+                    }
+                })?;
                 match admitted {
                     Admit::Now => {
                         let len = data.len();
@@ -542,11 +509,7 @@ impl VcShared {
         }
     }
 
-    pub(crate) async fn send(
-        &self,
-        data: SendBuffers,
-        options: SendOptions,
-    ) -> Result<usize, Status> {
+    pub(crate) async fn send(&self, data: SendBuffers, options: SendOptions) -> Result<usize, Status> {
         let (id, len) = self.enqueue(data, options, Completion::Waiter).await?;
         let mut waiter = Waiter {
             vc: self,
@@ -582,16 +545,8 @@ impl VcShared {
         }
     }
 
-    pub(crate) async fn submit(
-        &self,
-        data: SendBuffers,
-        options: SendOptions,
-        context: usize,
-    ) -> Status {
-        match self
-            .enqueue(data, options, Completion::Callback(context))
-            .await
-        {
+    pub(crate) async fn submit(&self, data: SendBuffers, options: SendOptions, context: usize) -> Status {
+        match self.enqueue(data, options, Completion::Callback(context)).await {
             Ok(_) => {
                 let mut inner = self.lock();
                 self.flush(&mut inner, None);
@@ -606,8 +561,7 @@ impl VcShared {
     /// when nothing else is queued.
     pub(crate) fn send_keepalive(&self) {
         let mut inner = self.lock();
-        if !matches!(inner.state, VcState::Active | VcState::PeerReleased) || !inner.queue.is_idle()
-        {
+        if !matches!(inner.state, VcState::Active | VcState::PeerReleased) || !inner.queue.is_idle() {
             return;
         }
         inner.queue.push(
@@ -631,10 +585,7 @@ impl VcShared {
             }
             inner.state = VcState::TornDown;
             self.torn_down.store(true, Ordering::Release);
-            self.fail_queue(
-                &mut inner,
-                &Status::CANCELLED.with_message("the VC was torn down"),
-            );
+            self.fail_queue(&mut inner, &Status::CANCELLED.with_message("the VC was torn down"));
             inner.ending = None;
             if let Some(stream) = inner.stream.take() {
                 stream.close(false);
@@ -733,11 +684,7 @@ impl Vc {
     /// STATUS_INVALID_PARAMETER for a bad length or option, and the socket's
     /// failure (for example STATUS_CONNECTION_RESET) if it fails first;
     /// STATUS_CANCELLED if the VC is torn down while the send is queued.
-    pub async fn send(
-        &self,
-        data: impl Into<SendBuffers>,
-        options: SendOptions,
-    ) -> Result<usize, Status> {
+    pub async fn send(&self, data: impl Into<SendBuffers>, options: SendOptions) -> Result<usize, Status> {
         self.0.send(data.into(), options).await
     }
 
@@ -752,9 +699,7 @@ impl Vc {
         options: SendOptions,
         completion_context: usize,
     ) -> Status {
-        self.0
-            .submit(data.into(), options, completion_context)
-            .await
+        self.0.submit(data.into(), options, completion_context).await
     }
 
     /// [`Vc::submit_send`] that never waits: a full queue gives
@@ -766,11 +711,9 @@ impl Vc {
         options: SendOptions,
         completion_context: usize,
     ) -> Status {
-        let future = self.0.submit(
-            data.into(),
-            options | SendOptions::NON_BLOCKING,
-            completion_context,
-        );
+        let future = self
+            .0
+            .submit(data.into(), options | SendOptions::NON_BLOCKING, completion_context);
         // A non-blocking submission never waits, so one poll finishes it.
         let mut future = std::pin::pin!(future);
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
@@ -800,23 +743,13 @@ impl Vc {
         let shared = &self.0;
         let mut inner = shared.lock();
         match inner.state {
-            VcState::TornDown => {
-                return Err(Status::INVALID_HANDLE.with_message("the VC was torn down"))
-            }
+            VcState::TornDown => return Err(Status::INVALID_HANDLE.with_message("the VC was torn down")),
             VcState::Disconnected => {
-                return Err(
-                    Status::CONNECTION_DISCONNECTED.with_message("the VC is already disconnected")
-                )
+                return Err(Status::CONNECTION_DISCONNECTED.with_message("the VC is already disconnected"))
             }
             VcState::Disconnecting => return Ok(()),
             VcState::Active => {
-                let timeout = shared
-                    .connection
-                    .address
-                    .transport
-                    .engine
-                    .config
-                    .disconnect_timeout;
+                let timeout = shared.connection.address.transport.engine.config.disconnect_timeout;
                 inner.disconnect_deadline = Some(Instant::now() + timeout);
             }
             VcState::PeerReleased => {}
@@ -845,8 +778,7 @@ impl Vc {
                 let c = &shared.counters;
                 let stream_info = inner.stream.as_ref().map(|s| s.info()).unwrap_or_default();
                 let elapsed = shared.built_at.elapsed().as_secs_f64();
-                let bytes =
-                    c.bytes_sent.load(Ordering::Relaxed) + c.received.bytes.load(Ordering::Relaxed);
+                let bytes = c.bytes_sent.load(Ordering::Relaxed) + c.received.bytes.load(Ordering::Relaxed);
                 let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
                 Information::ConnectionEndpoint(ConnectionEndpointInfo {
                     state: inner.state as u32,

@@ -150,8 +150,7 @@ impl SendQueue {
         for request in &self.requests {
             if request.header_sent < request.header_len {
                 slices.push(IoSlice::new(
-                    &request.header
-                        [usize::from(request.header_sent)..usize::from(request.header_len)],
+                    &request.header[usize::from(request.header_sent)..usize::from(request.header_len)],
                 ));
             }
             for chunk in request.buffers.chunks() {
@@ -261,12 +260,7 @@ mod tests {
     fn the_bound_admits_one_oversized_send_into_an_empty_queue() {
         let mut q = SendQueue::new(4);
         assert!(q.admits(10));
-        q.push(
-            None,
-            SendBuffers::from(vec![0u8; 10]),
-            false,
-            Completion::Waiter,
-        );
+        q.push(None, SendBuffers::from(vec![0u8; 10]), false, Completion::Waiter);
         assert!(!q.admits(1));
         assert_eq!(q.room(), 0);
         q.advance(7, |_| {});

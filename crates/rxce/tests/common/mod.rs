@@ -7,9 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rxce::{
-    ConnectionEventHandler, ConnectionInformation, DisconnectFlags, Engine, EngineConfig,
-    Indication, NoEvents, ReceiveAnswer, ReceiveBuffer, ReceiveFlags, Status, Transport,
-    TransportAddress, Vc,
+    ConnectionEventHandler, ConnectionInformation, DisconnectFlags, Engine, EngineConfig, Indication, NoEvents,
+    ReceiveAnswer, ReceiveBuffer, ReceiveFlags, Status, Transport, TransportAddress, Vc,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -83,9 +82,7 @@ impl Recorder {
         Recorder::answering(|_, ind| ReceiveAnswer::take_all(ind))
     }
 
-    pub fn answering(
-        answer: impl FnMut(&Vc, &Indication<'_>) -> ReceiveAnswer + Send + 'static,
-    ) -> Arc<Recorder> {
+    pub fn answering(answer: impl FnMut(&Vc, &Indication<'_>) -> ReceiveAnswer + Send + 'static) -> Arc<Recorder> {
         Arc::new(Recorder {
             events: Mutex::new(Vec::new()),
             stream: Mutex::new(Vec::new()),
@@ -94,10 +91,7 @@ impl Recorder {
         })
     }
 
-    pub fn set_answer(
-        &self,
-        answer: impl FnMut(&Vc, &Indication<'_>) -> ReceiveAnswer + Send + 'static,
-    ) {
+    pub fn set_answer(&self, answer: impl FnMut(&Vc, &Indication<'_>) -> ReceiveAnswer + Send + 'static) {
         *self.answer.lock().unwrap() = Box::new(answer);
     }
 
@@ -130,10 +124,7 @@ impl Recorder {
             .into_iter()
             .filter_map(|e| match e {
                 Event::SendComplete {
-                    context,
-                    status,
-                    bytes,
-                    ..
+                    context, status, bytes, ..
                 } => Some((context, status, bytes)),
                 _ => None,
             })
@@ -193,25 +184,17 @@ impl ConnectionEventHandler for Recorder {
     }
 
     fn error(&self, vc: &Vc, status: Status) {
-        self.push(Event::Error {
-            vc: vc.id(),
-            status,
-        });
+        self.push(Event::Error { vc: vc.id(), status });
     }
 
     fn receive(&self, vc: &Vc, indication: &Indication<'_>) -> ReceiveAnswer {
         let answer = (self.answer.lock().unwrap())(vc, indication);
         let taken = match &answer {
             ReceiveAnswer::Taken(n) => (*n).min(indication.data.len()),
-            ReceiveAnswer::MoreProcessingRequired { taken, .. } => {
-                (*taken).min(indication.data.len())
-            }
+            ReceiveAnswer::MoreProcessingRequired { taken, .. } => (*taken).min(indication.data.len()),
             ReceiveAnswer::NotAccepted => 0,
         };
-        self.stream
-            .lock()
-            .unwrap()
-            .extend_from_slice(&indication.data[..taken]);
+        self.stream.lock().unwrap().extend_from_slice(&indication.data[..taken]);
         self.push(Event::Received {
             vc: vc.id(),
             data: indication.data.to_vec(),

@@ -204,11 +204,7 @@ fn lookahead_boundaries_of_one_exact_and_oversize() {
         feed(&mut m, &mut sink, &input, usize::MAX);
         let got = sink.indications();
         assert!(got.iter().all(|i| i.len() <= lookahead && !i.is_empty()));
-        assert_eq!(
-            got.concat(),
-            input,
-            "lookahead {lookahead}, {input_len} bytes"
-        );
+        assert_eq!(got.concat(), input, "lookahead {lookahead}, {input_len} bytes");
     }
 }
 
@@ -254,10 +250,7 @@ fn more_processing_fills_the_client_buffer_then_data_ready() {
     assert!(m.filling());
     // The socket now reads straight into the client buffer.
     let target_len = m.read_target().unwrap().unwrap().len();
-    assert_eq!(
-        target_len, 6,
-        "the rest of the client buffer, not the lookahead"
-    );
+    assert_eq!(target_len, 6, "the rest of the client buffer, not the lookahead");
     feed(&mut m, &mut sink, b"ghijklmn", 3);
     assert_eq!(
         sink.log[1],
@@ -348,11 +341,7 @@ fn the_end_during_a_fill_hands_the_buffer_back_with_what_it_holds() {
     feed(&mut m, &mut sink, b"abc", 64);
     assert_eq!(m.on_end(&mut sink), Progress::Ended);
     match &sink.log[1] {
-        Event::DataReady {
-            bytes,
-            copied,
-            status,
-        } => {
+        Event::DataReady { bytes, copied, status } => {
             assert_eq!(bytes, b"abc");
             assert_eq!(*copied, 3);
             assert_eq!(*status, Status::CONNECTION_DISCONNECTED);
@@ -375,10 +364,7 @@ fn a_failure_during_a_fill_hands_the_buffer_back_with_the_failure() {
             status: Status::CONNECTION_RESET,
         }
     );
-    assert_eq!(
-        m.process(&mut sink),
-        Progress::Failed(Status::CONNECTION_RESET)
-    );
+    assert_eq!(m.process(&mut sink), Progress::Failed(Status::CONNECTION_RESET));
     assert!(m.read_target().unwrap().is_none());
 }
 
@@ -387,11 +373,7 @@ fn the_end_after_held_bytes_indicates_them_first() {
     let mut m = machine(64, None);
     let mut sink = Script::answering(vec![taken(0)]);
     feed(&mut m, &mut sink, b"tail", 64);
-    assert_eq!(
-        m.on_end(&mut sink),
-        Progress::Ended,
-        "refused bytes cannot grow: ended"
-    );
+    assert_eq!(m.on_end(&mut sink), Progress::Ended, "refused bytes cannot grow: ended");
     let mut m = machine(64, None);
     let mut sink = Script::answering(vec![not_accepted()]);
     feed(&mut m, &mut sink, b"tail", 64);
@@ -455,11 +437,7 @@ fn a_message_longer_than_the_lookahead_comes_in_pieces() {
             other => panic!("{other:?}"),
         })
         .collect();
-    assert_eq!(
-        avail,
-        vec![20, 16, 8],
-        "available is the rest of the message"
-    );
+    assert_eq!(avail, vec![20, 16, 8], "available is the rest of the message");
     assert_eq!(sink.indications().concat(), payload);
     match sink.log.last().unwrap() {
         Event::Indicated { flags, .. } => assert!(flags.contains(ReceiveFlags::ENTIRE_MESSAGE)),
@@ -497,10 +475,7 @@ fn an_oversize_message_is_a_protocol_error_without_allocation() {
     match &sink.log[..] {
         [Event::Error(status)] => {
             assert_eq!(*status, Status::INVALID_NETWORK_RESPONSE);
-            assert!(
-                status.to_string().contains("65536-byte message"),
-                "{status}"
-            );
+            assert!(status.to_string().contains("65536-byte message"), "{status}");
         }
         other => panic!("{other:?}"),
     }
@@ -681,10 +656,7 @@ fn pump(m: &mut ReceiveMachine, sink: &mut Rebuild, input: &[u8], reads: &[usize
             }
         }
         let target = m.read_target().unwrap().expect("wants bytes");
-        let n = target
-            .len()
-            .min(reads[r % reads.len()])
-            .min(input.len() - at);
+        let n = target.len().min(reads[r % reads.len()]).min(input.len() - at);
         r += 1;
         target[..n].copy_from_slice(&input[at..at + n]);
         at += n;
