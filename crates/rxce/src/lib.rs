@@ -87,6 +87,7 @@ mod handler;
 mod names;
 pub mod provider;
 mod registry;
+mod resolve;
 #[allow(unsafe_code)]
 mod sockopt;
 mod status;

@@ -22,6 +22,14 @@ pub enum TaAddress {
     Unix(Vec<u8>),
     /// A named endpoint of the in-process `memory` transport.
     Memory(String),
+    /// A host name and port, resolved through the system resolver when a
+    /// connection is built (IPv6 and IPv4 results interleaved, RFC 8305).
+    HostName {
+        /// The DNS name (or an IP literal).
+        name: String,
+        /// The port.
+        port: u16,
+    },
 }
 
 impl fmt::Display for TaAddress {
@@ -37,6 +45,8 @@ impl fmt::Display for TaAddress {
                 _ => write!(f, "{}", String::from_utf8_lossy(path)),
             },
             TaAddress::Memory(name) => write!(f, "memory:{name}"),
+            TaAddress::HostName { name, port } if name.contains(':') => write!(f, "[{name}]:{port}"),
+            TaAddress::HostName { name, port } => write!(f, "{name}:{port}"),
         }
     }
 }
@@ -91,6 +101,22 @@ impl TransportAddress {
         self.entries.iter().find_map(|e| match e {
             TaAddress::Unix(p) => Some(p.as_slice()),
             _ => None,
+        })
+    }
+
+    /// The first host-name entry, if any.
+    pub fn host_name_entry(&self) -> Option<(&str, u16)> {
+        self.entries.iter().find_map(|e| match e {
+            TaAddress::HostName { name, port } => Some((name.as_str(), *port)),
+            _ => None,
+        })
+    }
+
+    /// A host name and port to resolve.
+    pub fn host_name(name: impl Into<String>, port: u16) -> TransportAddress {
+        TransportAddress::new(TaAddress::HostName {
+            name: name.into(),
+            port,
         })
     }
 

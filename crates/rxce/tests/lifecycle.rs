@@ -349,3 +349,21 @@ fn an_engine_with_its_own_threads_runs_and_shuts_down() {
         assert_eq!(engine.build_transport("tcp", 0).unwrap_err(), Status::INVALID_HANDLE);
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_names_resolve_through_the_system_resolver() {
+    let engine = engine();
+    let echo = tcp_echo().await;
+    let (_transport, address) = tcp_address(&engine);
+    let handler = Recorder::taking_all();
+    let by_name = ConnectionInformation::to(TransportAddress::host_name("localhost", echo.port()));
+    let (_c, vc) = address.build_connection(by_name, handler.clone()).await.unwrap();
+    vc.send(&b"named"[..], SendOptions::empty()).await.unwrap();
+    assert_eq!(handler.wait_for_bytes(5).await, b"named");
+    let nowhere = ConnectionInformation::to(TransportAddress::host_name("no-such-host.invalid", 445));
+    let err = address
+        .build_connection(nowhere, Recorder::taking_all())
+        .await
+        .unwrap_err();
+    assert_eq!(err, Status::BAD_NETWORK_PATH);
+}

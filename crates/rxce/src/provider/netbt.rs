@@ -184,13 +184,12 @@ impl NetbtProvider {
     /// Where to connect: the IP entry (with the configured port for port
     /// 0), or the addresses a name query finds for the NetBIOS entry.
     async fn targets(&self, remote: &TransportAddress) -> Result<Vec<SocketAddr>, Status> {
-        if let Some(ip) = remote.ip_entry() {
-            let port = if ip.port() == 0 { self.config.port } else { ip.port() };
-            return Ok(vec![SocketAddr::new(ip.ip(), port)]);
+        if let Some(ips) = crate::resolve::remote_ips(remote, self.config.port).await {
+            return ips;
         }
         let name = remote.netbios_entry().ok_or_else(|| {
             Status::INVALID_PARAMETER.with_message(format!(
-                "the remote address {remote} has neither an IP nor a NetBIOS entry"
+                "the remote address {remote} has no IP, host-name or NetBIOS entry"
             ))
         })?;
         let addresses = resolve_netbios_name(&NetbiosName::from_bytes(name), &self.config).await?;

@@ -100,6 +100,28 @@ pub(crate) async fn connect_tcp(
     Ok(stream)
 }
 
+/// Connects to the first of `targets` that answers, in order, all within
+/// `deadline`; the last failure when none does.
+pub(crate) async fn connect_first(
+    local: SocketAddr,
+    targets: &[SocketAddr],
+    deadline: tokio::time::Instant,
+    nodelay: bool,
+) -> Result<(TcpStream, SocketAddr), Status> {
+    let mut failure = None;
+    for target in targets {
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if remaining.is_zero() {
+            break;
+        }
+        match connect_tcp(local, *target, remaining, nodelay).await {
+            Ok(stream) => return Ok((stream, *target)),
+            Err(status) => failure = Some(status),
+        }
+    }
+    Err(failure.unwrap_or_else(|| Status::IO_TIMEOUT.with_message("no time was left to connect")))
+}
+
 impl Provider for TcpProvider {
     fn provider_info(&self) -> ProviderInfo {
         let mut flags = service_flags::CONNECTION_MODE
@@ -131,13 +153,19 @@ impl Provider for TcpProvider {
     fn connect<'a>(&'a self, request: ConnectRequest<'a>) -> BoxFuture<'a, Result<Connected, Status>> {
         Box::pin(async move {
             let local = local_ip(request.local)?;
-            let remote = request.remote.remote_address.ip_entry().ok_or_else(|| {
-                Status::INVALID_PARAMETER.with_message(format!(
-                    "the remote address {} has no IP entry for a tcp transport",
-                    request.remote.remote_address
-                ))
-            })?;
-            let stream = connect_tcp(local, remote, request.timeout, self.nodelay).await?;
+            let remote = &request.remote.remote_address;
+            // Direct-hosted SMB has a well-known port; plain TCP has none.
+            let default_port = if self.framing == Framing::DirectTcp { 445 } else { 0 };
+            let deadline = tokio::time::Instant::now() + request.timeout;
+            let targets = tokio::time::timeout_at(deadline, crate::resolve::remote_ips(remote, default_port))
+                .await
+                .map_err(|_| Status::IO_TIMEOUT.with_message(format!("resolving {remote} took too long")))?
+                .ok_or_else(|| {
+                    Status::INVALID_PARAMETER.with_message(format!(
+                        "the remote address {remote} has no IP or host-name entry for a tcp transport"
+                    ))
+                })??;
+            let (stream, remote) = connect_first(local, &targets, deadline, self.nodelay).await?;
             Ok(Connected {
                 stream: std::sync::Arc::new(TcpEndpoint::new(stream, TransportAddress::ip(remote))),
                 framing: self.framing,
