@@ -1,7 +1,7 @@
 //! Addresses: a local transport address on a transport, with its event
 //! handler (RXCE_ADDRESS).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio_util::sync::CancellationToken;
 
@@ -10,11 +10,12 @@ use crate::buffer::SendBuffers;
 use crate::connection::{Connection, ConnectionShared};
 use crate::datagram::{check_options, DatagramEndpoint};
 use crate::handler::{AddressEventHandler, ConnectionEventHandler};
+use crate::provider::{ConnectRequest, Connected};
 use crate::registry::{Children, Kind, LiveToken};
 use crate::status::Status;
 use crate::tdi::{AddressInfo, ConnectionInformation, Information, InformationClass, SendOptions, TransportAddress};
 use crate::transport::{Transport, TransportShared};
-use crate::vc::Vc;
+use crate::vc::{Vc, VcShared};
 
 /// What every handle to one address shares.
 pub(crate) struct AddressShared {
@@ -26,6 +27,11 @@ pub(crate) struct AddressShared {
     pub(crate) cancel: CancellationToken,
     /// The datagram socket and task of a datagram transport's address.
     pub(crate) datagram: Option<Arc<DatagramEndpoint>>,
+    /// VCs built on this address for connections of other addresses
+    /// (multi-transport builds): torn down with this address too.
+    pub(crate) borrowed_vcs: Children<VcShared>,
+    /// Connect attempts in flight, for cancel-connect-request.
+    pending: Mutex<Vec<PendingConnect>>,
     _charge: Charge,
     _live: LiveToken,
 }
@@ -45,7 +51,67 @@ impl std::fmt::Debug for Address {
     }
 }
 
+/// A connect attempt in flight from an address.
+struct PendingConnect {
+    id: u64,
+    /// The remote side as the client named it.
+    remote: ConnectionInformation,
+    cancel: CancellationToken,
+}
+
+/// Removes a pending attempt when it ends, however it ends.
+struct PendingGuard<'a> {
+    address: &'a AddressShared,
+    id: u64,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.address.lock_pending().retain(|p| p.id != self.id);
+    }
+}
+
 impl AddressShared {
+    fn lock_pending(&self) -> MutexGuard<'_, Vec<PendingConnect>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One connect attempt from this address to `target`, on the engine's
+    /// runtime: it fails with STATUS_CANCELLED when `cancel` fires (the
+    /// connection or the address goes, or a cancel-connect-request names
+    /// `named`, the remote side as the client gave it).
+    pub(crate) async fn attempt(
+        &self,
+        target: ConnectionInformation,
+        named: &ConnectionInformation,
+        cancel: CancellationToken,
+        timeout: std::time::Duration,
+    ) -> Result<Connected, Status> {
+        let id = crate::registry::next_id();
+        self.lock_pending().push(PendingConnect {
+            id,
+            remote: named.clone(),
+            cancel: cancel.clone(),
+        });
+        let _guard = PendingGuard { address: self, id };
+        let provider = self.transport.provider.clone();
+        let local = self.local.clone();
+        let attempt = self.transport.engine.runtime.spawn(async move {
+            let request = ConnectRequest {
+                local: &local,
+                remote: &target,
+                timeout,
+            };
+            tokio::select! {
+                _ = cancel.cancelled() => Err(Status::CANCELLED.with_message("the connect attempt was cancelled")),
+                connected = provider.connect(request) => connected,
+            }
+        });
+        attempt
+            .await
+            .map_err(|_| Status::CANCELLED.with_message("the engine stopped during the connect attempt"))?
+    }
+
     pub(crate) fn new(
         transport: Arc<TransportShared>,
         local: TransportAddress,
@@ -63,6 +129,8 @@ impl AddressShared {
             handler,
             connections: Children::default(),
             datagram,
+            borrowed_vcs: Children::default(),
+            pending: Mutex::new(Vec::new()),
             _charge: charge,
         }))
     }
@@ -75,6 +143,9 @@ impl AddressShared {
         self.cancel.cancel();
         for connection in connections {
             let _ = connection.tear_down().await;
+        }
+        for vc in self.borrowed_vcs.close().unwrap_or_default() {
+            let _ = vc.tear_down().await;
         }
         if let Some(datagram) = &self.datagram {
             datagram.close(self.id).await;
@@ -234,6 +305,33 @@ impl Address {
             InformationClass::Connection => Err(Status::INVALID_PARAMETER
                 .with_message("a datagram address has no connection; ask for its endpoint or address")),
         }
+    }
+
+    /// Cancels the connect attempts in flight from this address to `remote`
+    /// (RxCeCancelConnectRequest; Windows documents it as not implemented,
+    /// rxce implements it): each completes with STATUS_CANCELLED and its
+    /// socket is closed. Returns how many were cancelled;
+    /// STATUS_INVALID_PARAMETER when none matched.
+    pub fn cancel_connect_request(&self, remote: &ConnectionInformation) -> Result<usize, Status> {
+        if !self.is_valid() {
+            return Err(Status::INVALID_HANDLE.with_message("the address was torn down"));
+        }
+        let pending = self.0.lock_pending();
+        let mut cancelled = 0;
+        for attempt in pending
+            .iter()
+            .filter(|p| p.remote.remote_address == remote.remote_address)
+        {
+            attempt.cancel.cancel();
+            cancelled += 1;
+        }
+        if cancelled == 0 {
+            return Err(Status::INVALID_PARAMETER.with_message(format!(
+                "no connect attempt to {} is in flight from this address",
+                remote.remote_address
+            )));
+        }
+        Ok(cancelled)
     }
 
     /// Tears the address down (RxCeTearDownAddress) with every connection

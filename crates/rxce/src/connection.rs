@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use crate::address::{Address, AddressShared};
 use crate::budget::{cost, Charge};
 use crate::handler::ConnectionEventHandler;
-use crate::provider::ConnectRequest;
+use crate::provider::Connected;
 use crate::registry::{Children, Kind, LiveToken};
 use crate::status::Status;
 use crate::tdi::ConnectionInformation;
@@ -23,6 +23,8 @@ pub(crate) struct ConnectionShared {
     pub(crate) vcs: Children<VcShared>,
     /// Cancels connect attempts in flight when the connection goes.
     pub(crate) cancel: CancellationToken,
+    /// The server's name, when the client gave one (multi-transport builds).
+    server_name: std::sync::OnceLock<String>,
     _charge: Charge,
     _live: LiveToken,
 }
@@ -58,8 +60,13 @@ impl ConnectionShared {
             handler,
             information,
             vcs: Children::default(),
+            server_name: std::sync::OnceLock::new(),
             _charge: charge,
         }))
+    }
+
+    pub(crate) fn set_server_name(&self, name: String) {
+        let _ = self.server_name.set(name);
     }
 
     /// Connects one more VC of this connection (the work of RxCeBuildVC).
@@ -67,46 +74,55 @@ impl ConnectionShared {
         if self.vcs.is_closed() {
             return Err(Status::INVALID_HANDLE.with_message("the connection was torn down"));
         }
-        let address = &self.address;
-        let transport = &address.transport;
-        let engine = &transport.engine;
+        let engine = &self.address.transport.engine;
         let charge = engine.budget.charge(cost::VC, "a VC")?;
-        let provider = transport.provider.clone();
-        let local = address.local.clone();
-        let information = self.information.clone();
-        let timeout = engine.config.connect_timeout;
-        let cancel = self.cancel.clone();
-        let attempt = engine.runtime.spawn(async move {
-            let request = ConnectRequest {
-                local: &local,
-                remote: &information,
-                timeout,
-            };
-            tokio::select! {
-                _ = cancel.cancelled() => Err(Status::CANCELLED.with_message("the connect attempt was cancelled")),
-                connected = provider.connect(request) => connected,
-            }
-        });
-        let connected = attempt
-            .await
-            .map_err(|_| Status::CANCELLED.with_message("the engine stopped during the connect attempt"))??;
+        let connected = self
+            .address
+            .attempt(
+                self.information.clone(),
+                &self.information,
+                self.cancel.child_token(),
+                engine.config.connect_timeout,
+            )
+            .await?;
+        self.adopt(self.address.clone(), connected, charge)
+    }
+
+    /// Makes a connected endpoint (opened from `address`) a VC of this
+    /// connection and starts it.
+    pub(crate) fn adopt(
+        self: &Arc<Self>,
+        address: Arc<AddressShared>,
+        connected: Connected,
+        charge: Charge,
+    ) -> Result<Vc, Status> {
+        let engine = &address.transport.engine;
+        let borrowed = !Arc::ptr_eq(&address, &self.address);
         let vc = VcShared::new(
             self.clone(),
+            address.clone(),
             connected.stream.clone(),
             connected.framing,
             connected.keepalive,
             charge,
             engine.live.token(Kind::Vc),
         );
-        if !self.vcs.insert(vc.id, vc.clone()) {
+        let refused = || {
             connected.stream.close(false);
-            return Err(Status::CANCELLED.with_message("the connection was torn down during the connect attempt"));
+            Err(Status::CANCELLED.with_message("the connection or its address was torn down during the connect"))
+        };
+        if !self.vcs.insert(vc.id, vc.clone()) {
+            return refused();
+        }
+        if borrowed && !address.borrowed_vcs.insert(vc.id, vc.clone()) {
+            self.vcs.remove(vc.id);
+            return refused();
         }
         vc.start();
         tracing::debug!(
             connection = self.id,
             vc = vc.id,
-            remote = %self.information.remote_address,
+            remote = %connected.stream.peer_address(),
             "VC built"
         );
         Ok(Vc(vc))
@@ -142,6 +158,24 @@ impl Connection {
     /// The remote side as given at build time (RXCE_CONNECTION_INFORMATION).
     pub fn information(&self) -> &ConnectionInformation {
         &self.0.information
+    }
+
+    /// The server's name given to a multi-transport build, if any.
+    pub fn server_name(&self) -> Option<&str> {
+        self.0.server_name.get().map(String::as_str)
+    }
+
+    /// The eligible VC (active, or the peer released but still sending)
+    /// with the fewest bytes waiting to be sent: where a multichannel
+    /// client sends next. `None` when no VC can send.
+    pub fn least_loaded_vc(&self) -> Option<Vc> {
+        self.0
+            .vcs
+            .snapshot()
+            .into_iter()
+            .filter_map(|vc| vc.send_load().map(|load| (load, vc)))
+            .min_by_key(|(load, vc)| (*load, vc.id))
+            .map(|(_, vc)| Vc(vc))
     }
 
     /// The connection's live VCs.

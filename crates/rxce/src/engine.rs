@@ -75,6 +75,9 @@ impl EngineShared {
                     if let Some(datagram) = &address.datagram {
                         datagram.stop_now();
                     }
+                    for vc in address.borrowed_vcs.close().unwrap_or_default() {
+                        vc.stop_now();
+                    }
                     for connection in address.connections.close().unwrap_or_default() {
                         for vc in connection.vcs.close().unwrap_or_default() {
                             vc.stop_now();

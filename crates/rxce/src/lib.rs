@@ -84,6 +84,7 @@ mod connection;
 mod datagram;
 mod engine;
 mod handler;
+mod multi;
 mod names;
 pub mod provider;
 mod registry;
@@ -102,6 +103,10 @@ pub use connection::Connection;
 pub use engine::Engine;
 pub use handler::{
     AddressEventHandler, ConnectionEventHandler, DatagramIndication, Indication, NoEvents, ReceiveAnswer,
+};
+pub use multi::{
+    build_connection_over_multiple_transports, AttemptReport, MultiConnectError, MultiConnectOptions, MultiConnection,
+    SelectPolicy,
 };
 pub use names::resolve_netbios_name;
 pub use registry::LiveObjects;

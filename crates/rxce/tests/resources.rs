@@ -48,6 +48,36 @@ async fn building_and_tearing_down_returns_every_descriptor_and_byte() {
         assert_eq!(engine.live_objects(), LiveObjects::default());
         assert_eq!(engine.budget_in_use(), budget_before);
     }
+    // A race's losers close their sockets before the build returns.
+    let hole = rxce_testsupport::peers::BlackHole::new().unwrap();
+    let addresses: Vec<rxce::Address> = (0..3).map(|_| tcp_address(&engine).1).collect();
+    // A listener that never accepts: the winner's connection completes in
+    // its backlog and adds no descriptor of the peer's to this process.
+    let quiet = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let remotes = [
+        to(hole.addr()),
+        to(rxce_testsupport::peers::closed_port()),
+        to(quiet.local_addr().unwrap()),
+    ];
+    let before_race = open_fd_count();
+    let built = rxce::build_connection_over_multiple_transports(
+        &addresses,
+        &remotes,
+        Recorder::taking_all(),
+        &rxce::MultiConnectOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(built.address_index, 2);
+    assert_eq!(
+        open_fd_count(),
+        before_race + 1,
+        "only the winner's socket is open when the build returns"
+    );
+    for address in &addresses {
+        address.transport().tear_down().await.unwrap();
+    }
+    drop((built, addresses, quiet, hole));
     // The echo peer closes its side once it reads our end.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while open_fd_count() != fds_before {

@@ -321,7 +321,7 @@ impl Pump {
             _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                 let mut inner = shared.lock();
                 if inner.state == VcState::Disconnecting {
-                    let timeout = shared.connection.address.transport.engine.config.disconnect_timeout;
+                    let timeout = shared.address.transport.engine.config.disconnect_timeout;
                     inner.disconnect_deadline = None;
                     shared.fail(
                         &mut inner,

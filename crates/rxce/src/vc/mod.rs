@@ -19,6 +19,7 @@ use smallvec::SmallVec;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use crate::address::AddressShared;
 use crate::budget::Charge;
 use crate::buffer::SendBuffers;
 use crate::connection::{Connection, ConnectionShared};
@@ -124,6 +125,9 @@ pub(crate) struct Counters {
 pub(crate) struct VcShared {
     pub(crate) id: u64,
     pub(crate) connection: Arc<ConnectionShared>,
+    /// The local address the VC was built on: the connection's own, or
+    /// another transport's for a VC added by a multi-transport build.
+    pub(crate) address: Arc<AddressShared>,
     pub(crate) framing: Framing,
     /// Send a keepalive frame after this long without sends.
     pub(crate) keepalive: Option<std::time::Duration>,
@@ -181,13 +185,14 @@ enum Admit {
 impl VcShared {
     pub(crate) fn new(
         connection: Arc<ConnectionShared>,
+        address: Arc<AddressShared>,
         stream: Arc<dyn Stream>,
         framing: Framing,
         keepalive: Option<std::time::Duration>,
         charge: Charge,
         live: LiveToken,
     ) -> Arc<VcShared> {
-        let engine = &connection.address.transport.engine;
+        let engine = &address.transport.engine;
         let max_send = match framing.wire() {
             Some(wire) => wire.max_message_len().min(engine.config.max_message_size),
             None => usize::MAX,
@@ -221,6 +226,7 @@ impl VcShared {
             task: Mutex::new(None),
             built_at: Instant::now(),
             connection,
+            address,
             _charge: charge,
             _live: live,
         })
@@ -233,7 +239,7 @@ impl VcShared {
     /// Starts the VC's task (receive pump and callbacks).
     pub(crate) fn start(self: &Arc<Self>) {
         let stream = self.lock().stream.clone().expect("a new VC has its stream");
-        let engine = &self.connection.address.transport.engine;
+        let engine = &self.address.transport.engine;
         let machine = indication::ReceiveMachine::new(
             engine.pool.clone(),
             self.framing.wire(),
@@ -575,6 +581,12 @@ impl VcShared {
         self.wake_task.notify_one();
     }
 
+    /// Bytes waiting to be sent, or `None` when the VC cannot send.
+    pub(crate) fn send_load(&self) -> Option<usize> {
+        let inner = self.lock();
+        matches!(inner.state, VcState::Active | VcState::PeerReleased).then(|| inner.queue.unsent())
+    }
+
     /// Marks the VC torn down: queued sends are cancelled, the socket is
     /// closed and the task told to finish.
     fn mark_torn_down(&self) -> Result<(), Status> {
@@ -611,6 +623,9 @@ impl VcShared {
             }
         }
         self.connection.vcs.remove(self.id);
+        if !Arc::ptr_eq(&self.address, &self.connection.address) {
+            self.address.borrowed_vcs.remove(self.id);
+        }
         Ok(())
     }
 }
@@ -749,7 +764,7 @@ impl Vc {
             }
             VcState::Disconnecting => return Ok(()),
             VcState::Active => {
-                let timeout = shared.connection.address.transport.engine.config.disconnect_timeout;
+                let timeout = shared.address.transport.engine.config.disconnect_timeout;
                 inner.disconnect_deadline = Some(Instant::now() + timeout);
             }
             VcState::PeerReleased => {}
@@ -771,7 +786,7 @@ impl Vc {
         let connection = &shared.connection;
         Ok(match class {
             InformationClass::TransportProvider => {
-                Information::TransportProvider(connection.address.transport.info.clone())
+                Information::TransportProvider(shared.address.transport.info.clone())
             }
             InformationClass::Connection => Information::Connection(connection.information.clone()),
             InformationClass::ConnectionEndpoint => {
