@@ -376,7 +376,7 @@ async fn bad_arguments_and_dead_addresses_are_refused_at_once() {
     .unwrap_err();
     assert_eq!(err.status, Status::INVALID_PARAMETER);
     let err = build_connection_over_multiple_transports(
-        &[a.clone()],
+        std::slice::from_ref(&a),
         &[ConnectionInformation::default()],
         Recorder::taking_all(),
         &MultiConnectOptions::default(),
