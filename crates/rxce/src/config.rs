@@ -46,6 +46,55 @@ pub struct EngineConfig {
     pub max_message_size: usize,
     /// The NetBIOS session service (`netbt`) and name service settings.
     pub netbt: NetbtConfig,
+    /// TCP keepalive probes on TCP-based VCs (the kernel's, `SO_KEEPALIVE`):
+    /// `None` leaves them off.
+    pub tcp_keepalive: Option<TcpKeepalive>,
+    /// A VC that receives no byte from its peer for this long is
+    /// disconnected (ABORT, STATUS_IO_TIMEOUT). `None`: never.
+    pub dead_peer_timeout: Option<Duration>,
+}
+
+/// The kernel's TCP keepalive settings of a VC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpKeepalive {
+    /// Idle time before the first probe.
+    pub idle: Duration,
+    /// Time between probes.
+    pub interval: Duration,
+    /// Unanswered probes before the connection is dropped.
+    pub retries: u32,
+}
+
+impl Default for TcpKeepalive {
+    fn default() -> TcpKeepalive {
+        TcpKeepalive {
+            idle: Duration::from_secs(60),
+            interval: Duration::from_secs(10),
+            retries: 5,
+        }
+    }
+}
+
+/// How the engine rebuilds a lost VC of a connection (see
+/// [`Connection::set_reconnect_policy`](crate::Connection::set_reconnect_policy)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReconnectPolicy {
+    /// How many rebuilds are tried before the engine gives up.
+    pub attempts: u32,
+    /// The wait before the first rebuild; it doubles after each failure.
+    pub initial_backoff: Duration,
+    /// The longest wait between rebuilds.
+    pub max_backoff: Duration,
+}
+
+impl Default for ReconnectPolicy {
+    fn default() -> ReconnectPolicy {
+        ReconnectPolicy {
+            attempts: 5,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
 }
 
 /// Settings of the `netbt` transport and of NetBIOS name queries.
@@ -114,6 +163,8 @@ impl Default for EngineConfig {
             tcp_nodelay: true,
             max_message_size: 16 * 1024 * 1024 - 1,
             netbt: NetbtConfig::default(),
+            tcp_keepalive: None,
+            dead_peer_timeout: None,
         }
     }
 }
@@ -139,6 +190,9 @@ impl EngineConfig {
         }
         if self.netbt.keepalive_interval.is_some_and(|d| d.is_zero()) {
             return bad("a keepalive interval must be longer than zero".into());
+        }
+        if self.dead_peer_timeout.is_some_and(|d| d.is_zero()) {
+            return bad("a dead-peer timeout must be longer than zero".into());
         }
         if self.max_message_size == 0 {
             return bad("max_message_size must be at least 1".into());

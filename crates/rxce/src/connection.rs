@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::address::{Address, AddressShared};
 use crate::budget::{cost, Charge};
+use crate::config::ReconnectPolicy;
 use crate::handler::ConnectionEventHandler;
 use crate::provider::Connected;
 use crate::registry::{Children, Kind, LiveToken};
@@ -25,6 +26,8 @@ pub(crate) struct ConnectionShared {
     pub(crate) cancel: CancellationToken,
     /// The server's name, when the client gave one (multi-transport builds).
     server_name: std::sync::OnceLock<String>,
+    /// How lost VCs are rebuilt (none by default).
+    reconnect: std::sync::Mutex<Option<ReconnectPolicy>>,
     _charge: Charge,
     _live: LiveToken,
 }
@@ -61,6 +64,7 @@ impl ConnectionShared {
             information,
             vcs: Children::default(),
             server_name: std::sync::OnceLock::new(),
+            reconnect: std::sync::Mutex::new(None),
             _charge: charge,
         }))
     }
@@ -85,7 +89,70 @@ impl ConnectionShared {
                 engine.config.connect_timeout,
             )
             .await?;
-        self.adopt(self.address.clone(), connected, charge)
+        self.adopt(self.address.clone(), self.information.clone(), connected, charge)
+    }
+
+    /// A VC was lost (its disconnect indicated): with a reconnect policy,
+    /// rebuild it over the same address to the same remote, with backoff.
+    pub(crate) fn vc_lost(self: &Arc<Self>, lost: &Vc) {
+        let Some(policy) = *self.reconnect.lock().unwrap_or_else(|e| e.into_inner()) else {
+            return;
+        };
+        if self.vcs.is_closed() || !lost.is_valid() {
+            return;
+        }
+        let connection = self.clone();
+        let lost = lost.clone();
+        let runtime = self.address.transport.engine.runtime.clone();
+        runtime.spawn(async move {
+            let mut backoff = policy.initial_backoff;
+            let mut last = Status::CANCELLED;
+            for attempt in 1..=policy.attempts {
+                tokio::select! {
+                    _ = connection.cancel.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                match connection.rebuild(&lost).await {
+                    Ok(restored) => {
+                        tracing::debug!(lost = lost.id(), restored = restored.id(), attempt, "VC rebuilt");
+                        crate::registry::as_callback_of(lost.id(), || connection.handler.reconnected(&lost, &restored));
+                        return;
+                    }
+                    Err(status) if status == Status::INVALID_HANDLE => return,
+                    Err(status) => {
+                        tracing::debug!(lost = lost.id(), attempt, %status, "rebuilding a VC failed");
+                        last = status;
+                        backoff = (backoff * 2).min(policy.max_backoff);
+                    }
+                }
+            }
+            let status = last.clone().with_message(format!(
+                "gave up rebuilding the VC after {} attempts; the last failed with {}",
+                policy.attempts,
+                last.name()
+            ));
+            crate::registry::as_callback_of(lost.id(), || connection.handler.reconnect_failed(&lost, status));
+        });
+    }
+
+    /// One rebuild of `lost`: a new VC over its address to its remote.
+    async fn rebuild(self: &Arc<Self>, lost: &Vc) -> Result<Vc, Status> {
+        if self.vcs.is_closed() {
+            return Err(Status::INVALID_HANDLE.with_message("the connection was torn down"));
+        }
+        let address = lost.0.address.clone();
+        let information = lost.0.information.clone();
+        let engine = &address.transport.engine;
+        let charge = engine.budget.charge(cost::VC, "a VC")?;
+        let connected = address
+            .attempt(
+                information.clone(),
+                &information,
+                self.cancel.child_token(),
+                engine.config.connect_timeout,
+            )
+            .await?;
+        self.adopt(address, information, connected, charge)
     }
 
     /// Makes a connected endpoint (opened from `address`) a VC of this
@@ -93,6 +160,7 @@ impl ConnectionShared {
     pub(crate) fn adopt(
         self: &Arc<Self>,
         address: Arc<AddressShared>,
+        information: ConnectionInformation,
         connected: Connected,
         charge: Charge,
     ) -> Result<Vc, Status> {
@@ -101,6 +169,7 @@ impl ConnectionShared {
         let vc = VcShared::new(
             self.clone(),
             address.clone(),
+            information,
             connected.stream.clone(),
             connected.framing,
             connected.keepalive,
@@ -158,6 +227,15 @@ impl Connection {
     /// The remote side as given at build time (RXCE_CONNECTION_INFORMATION).
     pub fn information(&self) -> &ConnectionInformation {
         &self.0.information
+    }
+
+    /// Rebuild lost VCs with `policy` (`None`, the default: never). A VC
+    /// is lost when its disconnect is indicated for a reason other than
+    /// the client's own disconnect or tear-down; the handler hears of the
+    /// rebuilt VC through `reconnected`, or `reconnect_failed` when the
+    /// engine gives up.
+    pub fn set_reconnect_policy(&self, policy: Option<ReconnectPolicy>) {
+        *self.0.reconnect.lock().unwrap_or_else(|e| e.into_inner()) = policy;
     }
 
     /// The server's name given to a multi-transport build, if any.

@@ -169,6 +169,19 @@ pub trait ConnectionEventHandler: Send + Sync + 'static {
     fn send_submitted(&self, vc: &Vc, completion_context: usize, status: Status) {
         let _ = (vc, completion_context, status);
     }
+
+    /// With a reconnect policy: the engine rebuilt `lost` (after its
+    /// disconnect indication) as `restored`, a new VC of the same
+    /// connection. `lost` stays until the client tears it down.
+    fn reconnected(&self, lost: &Vc, restored: &Vc) {
+        let _ = (lost, restored);
+    }
+
+    /// With a reconnect policy: the engine gave up rebuilding `lost`;
+    /// `status` is the last attempt's failure.
+    fn reconnect_failed(&self, lost: &Vc, status: Status) {
+        let _ = (lost, status);
+    }
 }
 
 /// `RXCE_ADDRESS_EVENT_HANDLER`: what a local address tells the client.

@@ -98,7 +98,7 @@ mod vc;
 
 pub use address::Address;
 pub use buffer::{BufferChain, ReceiveBuffer, SendBuffers};
-pub use config::{EngineConfig, NetbtConfig};
+pub use config::{EngineConfig, NetbtConfig, ReconnectPolicy, TcpKeepalive};
 pub use connection::Connection;
 pub use engine::Engine;
 pub use handler::{

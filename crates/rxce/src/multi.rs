@@ -439,7 +439,12 @@ pub async fn build_connection_over_multiple_transports(
                 continue;
             }
         };
-        match connection.adopt(address, connected, charge) {
+        let information = if remotes.len() == 1 {
+            remotes[0].clone()
+        } else {
+            remotes[attempts[slot].address_index].clone()
+        };
+        match connection.adopt(address, information, connected, charge) {
             Ok(vc) => {
                 attempts[slot].chosen = true;
                 vcs.push(vc);

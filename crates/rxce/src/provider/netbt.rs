@@ -37,6 +37,7 @@ use crate::tdi::{service_flags, ProviderInfo, TaAddress, TransportAddress};
 pub(crate) struct NetbtProvider {
     config: NetbtConfig,
     nodelay: bool,
+    keepalive: Option<crate::config::TcpKeepalive>,
     max_message: usize,
 }
 
@@ -45,6 +46,7 @@ impl NetbtProvider {
         NetbtProvider {
             config: cx.config.netbt.clone(),
             nodelay: cx.config.tcp_nodelay,
+            keepalive: cx.config.tcp_keepalive,
             max_message: cx.config.max_message_size,
         }
     }
@@ -249,6 +251,7 @@ impl Provider for NetbtProvider {
             for target in targets {
                 match self.session(local, target, called, &calling, deadline).await {
                     Ok((stream, peer, called)) => {
+                        super::tcp::set_keepalive(&stream, self.keepalive)?;
                         let peer_address = TransportAddress {
                             entries: vec![
                                 TaAddress::Ip(peer),

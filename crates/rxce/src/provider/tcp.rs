@@ -15,6 +15,7 @@ use crate::tdi::{service_flags, ProviderInfo, TransportAddress};
 pub(crate) struct TcpProvider {
     framing: Framing,
     nodelay: bool,
+    keepalive: Option<crate::config::TcpKeepalive>,
     max_message: usize,
 }
 
@@ -23,6 +24,7 @@ impl TcpProvider {
         TcpProvider {
             framing,
             nodelay: cx.config.tcp_nodelay,
+            keepalive: cx.config.tcp_keepalive,
             max_message: cx.config.max_message_size,
         }
     }
@@ -100,6 +102,20 @@ pub(crate) async fn connect_tcp(
     Ok(stream)
 }
 
+/// Turns on the kernel's keepalive probes of a TCP connection.
+pub(crate) fn set_keepalive(stream: &TcpStream, keepalive: Option<crate::config::TcpKeepalive>) -> Result<(), Status> {
+    let Some(k) = keepalive else {
+        return Ok(());
+    };
+    let params = socket2::TcpKeepalive::new()
+        .with_time(k.idle)
+        .with_interval(k.interval)
+        .with_retries(k.retries);
+    socket2::SockRef::from(stream)
+        .set_tcp_keepalive(&params)
+        .map_err(|e| Status::from_io(e, "setting TCP keepalive"))
+}
+
 /// Connects to the first of `targets` that answers, in order, all within
 /// `deadline`; the last failure when none does.
 pub(crate) async fn connect_first(
@@ -166,6 +182,7 @@ impl Provider for TcpProvider {
                     ))
                 })??;
             let (stream, remote) = connect_first(local, &targets, deadline, self.nodelay).await?;
+            set_keepalive(&stream, self.keepalive)?;
             Ok(Connected {
                 stream: std::sync::Arc::new(TcpEndpoint::new(stream, TransportAddress::ip(remote))),
                 framing: self.framing,

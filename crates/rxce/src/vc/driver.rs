@@ -67,6 +67,9 @@ struct Pump {
     keepalive_tick: Option<Instant>,
     /// TSDUs sent at the last keepalive check.
     tsdus_seen: u64,
+    /// Bytes received when last seen growing, and when.
+    received_seen: u64,
+    received_at: Instant,
 }
 
 /// What the control step found.
@@ -91,6 +94,8 @@ pub(super) async fn run(vc: Vc, stream: Arc<dyn Stream>, machine: ReceiveMachine
         budget_retry: None,
         keepalive_tick: None,
         tsdus_seen: 0,
+        received_seen: 0,
+        received_at: Instant::now(),
     };
     pump.run().await;
 }
@@ -135,7 +140,8 @@ impl Pump {
                 continue;
             }
             let keepalive = self.keepalive_deadline();
-            self.wait(control.deadline, keepalive).await;
+            let dead_peer = self.dead_peer_deadline();
+            self.wait(control.deadline, keepalive, dead_peer).await;
         }
     }
 
@@ -260,9 +266,13 @@ impl Pump {
         };
         tracing::debug!(vc = shared.id, %status, "peer ended the VC");
         shared.counters.last_event.store(event::DISCONNECT, Ordering::Relaxed);
+        let peer_initiated = status == Status::REMOTE_DISCONNECT;
         as_callback_of(&self.vc, || {
             self.handler.disconnect(&self.vc, DisconnectFlags::RELEASE, status)
         });
+        if peer_initiated {
+            shared.connection.vc_lost(&self.vc);
+        }
     }
 
     /// An abortive end: a client buffer being filled comes back with the
@@ -276,14 +286,50 @@ impl Pump {
         self.control();
         self.deliver_due();
         let shared = &self.vc.0;
-        let first = {
+        let (first, lost) = {
             let mut inner = shared.lock();
-            !std::mem::replace(&mut inner.indicated_disconnect, true) && inner.state != VcState::TornDown
+            let first = !std::mem::replace(&mut inner.indicated_disconnect, true) && inner.state != VcState::TornDown;
+            (first, !inner.disconnect_initiated)
         };
         if first {
             shared.counters.last_event.store(event::DISCONNECT, Ordering::Relaxed);
             as_callback_of(&self.vc, || self.handler.disconnect(&self.vc, flags, status));
+            if lost {
+                shared.connection.vc_lost(&self.vc);
+            }
         }
+    }
+
+    /// When the peer counts as dead if no byte arrives before: the
+    /// configured time after the last byte received (while reading).
+    fn dead_peer_deadline(&mut self) -> Option<Instant> {
+        let timeout = self.vc.0.address.transport.engine.config.dead_peer_timeout?;
+        if !self.reading {
+            return None;
+        }
+        let received = self.vc.0.counters.received.bytes.load(Ordering::Relaxed);
+        if received != self.received_seen {
+            self.received_seen = received;
+            self.received_at = Instant::now();
+        }
+        Some(self.received_at + timeout)
+    }
+
+    /// The dead-peer time passed: fails the VC unless a byte came meanwhile.
+    fn dead_peer_check(&mut self) {
+        let received = self.vc.0.counters.received.bytes.load(Ordering::Relaxed);
+        if received != self.received_seen {
+            return;
+        }
+        let Some(timeout) = self.vc.0.address.transport.engine.config.dead_peer_timeout else {
+            return;
+        };
+        let shared = &self.vc.0;
+        let mut inner = shared.lock();
+        shared.fail(
+            &mut inner,
+            Status::IO_TIMEOUT.with_message(format!("no byte from the peer for {timeout:?}: the peer is dead")),
+        );
     }
 
     /// When to check next whether the session sat idle: every keepalive
@@ -305,7 +351,7 @@ impl Pump {
         self.tsdus_seen = sent;
     }
 
-    async fn wait(&mut self, deadline: Option<Instant>, keepalive: Option<Instant>) {
+    async fn wait(&mut self, deadline: Option<Instant>, keepalive: Option<Instant>, dead_peer: Option<Instant>) {
         let shared = self.vc.0.clone();
         let wants_read = self.reading && self.machine.wants_bytes() && self.budget_retry.is_none();
         let stream = self.stream.clone();
@@ -317,6 +363,9 @@ impl Pump {
             _ = tokio::time::sleep_until(self.budget_retry.unwrap_or_else(Instant::now)), if self.budget_retry.is_some() => {}
             _ = tokio::time::sleep_until(keepalive.unwrap_or_else(Instant::now)), if keepalive.is_some() => {
                 self.keepalive_check();
+            }
+            _ = tokio::time::sleep_until(dead_peer.unwrap_or_else(Instant::now)), if dead_peer.is_some() => {
+                self.dead_peer_check();
             }
             _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                 let mut inner = shared.lock();

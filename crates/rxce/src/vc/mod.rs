@@ -102,6 +102,8 @@ pub(crate) struct VcInner {
     pub(crate) peer_ended: bool,
     /// The one disconnect indication was delivered (or is being delivered).
     pub(crate) indicated_disconnect: bool,
+    /// The client started a graceful disconnect: the end is no loss.
+    pub(crate) disconnect_initiated: bool,
 }
 
 impl VcInner {
@@ -128,6 +130,8 @@ pub(crate) struct VcShared {
     /// The local address the VC was built on: the connection's own, or
     /// another transport's for a VC added by a multi-transport build.
     pub(crate) address: Arc<AddressShared>,
+    /// The remote side the VC was connected to (rebuilds connect there).
+    pub(crate) information: crate::tdi::ConnectionInformation,
     pub(crate) framing: Framing,
     /// Send a keepalive frame after this long without sends.
     pub(crate) keepalive: Option<std::time::Duration>,
@@ -186,6 +190,7 @@ impl VcShared {
     pub(crate) fn new(
         connection: Arc<ConnectionShared>,
         address: Arc<AddressShared>,
+        information: crate::tdi::ConnectionInformation,
         stream: Arc<dyn Stream>,
         framing: Framing,
         keepalive: Option<std::time::Duration>,
@@ -217,6 +222,7 @@ impl VcShared {
                 disconnect_deadline: None,
                 peer_ended: false,
                 indicated_disconnect: false,
+                disconnect_initiated: false,
             }),
             torn_down: AtomicBool::new(false),
             wake_task: Notify::new(),
@@ -227,6 +233,7 @@ impl VcShared {
             built_at: Instant::now(),
             connection,
             address,
+            information,
             _charge: charge,
             _live: live,
         })
@@ -770,6 +777,7 @@ impl Vc {
             VcState::PeerReleased => {}
         }
         inner.state = VcState::Disconnecting;
+        inner.disconnect_initiated = true;
         inner.shutdown_after_flush = true;
         shared.flush(&mut inner, None);
         shared.wake_task.notify_one();

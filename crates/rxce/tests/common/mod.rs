@@ -52,6 +52,14 @@ pub enum Event {
         vc: u64,
         bytes: usize,
     },
+    Reconnected {
+        lost: u64,
+        restored: u64,
+    },
+    ReconnectFailed {
+        lost: u64,
+        status: Status,
+    },
 }
 
 type AnswerFn = dyn FnMut(&Vc, &Indication<'_>) -> ReceiveAnswer + Send;
@@ -64,6 +72,8 @@ pub struct Recorder {
     stream: Mutex<Vec<u8>>,
     answer: Mutex<Box<AnswerFn>>,
     notify: tokio::sync::Notify,
+    /// VCs the engine rebuilt (reconnect policy).
+    pub restored: Mutex<Vec<Vc>>,
 }
 
 pub fn bytes_of(buffer: Box<dyn ReceiveBuffer>, copied: usize) -> Vec<u8> {
@@ -88,6 +98,7 @@ impl Recorder {
             stream: Mutex::new(Vec::new()),
             answer: Mutex::new(Box::new(answer)),
             notify: tokio::sync::Notify::new(),
+            restored: Mutex::new(Vec::new()),
         })
     }
 
@@ -225,6 +236,21 @@ impl ConnectionEventHandler for Recorder {
             context,
             status,
             bytes,
+        });
+    }
+
+    fn reconnected(&self, lost: &Vc, restored: &Vc) {
+        self.restored.lock().unwrap().push(restored.clone());
+        self.push(Event::Reconnected {
+            lost: lost.id(),
+            restored: restored.id(),
+        });
+    }
+
+    fn reconnect_failed(&self, lost: &Vc, status: Status) {
+        self.push(Event::ReconnectFailed {
+            lost: lost.id(),
+            status,
         });
     }
 

@@ -1,0 +1,185 @@
+//! Liveness: the dead-peer timeout, TCP keepalive probes, and the reconnect
+//! policy rebuilding a lost VC.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::*;
+use rxce::{DisconnectFlags, EngineConfig, ReconnectPolicy, SendOptions, Status, TcpKeepalive};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_peer_is_declared_dead_after_the_timeout() {
+    let engine = engine_with(EngineConfig {
+        dead_peer_timeout: Some(Duration::from_millis(300)),
+        ..EngineConfig::default()
+    });
+    let (listener, addr) = tcp_listener().await;
+    let (_t, address) = tcp_address(&engine);
+    let silent = Recorder::taking_all();
+    let started = Instant::now();
+    let (_c, _vc) = address.build_connection(to(addr), silent.clone()).await.unwrap();
+    let (_peer, _) = listener.accept().await.unwrap();
+    silent
+        .wait_for("the dead-peer disconnect", |e| {
+            e.iter().any(|e| matches!(e, Event::Disconnect { .. }))
+        })
+        .await;
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(3),
+        "{elapsed:?}"
+    );
+    assert_eq!(silent.disconnects(), vec![(DisconnectFlags::ABORT, Status::IO_TIMEOUT)]);
+    assert!(silent.disconnects()[0].1.to_string().contains("dead"));
+
+    // A peer that keeps talking stays alive past the timeout.
+    let chatty = Recorder::taking_all();
+    let (_c2, _vc2) = address.build_connection(to(addr), chatty.clone()).await.unwrap();
+    let (mut peer, _) = listener.accept().await.unwrap();
+    for _ in 0..8 {
+        peer.write_all(b"tick").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(chatty.stream().len(), 32);
+    assert!(chatty.disconnects().is_empty(), "{:?}", chatty.events());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_keepalive_probes_are_armed_on_the_socket() {
+    let engine = engine_with(EngineConfig {
+        tcp_keepalive: Some(TcpKeepalive {
+            idle: Duration::from_secs(7),
+            interval: Duration::from_secs(3),
+            retries: 4,
+        }),
+        ..EngineConfig::default()
+    });
+    let (listener, addr) = tcp_listener().await;
+    let (_t, address) = tcp_address(&engine);
+    let (_c, _vc) = address
+        .build_connection(to(addr), Recorder::taking_all())
+        .await
+        .unwrap();
+    let (_peer, _) = listener.accept().await.unwrap();
+    // The kernel's own view: `ss -o` shows the keepalive timer.
+    let out = std::process::Command::new("ss")
+        .args(["-tno", "state", "established", &format!("dport = :{}", addr.port())])
+        .output()
+        .expect("ss from iproute2 runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("timer:(keepalive"), "{text}");
+}
+
+/// A peer on `addr` that accepts and echoes until told to stop.
+async fn echo_on(addr: SocketAddr) -> tokio::task::JoinHandle<()> {
+    let listener = TcpListener::bind(addr).await.unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = stream.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_goes_away_and_comes_back_gets_its_vc_rebuilt() {
+    let engine = engine();
+    let (listener, addr) = tcp_listener().await;
+    let (_t, address) = tcp_address(&engine);
+    let handler = Recorder::taking_all();
+    let (connection, lost) = address.build_connection(to(addr), handler.clone()).await.unwrap();
+    connection.set_reconnect_policy(Some(ReconnectPolicy {
+        attempts: 20,
+        initial_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(200),
+    }));
+    let (peer, _) = listener.accept().await.unwrap();
+    // The server goes away: its listener and the connection, abruptly.
+    drop(listener);
+    let std = peer.into_std().unwrap();
+    socket2::SockRef::from(&std).set_linger(Some(Duration::ZERO)).unwrap();
+    drop(std);
+    handler
+        .wait_for("the loss", |e| e.iter().any(|e| matches!(e, Event::Disconnect { .. })))
+        .await;
+    // ... and comes back on the same port a little later.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let server = echo_on(addr).await;
+    let events = handler
+        .wait_for("the rebuilt VC", |e| {
+            e.iter().any(|e| matches!(e, Event::Reconnected { .. }))
+        })
+        .await;
+    let restored = handler.restored.lock().unwrap()[0].clone();
+    assert!(events.contains(&Event::Reconnected {
+        lost: lost.id(),
+        restored: restored.id()
+    }));
+    assert_eq!(
+        connection.virtual_circuit_count(),
+        2,
+        "the lost VC stays until torn down"
+    );
+    restored.send(&b"back again"[..], SendOptions::empty()).await.unwrap();
+    assert_eq!(handler.wait_for_bytes(10).await, b"back again");
+    lost.tear_down().await.unwrap();
+    assert_eq!(connection.least_loaded_vc(), Some(restored));
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_gives_up_after_the_policy_s_attempts() {
+    let engine = engine();
+    let (listener, addr) = tcp_listener().await;
+    let (_t, address) = tcp_address(&engine);
+    let handler = Recorder::taking_all();
+    let (connection, lost) = address.build_connection(to(addr), handler.clone()).await.unwrap();
+    connection.set_reconnect_policy(Some(ReconnectPolicy {
+        attempts: 3,
+        initial_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(40),
+    }));
+    let (peer, _) = listener.accept().await.unwrap();
+    drop(listener);
+    drop(peer);
+    let events = handler
+        .wait_for("giving up", |e| {
+            e.iter().any(|e| matches!(e, Event::ReconnectFailed { .. }))
+        })
+        .await;
+    let (why, status) = events
+        .iter()
+        .find_map(|e| match e {
+            Event::ReconnectFailed { lost: id, status } => Some((*id, status.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(why, lost.id());
+    assert_eq!(status, Status::CONNECTION_REFUSED);
+    assert!(status.to_string().contains("after 3 attempts"), "{status}");
+    // A graceful disconnect of our own is no loss: nothing is rebuilt.
+    let (listener, addr) = tcp_listener().await;
+    let quiet = Recorder::taking_all();
+    let (connection, vc) = address.build_connection(to(addr), quiet.clone()).await.unwrap();
+    connection.set_reconnect_policy(Some(ReconnectPolicy::default()));
+    let (peer, _) = listener.accept().await.unwrap();
+    vc.initiate_disconnect().unwrap();
+    drop(peer);
+    quiet
+        .wait_for("the release", |e| {
+            e.iter().any(|e| matches!(e, Event::Disconnect { .. }))
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(connection.virtual_circuit_count(), 1);
+    assert!(!quiet
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::Reconnected { .. } | Event::ReconnectFailed { .. })));
+}
