@@ -202,6 +202,18 @@ impl Address {
         information: ConnectionInformation,
         handler: Arc<dyn ConnectionEventHandler>,
     ) -> Result<(Connection, Vc), Status> {
+        self.build_connection_tagged(information, handler, 0).await
+    }
+
+    /// [`Address::build_connection`] with the first VC's client word
+    /// ([`Vc::tag`]) set before its first indication can run (the C ABI
+    /// keeps its `RXCE_VC` address there).
+    pub async fn build_connection_tagged(
+        &self,
+        information: ConnectionInformation,
+        handler: Arc<dyn ConnectionEventHandler>,
+        tag: usize,
+    ) -> Result<(Connection, Vc), Status> {
         if information.remote_address.entries.is_empty() {
             return Err(Status::INVALID_PARAMETER.with_message("the connection information names no remote address"));
         }
@@ -209,7 +221,7 @@ impl Address {
         if !self.0.connections.insert(shared.id, shared.clone()) {
             return Err(Status::INVALID_HANDLE.with_message("the address was torn down"));
         }
-        match shared.connect_vc().await {
+        match shared.connect_vc(tag).await {
             Ok(vc) => Ok((Connection(shared), vc)),
             Err(status) => {
                 self.0.connections.remove(shared.id);

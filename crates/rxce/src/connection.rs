@@ -73,8 +73,9 @@ impl ConnectionShared {
         let _ = self.server_name.set(name);
     }
 
-    /// Connects one more VC of this connection (the work of RxCeBuildVC).
-    pub(crate) async fn connect_vc(self: &Arc<Self>) -> Result<Vc, Status> {
+    /// Connects one more VC of this connection (the work of RxCeBuildVC),
+    /// with `tag` as its client word.
+    pub(crate) async fn connect_vc(self: &Arc<Self>, tag: usize) -> Result<Vc, Status> {
         if self.vcs.is_closed() {
             return Err(Status::INVALID_HANDLE.with_message("the connection was torn down"));
         }
@@ -89,7 +90,7 @@ impl ConnectionShared {
                 engine.config.connect_timeout,
             )
             .await?;
-        self.adopt(self.address.clone(), self.information.clone(), connected, charge)
+        self.adopt(self.address.clone(), self.information.clone(), connected, charge, tag)
     }
 
     /// A VC was lost (its disconnect indicated): with a reconnect policy,
@@ -152,7 +153,7 @@ impl ConnectionShared {
                 engine.config.connect_timeout,
             )
             .await?;
-        self.adopt(address, information, connected, charge)
+        self.adopt(address, information, connected, charge, lost.tag())
     }
 
     /// Makes a connected endpoint (opened from `address`) a VC of this
@@ -163,19 +164,12 @@ impl ConnectionShared {
         information: ConnectionInformation,
         connected: Connected,
         charge: Charge,
+        tag: usize,
     ) -> Result<Vc, Status> {
-        let engine = &address.transport.engine;
         let borrowed = !Arc::ptr_eq(&address, &self.address);
-        let vc = VcShared::new(
-            self.clone(),
-            address.clone(),
-            information,
-            connected.stream.clone(),
-            connected.framing,
-            connected.keepalive,
-            charge,
-            engine.live.token(Kind::Vc),
-        );
+        let vc = VcShared::new(self.clone(), address.clone(), information, &connected, charge);
+        // The tag is in place before the VC's first indication can run.
+        vc.set_tag(tag);
         let refused = || {
             connected.stream.close(false);
             Err(Status::CANCELLED.with_message("the connection or its address was torn down during the connect"))
@@ -276,7 +270,13 @@ impl Connection {
     /// Fails with the transport's status when the connect fails, or
     /// STATUS_INVALID_HANDLE after tear-down.
     pub async fn build_vc(&self) -> Result<Vc, Status> {
-        self.0.connect_vc().await
+        self.0.connect_vc(0).await
+    }
+
+    /// [`Connection::build_vc`] with the VC's client word
+    /// ([`Vc::tag`]) set before its first indication can run.
+    pub async fn build_vc_tagged(&self, tag: usize) -> Result<Vc, Status> {
+        self.0.connect_vc(tag).await
     }
 
     /// Tears the connection down (RxCeTearDownConnection) with all of its

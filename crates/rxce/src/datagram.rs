@@ -144,7 +144,10 @@ impl DatagramEndpoint {
     pub(crate) async fn close(&self, address_id: u64) {
         self.lock().closed = true;
         self.wake.notify_one();
-        if !crate::registry::in_callback_of(address_id) {
+        // A wait that could never end is skipped: the task stops on its
+        // own once the callback that waits for it returns.
+        let waiting = crate::registry::wait_for(address_id);
+        if waiting.is_ok() && !crate::registry::in_callback_of(address_id) {
             let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
             if let Some(task) = task {
                 let _ = task.await;

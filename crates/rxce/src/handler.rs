@@ -42,8 +42,10 @@ pub struct DatagramIndication<'a> {
 /// receive indication).
 pub enum ReceiveAnswer {
     /// STATUS_SUCCESS with `BytesTaken`: the client consumed this many of the
-    /// indicated bytes. The rest are indicated again, first, when more bytes
-    /// arrive (or at once after a resume).
+    /// indicated bytes. The rest are indicated again, first: at once when
+    /// some were taken; when more bytes arrive when none were (the client
+    /// wants more lookahead; with a full lookahead or a whole message the
+    /// VC waits for a resume instead).
     Taken(usize),
     /// STATUS_MORE_PROCESSING_REQUIRED: `taken` bytes were consumed and the
     /// next `size` bytes (capped by the buffer's capacity and, on a framed

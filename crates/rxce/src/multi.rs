@@ -66,6 +66,9 @@ pub struct MultiConnectOptions {
     pub best_wait: Duration,
     /// The server's name, kept for enumeration (`pServerName`).
     pub server_name: Option<String>,
+    /// The first VC's client word ([`Vc::tag`]), set before its first
+    /// indication can run.
+    pub first_vc_tag: usize,
 }
 
 impl Default for MultiConnectOptions {
@@ -78,6 +81,7 @@ impl Default for MultiConnectOptions {
             deadline: None,
             best_wait: Duration::from_millis(500),
             server_name: None,
+            first_vc_tag: 0,
         }
     }
 }
@@ -444,7 +448,8 @@ pub async fn build_connection_over_multiple_transports(
         } else {
             remotes[attempts[slot].address_index].clone()
         };
-        match connection.adopt(address, information, connected, charge) {
+        let tag = if vcs.is_empty() { options.first_vc_tag } else { 0 };
+        match connection.adopt(address, information, connected, charge, tag) {
             Ok(vc) => {
                 attempts[slot].chosen = true;
                 vcs.push(vc);

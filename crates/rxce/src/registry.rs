@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::status::Status;
+
 thread_local! {
     /// The object whose callback runs on this thread now (0: none).
     static IN_CALLBACK_OF: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
@@ -27,6 +29,55 @@ pub(crate) fn as_callback_of<R>(id: u64, f: impl FnOnce() -> R) -> R {
     }
     let _restore = Restore(IN_CALLBACK_OF.with(|c| c.replace(id)));
     f()
+}
+
+/// Which object's callback waits for which object's callbacks to end (a
+/// tear-down called from inside a callback). Each waiter waits for one
+/// object at a time.
+static WAITS: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
+
+/// While alive, records that the callback of `waiter` waits for another
+/// object (see [`wait_for`]).
+#[derive(Debug)]
+pub(crate) struct WaitGuard {
+    waiter: u64,
+}
+
+impl Drop for WaitGuard {
+    fn drop(&mut self) {
+        WAITS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(w, _)| *w != self.waiter);
+    }
+}
+
+/// Before waiting for `target`'s callbacks to end from the calling thread:
+/// when the thread runs a callback of an object that `target` (directly or
+/// through others) already waits for, the wait would never end, and the call
+/// fails with STATUS_INVALID_DEVICE_STATE instead (decision 15). Outside
+/// callbacks nothing can wait for the caller, and nothing is recorded.
+pub(crate) fn wait_for(target: u64) -> Result<Option<WaitGuard>, Status> {
+    let waiter = IN_CALLBACK_OF.with(|c| c.get());
+    if waiter == 0 || waiter == target {
+        return Ok(None);
+    }
+    let mut waits = WAITS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut next = target;
+    for _ in 0..=waits.len() {
+        if next == waiter {
+            return Err(Status::INVALID_DEVICE_STATE.with_message(format!(
+                "object {target} is waiting for this callback's object {waiter} to finish: \
+                 tearing it down from here would never end"
+            )));
+        }
+        match waits.iter().find(|(w, _)| *w == next) {
+            Some((_, t)) => next = *t,
+            None => break,
+        }
+    }
+    waits.push((waiter, target));
+    Ok(Some(WaitGuard { waiter }))
 }
 
 /// A fresh object id (unique within the process, across kinds).

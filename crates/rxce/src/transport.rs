@@ -146,6 +146,9 @@ impl Transport {
     ) -> Result<Address, Status> {
         self.0.check_valid()?;
         self.0.provider.check_local_address(&local)?;
+        // Datagram sockets register with the engine's reactor, whatever
+        // thread this is called on.
+        let _runtime = self.0.engine.runtime.enter();
         let shared = AddressShared::new(self.0.clone(), local, handler)?;
         if !self.0.addresses.insert(shared.id, shared.clone()) {
             return Err(Status::INVALID_HANDLE.with_message(format!("the {} transport was torn down", self.0.name)));

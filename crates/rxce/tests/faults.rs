@@ -367,3 +367,56 @@ async fn an_announced_message_over_the_limit_is_refused_without_waiting_for_it()
     }
     assert!(engine.budget_in_use() < 1 << 20, "no buffer of the announced size");
 }
+
+/// Tears the other VC down, blocking, from inside its own receive
+/// callback, once both VCs are inside theirs.
+struct MutualTearDown {
+    vcs: Mutex<Vec<rxce::Vc>>,
+    results: Mutex<Vec<Result<(), Status>>>,
+    both_inside: std::sync::Barrier,
+}
+
+impl rxce::ConnectionEventHandler for MutualTearDown {
+    fn receive(&self, vc: &rxce::Vc, indication: &rxce::Indication<'_>) -> ReceiveAnswer {
+        let other = self.vcs.lock().unwrap().iter().find(|o| *o != vc).cloned().unwrap();
+        self.both_inside.wait();
+        // A blocking tear-down from inside a callback, as C code does.
+        let handle = tokio::runtime::Handle::current();
+        let result = tokio::task::block_in_place(|| handle.block_on(other.tear_down()));
+        self.results.lock().unwrap().push(result);
+        ReceiveAnswer::take_all(indication)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_vcs_tearing_each_other_down_from_their_callbacks_do_not_deadlock() {
+    let engine = engine();
+    let mut listener = engine.memory_listen("server").unwrap();
+    let (_t, address) = memory_address(&engine, "client");
+    let handler = Arc::new(MutualTearDown {
+        vcs: Mutex::new(Vec::new()),
+        results: Mutex::new(Vec::new()),
+        both_inside: std::sync::Barrier::new(2),
+    });
+    let (connection, first) = address
+        .build_connection(
+            ConnectionInformation::to(TransportAddress::memory("server")),
+            handler.clone(),
+        )
+        .await
+        .unwrap();
+    let second = connection.build_vc().await.unwrap();
+    handler.vcs.lock().unwrap().extend([first, second]);
+    let mut peer_one = listener.accept().await.unwrap();
+    let mut peer_two = listener.accept().await.unwrap();
+    peer_one.write_all(b"go").await.unwrap();
+    peer_two.write_all(b"go").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while handler.results.lock().unwrap().len() < 2 {
+        assert!(Instant::now() < deadline, "the mutual tear-down deadlocked");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let results = handler.results.lock().unwrap().clone();
+    assert!(results.contains(&Ok(())), "{results:?}");
+    assert!(results.contains(&Err(Status::INVALID_DEVICE_STATE)), "{results:?}");
+}

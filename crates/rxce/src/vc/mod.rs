@@ -23,7 +23,7 @@ use crate::address::AddressShared;
 use crate::budget::Charge;
 use crate::buffer::SendBuffers;
 use crate::connection::{Connection, ConnectionShared};
-use crate::provider::{Framing, Stream};
+use crate::provider::{Connected, Framing, Stream};
 use crate::registry::LiveToken;
 use crate::status::Status;
 use crate::tdi::{tdi_delay, AddressInfo, ConnectionEndpointInfo, Information, InformationClass, SendOptions};
@@ -191,13 +191,12 @@ impl VcShared {
         connection: Arc<ConnectionShared>,
         address: Arc<AddressShared>,
         information: crate::tdi::ConnectionInformation,
-        stream: Arc<dyn Stream>,
-        framing: Framing,
-        keepalive: Option<std::time::Duration>,
+        connected: &Connected,
         charge: Charge,
-        live: LiveToken,
     ) -> Arc<VcShared> {
         let engine = &address.transport.engine;
+        let live = engine.live.token(crate::registry::Kind::Vc);
+        let (stream, framing, keepalive) = (connected.stream.clone(), connected.framing, connected.keepalive);
         let max_send = match framing.wire() {
             Some(wire) => wire.max_message_len().min(engine.config.max_message_size),
             None => usize::MAX,
@@ -588,6 +587,10 @@ impl VcShared {
         self.wake_task.notify_one();
     }
 
+    pub(crate) fn set_tag(&self, tag: usize) {
+        self.tag.store(tag, Ordering::Relaxed);
+    }
+
     /// Bytes waiting to be sent, or `None` when the VC cannot send.
     pub(crate) fn send_load(&self) -> Option<usize> {
         let inner = self.lock();
@@ -622,6 +625,7 @@ impl VcShared {
     }
 
     pub(crate) async fn tear_down(&self) -> Result<(), Status> {
+        let _waiting = crate::registry::wait_for(self.id)?;
         self.mark_torn_down()?;
         if !self.in_own_callback() {
             let task = lock(&self.task).take();
@@ -690,7 +694,7 @@ impl Vc {
 
     /// Sets the client's word (see [`Vc::tag`]).
     pub fn set_tag(&self, tag: usize) {
-        self.0.tag.store(tag, Ordering::Relaxed);
+        self.0.set_tag(tag);
     }
 
     /// Sends `data` (a buffer chain: one TSDU) and returns once every byte
