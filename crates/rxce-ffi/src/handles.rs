@@ -1,0 +1,405 @@
+//! The objects the C caller holds: signature checks and the handle table.
+//!
+//! A built RXCE_TRANSPORT / RXCE_ADDRESS / RXCE_CONNECTION / RXCE_VC carries
+//! its kind's signature and, in its private `hRxCe`, the key of an entry in
+//! a process-wide table. The entry holds the engine handle, the address of
+//! the C structure it was built into, its place in the object tree, and
+//! the copies the structure's pointer fields point to.
+//!
+//! The C structure's own memory is never trusted beyond its signature: a
+//! torn-down, copied or forged structure finds no entry (keys are never
+//! reused) and gets STATUS_INVALID_HANDLE, without any dereference of what
+//! it holds. Tearing down a parent removes its children's entries too, so
+//! nothing leaks when a child is never torn down on its own.
+
+use std::collections::HashMap;
+use std::ptr::addr_of;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex, MutexGuard};
+
+use rxce_engine::{Address, Connection, Status, Transport, Vc};
+
+use crate::types::{
+    _UNICODE_STRING, LONG, RXCE_ADDRESS, RXCE_ADDRESS_SIGNATURE, RXCE_CONNECTION, RXCE_CONNECTION_SIGNATURE,
+    RXCE_TRANSPORT, RXCE_TRANSPORT_SIGNATURE, RXCE_VC, RXCE_VC_SIGNATURE, RXCE_VC_TORN_DOWN, ULONG,
+};
+
+/// The engine handle of a built object.
+pub(crate) enum Object {
+    Transport(Transport),
+    Address(Address),
+    Connection(Connection),
+    Vc(Vc),
+}
+
+struct Entry {
+    object: Object,
+    /// Where the C structure is.
+    at: usize,
+    parent: Option<u64>,
+    children: Vec<u64>,
+    /// Connections and VCs below this object, for the count fields.
+    connections: u32,
+    vcs: u32,
+    /// What the structure's pointer fields point to.
+    _copies: Box<dyn Send>,
+}
+
+static TABLE: LazyLock<Mutex<HashMap<u64, Entry>>> = LazyLock::new(Mutex::default);
+static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
+
+fn table() -> MutexGuard<'static, HashMap<u64, Entry>> {
+    TABLE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One of the four caller-allocated object structures.
+///
+/// # Safety
+///
+/// `Signature` must be the structure's first field.
+pub(crate) unsafe trait CObject: Sized {
+    /// The signature of a built object of this kind.
+    const SIGNATURE: ULONG;
+    /// The kind, for messages.
+    const KIND: &'static str;
+    /// The engine handle behind it.
+    type Handle: Clone;
+
+    fn handle(object: &Object) -> Option<Self::Handle>;
+
+    /// The private key.
+    ///
+    /// # Safety
+    ///
+    /// `p` points to a readable structure of this kind.
+    unsafe fn key(p: *const Self) -> u64;
+}
+
+macro_rules! c_object {
+    ($c:ty, $signature:expr, $kind:literal, $variant:ident) => {
+        // SAFETY: every object structure begins with `Signature` (types::rxce).
+        unsafe impl CObject for $c {
+            const SIGNATURE: ULONG = $signature;
+            const KIND: &'static str = $kind;
+            type Handle = $variant;
+
+            fn handle(object: &Object) -> Option<$variant> {
+                match object {
+                    Object::$variant(handle) => Some(handle.clone()),
+                    _ => None,
+                }
+            }
+
+            unsafe fn key(p: *const Self) -> u64 {
+                // SAFETY: the caller guarantees `p` is readable.
+                unsafe { addr_of!((*p).hRxCe).read() }
+            }
+        }
+    };
+}
+
+c_object!(RXCE_TRANSPORT, RXCE_TRANSPORT_SIGNATURE, "transport", Transport);
+c_object!(RXCE_ADDRESS, RXCE_ADDRESS_SIGNATURE, "address", Address);
+c_object!(RXCE_CONNECTION, RXCE_CONNECTION_SIGNATURE, "connection", Connection);
+c_object!(RXCE_VC, RXCE_VC_SIGNATURE, "VC", Vc);
+
+fn count(n: u32) -> LONG {
+    LONG::try_from(n).unwrap_or(LONG::MAX)
+}
+
+/// A built object found from its C structure.
+pub(crate) struct Found<H> {
+    pub(crate) handle: H,
+    pub(crate) key: u64,
+}
+
+/// Checks the pointer itself: NULL or misaligned is a bad parameter.
+fn check_pointer<T: CObject>(p: *const T) -> Result<(), Status> {
+    if p.is_null() {
+        return Err(Status::INVALID_PARAMETER.with_message(format!("the {} is NULL", T::KIND)));
+    }
+    if !p.is_aligned() {
+        return Err(Status::INVALID_PARAMETER.with_message(format!("the {} pointer is misaligned", T::KIND)));
+    }
+    Ok(())
+}
+
+/// The signature of the structure at `p`.
+///
+/// # Safety
+///
+/// `p` is non-NULL, aligned and readable.
+unsafe fn signature<T: CObject>(p: *const T) -> ULONG {
+    // SAFETY: the caller guarantees `p` is readable; by the `CObject`
+    // contract the signature is the first ULONG of the structure.
+    unsafe { p.cast::<ULONG>().read() }
+}
+
+/// True when the structure at `p` carries no signature at all (never built).
+///
+/// # Safety
+///
+/// `p` is NULL or points to a readable structure of its kind.
+pub(crate) unsafe fn never_built<T: CObject>(p: *const T) -> bool {
+    // SAFETY: checked non-NULL and aligned first; readable by the caller's promise.
+    check_pointer(p).is_ok() && unsafe { signature(p) } == 0
+}
+
+/// The built object at `p`: NULL is STATUS_INVALID_PARAMETER; a wrong
+/// signature, or an object torn down, never built, copied or of another
+/// engine, is STATUS_INVALID_HANDLE.
+///
+/// # Safety
+///
+/// `p` is NULL or points to memory readable as a `T` (the caller's
+/// promise for every object pointer it passes).
+pub(crate) unsafe fn lookup<T: CObject>(p: *const T) -> Result<Found<T::Handle>, Status> {
+    check_pointer(p)?;
+    // SAFETY: non-NULL and aligned (checked), readable by the caller's promise.
+    if unsafe { signature(p) } != T::SIGNATURE {
+        return Err(
+            Status::INVALID_HANDLE.with_message(format!("the {} is not a built {0} (wrong signature)", T::KIND))
+        );
+    }
+    // SAFETY: as above; the key is read only once the signature says the
+    // memory is a structure of this kind.
+    let key = unsafe { T::key(p) };
+    let table = table();
+    let handle = table
+        .get(&key)
+        .filter(|entry| entry.at == p as usize)
+        .and_then(|entry| T::handle(&entry.object));
+    match handle {
+        Some(handle) => Ok(Found { handle, key }),
+        None => {
+            Err(Status::INVALID_HANDLE.with_message(format!("the {} was torn down (or never built here)", T::KIND)))
+        }
+    }
+}
+
+/// Checks that `p` may be built into: not NULL, and not an object that is
+/// built now (rebuilding it would lose that object).
+///
+/// # Safety
+///
+/// As for [`lookup`].
+pub(crate) unsafe fn check_unbuilt<T: CObject>(p: *const T) -> Result<(), Status> {
+    check_pointer(p)?;
+    // SAFETY: as for `lookup`.
+    if unsafe { lookup(p) }.is_ok() {
+        return Err(
+            Status::INVALID_PARAMETER.with_message(format!("the {} is built already: tear it down first", T::KIND))
+        );
+    }
+    Ok(())
+}
+
+/// Writes an entry's counts of connections and VCs below it into its C
+/// structure.
+fn publish_counts(entry: &Entry) {
+    let (connections, vcs) = (count(entry.connections), count(entry.vcs));
+    // SAFETY: entries are exactly the built objects, whose memory the caller
+    // keeps valid until their tear-down, and `at` is the structure of the
+    // entry's kind.
+    unsafe {
+        match entry.object {
+            Object::Transport(_) => {
+                let p = entry.at as *mut RXCE_TRANSPORT;
+                (*p).ConnectionCount = connections;
+                (*p).VirtualCircuitCount = vcs;
+            }
+            Object::Address(_) => {
+                let p = entry.at as *mut RXCE_ADDRESS;
+                (*p).ConnectionCount = connections;
+                (*p).VirtualCircuitCount = vcs;
+            }
+            Object::Connection(_) => (*(entry.at as *mut RXCE_CONNECTION)).VirtualCircuitCount = entry.vcs,
+            Object::Vc(_) => {}
+        }
+    }
+}
+
+/// Clears the documented fields of a torn-down object, keeping the
+/// signature and the (now stale) key so a second tear-down is told apart
+/// from an object never built.
+fn uninitialise(entry: &Entry) {
+    use std::ptr::null_mut as null;
+    // SAFETY: as in `publish_counts`: a built object's memory is valid until
+    // its tear-down, which this is.
+    unsafe {
+        match entry.object {
+            Object::Transport(_) => {
+                let p = entry.at as *mut RXCE_TRANSPORT;
+                (*p).Name = _UNICODE_STRING {
+                    Length: 0,
+                    MaximumLength: 0,
+                    Buffer: null(),
+                };
+                (*p).pProviderInfo = null();
+                (*p).ConnectionCount = 0;
+                (*p).VirtualCircuitCount = 0;
+                (*p).QualityOfService = 0;
+            }
+            Object::Address(_) => {
+                let p = entry.at as *mut RXCE_ADDRESS;
+                (*p).pTransport = null();
+                (*p).pTransportAddress = null();
+                (*p).pContext = null();
+                (*p).pHandler = null();
+                (*p).ConnectionCount = 0;
+                (*p).VirtualCircuitCount = 0;
+            }
+            Object::Connection(_) => {
+                let p = entry.at as *mut RXCE_CONNECTION;
+                (*p).pAddress = null();
+                (*p).VirtualCircuitCount = 0;
+                (*p).pContext = null();
+                (*p).pHandler = null();
+                (*p).pConnectionInformation = null();
+            }
+            Object::Vc(_) => {
+                let p = entry.at as *mut RXCE_VC;
+                (*p).pConnection = null();
+                (*p).State = RXCE_VC_TORN_DOWN;
+            }
+        }
+    }
+}
+
+/// Adds `delta` connections and VCs to every ancestor from `key` up and
+/// publishes their counts.
+fn adjust_ancestors(table: &mut HashMap<u64, Entry>, mut key: Option<u64>, connections: i64, vcs: i64) {
+    let apply = |n: u32, d: i64| u32::try_from(i64::from(n) + d).unwrap_or(0);
+    while let Some(k) = key {
+        let Some(entry) = table.get_mut(&k) else {
+            break;
+        };
+        entry.connections = apply(entry.connections, connections);
+        entry.vcs = apply(entry.vcs, vcs);
+        publish_counts(entry);
+        key = entry.parent;
+    }
+}
+
+/// Records a newly built object and initialises its C structure with what
+/// `init` makes of its key. `copies` is what the structure's pointer fields
+/// point to; it lives as long as the object.
+///
+/// A parent torn down meanwhile is STATUS_INVALID_HANDLE, and nothing is
+/// recorded: the caller tears the engine object down again.
+///
+/// # Safety
+///
+/// `p` is a valid, writable structure of its kind, which the caller keeps
+/// valid and in place until the object is torn down.
+pub(crate) unsafe fn register<T: CObject>(
+    p: *mut T,
+    object: Object,
+    parent: Option<u64>,
+    copies: Box<dyn Send>,
+    init: impl FnOnce(u64) -> T,
+) -> Result<u64, Status> {
+    let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
+    let (connections, vcs) = match object {
+        Object::Connection(_) => (1, 0),
+        Object::Vc(_) => (0, 1),
+        _ => (0, 0),
+    };
+    let mut table = table();
+    if parent.is_some_and(|k| !table.contains_key(&k)) {
+        return Err(Status::INVALID_HANDLE.with_message(format!("the parent of the new {} was torn down", T::KIND)));
+    }
+    // SAFETY: the caller guarantees `p` is valid and writable.
+    unsafe { p.write(init(key)) };
+    table.insert(
+        key,
+        Entry {
+            object,
+            at: p as usize,
+            parent,
+            children: Vec::new(),
+            connections: 0,
+            vcs: 0,
+            _copies: copies,
+        },
+    );
+    if let Some(parent) = parent.and_then(|k| table.get_mut(&k)) {
+        parent.children.push(key);
+    }
+    adjust_ancestors(&mut table, parent, connections, vcs);
+    Ok(key)
+}
+
+/// Forgets the object `key` and everything below it (torn down with it),
+/// uninitialising their C structures and updating the counts above.
+pub(crate) fn remove(key: u64) {
+    let mut table = table();
+    let Some(root) = table.get(&key) else {
+        return;
+    };
+    let parent = root.parent;
+    let (mut connections, mut vcs) = (i64::from(root.connections), i64::from(root.vcs));
+    match root.object {
+        Object::Connection(_) => connections += 1,
+        Object::Vc(_) => vcs += 1,
+        _ => {}
+    }
+    let mut pending = vec![key];
+    while let Some(k) = pending.pop() {
+        if let Some(entry) = table.remove(&k) {
+            uninitialise(&entry);
+            pending.extend_from_slice(&entry.children);
+        }
+    }
+    if let Some(parent) = parent.and_then(|k| table.get_mut(&k)) {
+        parent.children.retain(|&child| child != key);
+    }
+    adjust_ancestors(&mut table, parent, -connections, -vcs);
+}
+
+/// Forgets every object (the engine was shut down). Their structures are
+/// not touched: the caller may have let them go already.
+pub(crate) fn forget_all() {
+    let entries = std::mem::take(&mut *table());
+    drop(entries);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zeroed<T>() -> T {
+        // SAFETY: the object structures are plain data for which all-zero
+        // bytes are valid (null pointers, zero counts).
+        unsafe { std::mem::zeroed() }
+    }
+
+    #[test]
+    fn null_is_a_bad_parameter_and_zeroed_a_bad_handle() {
+        // SAFETY: NULL and a zeroed local are both allowed inputs.
+        unsafe {
+            let null = std::ptr::null::<RXCE_VC>();
+            assert_eq!(lookup(null).err(), Some(Status::INVALID_PARAMETER));
+            assert_eq!(check_unbuilt(null).err(), Some(Status::INVALID_PARAMETER));
+            let vc: RXCE_VC = zeroed();
+            assert_eq!(lookup(&vc).err(), Some(Status::INVALID_HANDLE));
+            assert!(check_unbuilt(&vc).is_ok());
+            assert!(never_built(&vc));
+        }
+    }
+
+    #[test]
+    fn a_wrong_signature_or_a_forged_key_is_a_bad_handle() {
+        let mut vc: RXCE_VC = zeroed();
+        vc.Signature = RXCE_ADDRESS_SIGNATURE;
+        // SAFETY: `vc` is a valid local.
+        assert_eq!(unsafe { lookup(&vc) }.err(), Some(Status::INVALID_HANDLE));
+        vc.Signature = RXCE_VC_SIGNATURE;
+        vc.hRxCe = u64::MAX;
+        // SAFETY: as above.
+        unsafe {
+            assert_eq!(lookup(&vc).err(), Some(Status::INVALID_HANDLE));
+            assert!(!never_built(&vc));
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! RxCeBuildTransport, RxCeTearDownTransport, RxCeQueryTransportInformation
+//! and RxCeQueryAdapterStatus.
+
+use rxce_engine::Status;
+
+use crate::convert::{provider_info, unicode_string};
+use crate::engine;
+use crate::ffi_boundary;
+use crate::handlers::running_vc;
+use crate::handles::{self, check_unbuilt, lookup, never_built, Object};
+use crate::types::{
+    _ADAPTER_STATUS, ADAPTER_STATUS, NTSTATUS, PRXCE_TRANSPORT, PRXCE_TRANSPORT_INFORMATION, PUNICODE_STRING,
+    RXCE_TRANSPORT, RXCE_TRANSPORT_INFORMATION, RXCE_TRANSPORT_SIGNATURE, TDI_PROVIDER_INFO, ULONG, UNICODE_STRING,
+};
+
+unsafe fn build_transport(
+    p: PRXCE_TRANSPORT,
+    name: PUNICODE_STRING,
+    quality_of_service: ULONG,
+) -> Result<Status, Status> {
+    // SAFETY (for the calls below): forwarded caller promises.
+    unsafe { check_unbuilt(p) }?;
+    let (name, mut units) = unsafe { unicode_string(name) }?;
+    let engine = engine::engine()?;
+    let transport = engine::enter(|| engine.build_transport(&name, quality_of_service))??;
+    let mut info = Box::new(provider_info(&transport.provider_info()?));
+    let bytes = u16::try_from(units.len() * 2).expect("the name came from a UNICODE_STRING");
+    let name = UNICODE_STRING {
+        Length: bytes,
+        MaximumLength: bytes,
+        Buffer: units.as_mut_ptr(),
+    };
+    let info_at: *mut TDI_PROVIDER_INFO = &mut *info;
+    let object = Object::Transport(transport);
+    // SAFETY: `p` is writable and stays in place while built (the caller's
+    // promise); the name and information copies move into the table entry
+    // without their heap blocks moving.
+    unsafe {
+        handles::register(p, object, None, Box::new((units, info)), |key| RXCE_TRANSPORT {
+            Signature: RXCE_TRANSPORT_SIGNATURE,
+            Name: name,
+            pProviderInfo: info_at,
+            ConnectionCount: 0,
+            VirtualCircuitCount: 0,
+            QualityOfService: quality_of_service,
+            hRxCe: key,
+        })
+    }?;
+    Ok(Status::SUCCESS)
+}
+
+unsafe fn tear_down_transport(p: PRXCE_TRANSPORT) -> Result<Status, Status> {
+    // SAFETY (for both calls): forwarded caller promise.
+    if unsafe { never_built(p) } {
+        return Ok(Status::SUCCESS);
+    }
+    let found = unsafe { lookup(p) }?;
+    let transport = found.handle;
+    let id = transport.id();
+    let covers_callback = running_vc().is_some_and(|vc| vc.connection().address().transport().id() == id);
+    let outcome = engine::tear_down(async move { transport.tear_down().await }, covers_callback);
+    handles::remove(found.key);
+    outcome.map(|()| Status::SUCCESS)
+}
+
+unsafe fn query_transport_information(p: PRXCE_TRANSPORT, out: PRXCE_TRANSPORT_INFORMATION) -> Result<Status, Status> {
+    // SAFETY: forwarded caller promise.
+    let transport = unsafe { lookup(p) }?.handle;
+    if out.is_null() || !out.is_aligned() {
+        return Err(Status::INVALID_PARAMETER.with_message("the RXCE_TRANSPORT_INFORMATION is NULL or misaligned"));
+    }
+    let info = transport.query_information()?;
+    // SAFETY: non-NULL and aligned; a whole structure is writable by the
+    // caller's promise.
+    unsafe {
+        out.write(RXCE_TRANSPORT_INFORMATION {
+            ConnectionCount: info.connection_count,
+            QualityOfService: info.quality_of_service,
+        })
+    };
+    Ok(Status::SUCCESS)
+}
+
+unsafe fn query_adapter_status(p: PRXCE_TRANSPORT, out: *mut ADAPTER_STATUS) -> Result<Status, Status> {
+    // SAFETY: forwarded caller promise.
+    let transport = unsafe { lookup(p) }?.handle;
+    if out.is_null() || !out.is_aligned() {
+        return Err(Status::INVALID_PARAMETER.with_message("the ADAPTER_STATUS is NULL or misaligned"));
+    }
+    // needs engine: a query of the adapter under a transport, e.g.
+    // `Transport::query_adapter_status() -> Result<AdapterStatus, Status>`
+    // (hardware address, counters, registered NetBIOS names), then written
+    // here as an ADAPTER_STATUS (decision 12).
+    let _ = transport;
+    Err(Status::NOT_IMPLEMENTED
+        .with_message("RxCeQueryAdapterStatus needs an adapter query the engine does not have yet"))
+}
+
+/// Binds an unbuilt transport to the provider named `pTransportName`
+/// (`tcp`, `tcp+smb`, `memory`, ...) with an opaque quality of service
+/// (higher is better when racing transports).
+///
+/// Returns STATUS_SUCCESS; STATUS_INVALID_PARAMETER for a NULL or malformed
+/// argument, an unknown transport name, or a transport that is built
+/// already; STATUS_INSUFFICIENT_RESOURCES.
+///
+/// # Safety
+///
+/// `pTransport` is NULL or writable memory for an RXCE_TRANSPORT, kept valid
+/// and in place until the transport is torn down; `pTransportName` is NULL
+/// or a readable UNICODE_STRING with `Length` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn RxCeBuildTransport(
+    pTransport: PRXCE_TRANSPORT,
+    pTransportName: PUNICODE_STRING,
+    QualityOfService: ULONG,
+) -> NTSTATUS {
+    // SAFETY: the caller's promises above.
+    ffi_boundary!({ unsafe { build_transport(pTransport, pTransportName, QualityOfService) } })
+}
+
+/// Unbinds a transport, tearing down its addresses, connections and VCs
+/// first, and uninitialises it.
+///
+/// Returns STATUS_SUCCESS (also for a zeroed transport, never bound);
+/// STATUS_INVALID_PARAMETER for NULL; STATUS_INVALID_HANDLE for a transport
+/// torn down already or a wrong signature.
+///
+/// # Safety
+///
+/// `pTransport` is NULL or points to a readable RXCE_TRANSPORT (writable if
+/// built).
+#[no_mangle]
+pub unsafe extern "C" fn RxCeTearDownTransport(pTransport: PRXCE_TRANSPORT) -> NTSTATUS {
+    // SAFETY: the caller's promise above.
+    ffi_boundary!({ unsafe { tear_down_transport(pTransport) } })
+}
+
+/// Fills `pTransportInformation` (a whole RXCE_TRANSPORT_INFORMATION) with
+/// the transport's connection count and quality of service.
+///
+/// Returns STATUS_SUCCESS; STATUS_INVALID_PARAMETER for a NULL pointer;
+/// STATUS_INVALID_HANDLE for a transport that is not built.
+///
+/// # Safety
+///
+/// `pTransport` is NULL or a readable RXCE_TRANSPORT;
+/// `pTransportInformation` is NULL or writable for a whole
+/// RXCE_TRANSPORT_INFORMATION.
+#[no_mangle]
+pub unsafe extern "C" fn RxCeQueryTransportInformation(
+    pTransport: PRXCE_TRANSPORT,
+    pTransportInformation: PRXCE_TRANSPORT_INFORMATION,
+) -> NTSTATUS {
+    // SAFETY: the caller's promises above.
+    ffi_boundary!({ unsafe { query_transport_information(pTransport, pTransportInformation) } })
+}
+
+/// Fills `pAdapterStatus` (a whole ADAPTER_STATUS) with the status of the
+/// transport's adapter.
+///
+/// Not implemented yet: after its argument checks (STATUS_INVALID_PARAMETER
+/// for NULL, STATUS_INVALID_HANDLE for a transport that is not built) it
+/// returns STATUS_NOT_IMPLEMENTED.
+///
+/// # Safety
+///
+/// `pTransport` is NULL or a readable RXCE_TRANSPORT; `pAdapterStatus` is
+/// NULL or writable for a whole ADAPTER_STATUS.
+#[no_mangle]
+pub unsafe extern "C" fn RxCeQueryAdapterStatus(
+    pTransport: PRXCE_TRANSPORT,
+    pAdapterStatus: *mut _ADAPTER_STATUS,
+) -> NTSTATUS {
+    // SAFETY: the caller's promises above.
+    ffi_boundary!({ unsafe { query_adapter_status(pTransport, pAdapterStatus) } })
+}

@@ -1,0 +1,381 @@
+/*
+ * Bad input to every routine: NULL pointers, unknown enumeration values,
+ * bad lengths, zeroed (never built), stale (torn down), forged and
+ * wrong-kind objects. Each gets STATUS_INVALID_PARAMETER or
+ * STATUS_INVALID_HANDLE, and nothing crashes.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <string.h>
+
+#include "rxce_test.h"
+
+#define IP STATUS_INVALID_PARAMETER
+#define IH STATUS_INVALID_HANDLE
+
+static uint16_t port;
+static STACK s;           /* built objects to use as good arguments */
+static STACK stale;       /* objects torn down */
+static RXCE_TRANSPORT zero_transport;
+static RXCE_ADDRESS zero_address;
+static RXCE_CONNECTION zero_connection;
+static RXCE_VC zero_vc;
+
+static void names(void)
+{
+    RXCE_TRANSPORT t;
+    WCHAR units[64], lone[1];
+    UNICODE_STRING n = name("tcp", units);
+
+    memset(&t, 0, sizeof t);
+    EXPECT(RxCeBuildTransport(NULL, &n, 0), IP);
+    EXPECT(RxCeBuildTransport(&t, NULL, 0), IP);
+    n.Length = 5;
+    EXPECT(RxCeBuildTransport(&t, &n, 0), IP);
+    n = name("tcp", units);
+    n.MaximumLength = 4;
+    EXPECT(RxCeBuildTransport(&t, &n, 0), IP);
+    n = name("tcp", units);
+    n.Length = 0;
+    EXPECT(RxCeBuildTransport(&t, &n, 0), IP);
+    n = name("tcp", units);
+    n.Buffer = NULL;
+    EXPECT(RxCeBuildTransport(&t, &n, 0), IP);
+    lone[0] = 0xD800;
+    n.Buffer = lone;
+    n.Length = 2;
+    n.MaximumLength = 2;
+    EXPECT(RxCeBuildTransport(&t, &n, 0), IP);
+    n = name("TCP", units);
+    EXPECT(RxCeBuildTransport(&t, &n, 0), IP);
+    CHECK(t.Signature == 0, "nothing was built");
+
+    /* Memory that was never zeroed is still an unbuilt object. */
+    memset(&t, 0xCD, sizeof t);
+    n = name("tcp", units);
+    EXPECT(RxCeBuildTransport(&t, &n, 0), STATUS_SUCCESS);
+    EXPECT(RxCeBuildTransport(&t, &n, 0), IP);
+    EXPECT(RxCeTearDownTransport(&t), STATUS_SUCCESS);
+}
+
+static void transports(void)
+{
+    RXCE_TRANSPORT forged = s.transport;
+    RXCE_TRANSPORT_INFORMATION info;
+    ADAPTER_STATUS adapter;
+    RXCE_TRANSPORT garbage;
+
+    EXPECT(RxCeTearDownTransport(NULL), IP);
+    EXPECT(RxCeTearDownTransport(&zero_transport), STATUS_SUCCESS);
+    EXPECT(RxCeTearDownTransport(&stale.transport), IH);
+    EXPECT(RxCeTearDownTransport((PRXCE_TRANSPORT)&s.vc), IH);
+    memset(&garbage, 0xCD, sizeof garbage);
+    EXPECT(RxCeTearDownTransport(&garbage), IH);
+    forged.hRxCe += 1000;
+    EXPECT(RxCeTearDownTransport(&forged), IH);
+    forged = s.transport; /* a copy sits elsewhere in memory */
+    EXPECT(RxCeTearDownTransport(&forged), IH);
+
+    EXPECT(RxCeQueryTransportInformation(NULL, &info), IP);
+    EXPECT(RxCeQueryTransportInformation(&s.transport, NULL), IP);
+    EXPECT(RxCeQueryTransportInformation(&zero_transport, &info), IH);
+    EXPECT(RxCeQueryTransportInformation(&stale.transport, &info), IH);
+    EXPECT(RxCeQueryTransportInformation((PRXCE_TRANSPORT)&s.address, &info), IH);
+
+    EXPECT(RxCeQueryAdapterStatus(NULL, &adapter), IP);
+    EXPECT(RxCeQueryAdapterStatus(&s.transport, NULL), IP);
+    EXPECT(RxCeQueryAdapterStatus(&zero_transport, &adapter), IH);
+    EXPECT(RxCeQueryAdapterStatus(&stale.transport, &adapter), IH);
+}
+
+static void put16(unsigned char *at, USHORT v)
+{
+    memcpy(at, &v, 2);
+}
+
+static void put32(unsigned char *at, LONG v)
+{
+    memcpy(at, &v, 4);
+}
+
+static void addresses(void)
+{
+    RXCE_ADDRESS a;
+    ADDRESS_BUFFER local;
+    RXCE_ADDRESS_EVENT_HANDLER handler;
+    unsigned char *b = local.bytes;
+
+    memset(&a, 0, sizeof a);
+    memset(&handler, 0, sizeof handler);
+    ip_address(&local, LOOPBACK, 0);
+    EXPECT(RxCeBuildAddress(NULL, &s.transport, &local.address, NULL, NULL), IP);
+    EXPECT(RxCeBuildAddress(&a, NULL, &local.address, NULL, NULL), IP);
+    EXPECT(RxCeBuildAddress(&a, &zero_transport, &local.address, NULL, NULL), IH);
+    EXPECT(RxCeBuildAddress(&a, &stale.transport, &local.address, NULL, NULL), IH);
+    EXPECT(RxCeBuildAddress(&a, (PRXCE_TRANSPORT)&s.address, &local.address, NULL, NULL), IH);
+    EXPECT(RxCeBuildAddress(&a, &s.transport, NULL, &handler, NULL), IP);
+    EXPECT(RxCeBuildAddress(&s.address, &s.transport, &local.address, NULL, NULL), IP);
+
+    put32(b, 0);
+    EXPECT(RxCeBuildAddress(&a, &s.transport, &local.address, NULL, NULL), IP);
+    put32(b, -1);
+    EXPECT(RxCeBuildAddress(&a, &s.transport, &local.address, NULL, NULL), IP);
+    put32(b, 65);
+    EXPECT(RxCeBuildAddress(&a, &s.transport, &local.address, NULL, NULL), IP);
+    ip_address(&local, LOOPBACK, 0);
+    put16(b + 4, 13);
+    EXPECT(RxCeBuildAddress(&a, &s.transport, &local.address, NULL, NULL), IP);
+    ip_address(&local, LOOPBACK, 0);
+    put16(b + 6, TDI_ADDRESS_TYPE_IPX);
+    EXPECT(RxCeBuildAddress(&a, &s.transport, &local.address, NULL, NULL), IP);
+    put16(b + 4, 109);
+    put16(b + 6, TDI_ADDRESS_TYPE_UNIX);
+    EXPECT(RxCeBuildAddress(&a, &s.transport, &local.address, NULL, NULL), IP);
+    put16(b + 4, 2);
+    put16(b + 6, RXCE_ADDRESS_TYPE_MEMORY);
+    b[8] = 0xFF;
+    b[9] = 0xFE;
+    EXPECT(RxCeBuildAddress(&a, &s.transport, &local.address, NULL, NULL), IP);
+    put16(b + 4, 18);
+    put16(b + 6, TDI_ADDRESS_TYPE_NETBIOS);
+    memcpy(b + 10, "SERVER         ", 16);
+    EXPECT(RxCeBuildAddress(&a, &s.transport, &local.address, NULL, NULL), IP);
+    CHECK(a.Signature == 0, "nothing was built");
+
+    EXPECT(RxCeTearDownAddress(NULL), IP);
+    EXPECT(RxCeTearDownAddress(&zero_address), IH);
+    EXPECT(RxCeTearDownAddress(&stale.address), IH);
+    EXPECT(RxCeTearDownAddress((PRXCE_ADDRESS)&s.transport), IH);
+}
+
+static void connections(void)
+{
+    RXCE_CONNECTION c;
+    RXCE_VC v;
+    ADDRESS_BUFFER remote;
+    RXCE_CONNECTION_INFORMATION info, bad;
+    RXCE_CONNECTION_EVENT_HANDLER handler = recording_handler();
+    LONG length = ip_address(&remote, LOOPBACK, port);
+
+    memset(&c, 0, sizeof c);
+    memset(&v, 0, sizeof v);
+    info = remote_info(&remote, length);
+    EXPECT(RxCeBuildConnection(NULL, &info, &handler, NULL, &c, &v), IP);
+    EXPECT(RxCeBuildConnection(&zero_address, &info, &handler, NULL, &c, &v), IH);
+    EXPECT(RxCeBuildConnection(&stale.address, &info, &handler, NULL, &c, &v), IH);
+    EXPECT(RxCeBuildConnection((PRXCE_ADDRESS)&s.connection, &info, &handler, NULL, &c, &v), IH);
+    EXPECT(RxCeBuildConnection(&s.address, NULL, &handler, NULL, &c, &v), IP);
+    EXPECT(RxCeBuildConnection(&s.address, &info, &handler, NULL, NULL, &v), IP);
+    EXPECT(RxCeBuildConnection(&s.address, &info, &handler, NULL, &c, NULL), IP);
+    EXPECT(RxCeBuildConnection(&s.address, &info, &handler, NULL, &c, (PRXCE_VC)&c), IP);
+    EXPECT(RxCeBuildConnection(&s.address, &info, &handler, NULL, &c, &s.vc), IP);
+
+    bad = info;
+    bad.RemoteAddressLength = 0;
+    EXPECT(RxCeBuildConnection(&s.address, &bad, &handler, NULL, &c, &v), IP);
+    bad.RemoteAddressLength = -22;
+    EXPECT(RxCeBuildConnection(&s.address, &bad, &handler, NULL, &c, &v), IP);
+    bad.RemoteAddressLength = length - 1;
+    EXPECT(RxCeBuildConnection(&s.address, &bad, &handler, NULL, &c, &v), IP);
+    bad = info;
+    bad.RemoteAddress = NULL;
+    EXPECT(RxCeBuildConnection(&s.address, &bad, &handler, NULL, &c, &v), IP);
+    bad = info;
+    bad.UserDataLength = -1;
+    EXPECT(RxCeBuildConnection(&s.address, &bad, &handler, NULL, &c, &v), IP);
+    bad = info;
+    bad.UserDataLength = 4;
+    EXPECT(RxCeBuildConnection(&s.address, &bad, &handler, NULL, &c, &v), IP);
+    bad = info;
+    bad.OptionsLength = -2;
+    EXPECT(RxCeBuildConnection(&s.address, &bad, &handler, NULL, &c, &v), IP);
+    bad = remote_info(&remote, ip_address(&remote, LOOPBACK, 0));
+    EXPECT(RxCeBuildConnection(&s.address, &bad, &handler, NULL, &c, &v), IP);
+    CHECK(c.Signature == 0 && v.Signature == 0, "nothing was built");
+
+    EXPECT(RxCeTearDownConnection(NULL), IP);
+    EXPECT(RxCeTearDownConnection(&zero_connection), IH);
+    EXPECT(RxCeTearDownConnection(&stale.connection), IH);
+    EXPECT(RxCeTearDownConnection((PRXCE_CONNECTION)&s.address), IH);
+}
+
+static NTSTATUS never_called(PRXCE_CONNECTION_COMPLETION_CONTEXT context)
+{
+    (void)context;
+    CHECK(0, "the completion routine must not run");
+    return STATUS_SUCCESS;
+}
+
+static void multiple_transports(void)
+{
+    RXCE_CONNECTION c;
+    RXCE_VC v;
+    RXCE_CONNECTION_COMPLETION_CONTEXT completion, bad_completion;
+    PRXCE_ADDRESS addresses[2], unbuilt[2];
+    ADDRESS_BUFFER remote;
+    RXCE_CONNECTION_INFORMATION info = remote_info(&remote, ip_address(&remote, LOOPBACK, port));
+    WCHAR units[64];
+    UNICODE_STRING server = name("server", units), odd = server;
+
+    memset(&c, 0, sizeof c);
+    memset(&v, 0, sizeof v);
+    memset(&completion, 0, sizeof completion);
+    completion.pConnection = &c;
+    completion.pVc = &v;
+    addresses[0] = &s.address;
+    addresses[1] = NULL;
+    unbuilt[0] = &zero_address;
+    unbuilt[1] = &stale.address;
+    odd.Length = 3;
+
+    EXPECT(RxCeBuildConnectionOverMultipleTransports(NULL, 3, 1, addresses, &server, &info, NULL,
+                                                     NULL, never_called, &completion),
+           IP);
+    EXPECT(RxCeBuildConnectionOverMultipleTransports(NULL, -1, 1, addresses, &server, &info, NULL,
+                                                     NULL, never_called, &completion),
+           IP);
+    EXPECT(RxCeBuildConnectionOverMultipleTransports(NULL, RxCeSelectAllSuccessfulTransports, 0,
+                                                     addresses, &server, &info, NULL, NULL,
+                                                     never_called, &completion),
+           IP);
+    EXPECT(RxCeBuildConnectionOverMultipleTransports(NULL, RxCeSelectBestSuccessfulTransport, 1,
+                                                     NULL, &server, &info, NULL, NULL,
+                                                     never_called, &completion),
+           IP);
+    EXPECT(RxCeBuildConnectionOverMultipleTransports(NULL, RxCeSelectFirstSuccessfulTransport, 1,
+                                                     addresses, &server, &info, NULL, NULL, NULL,
+                                                     &completion),
+           IP);
+    EXPECT(RxCeBuildConnectionOverMultipleTransports(NULL, RxCeSelectFirstSuccessfulTransport, 1,
+                                                     addresses, &server, &info, NULL, NULL,
+                                                     never_called, NULL),
+           IP);
+    bad_completion = completion;
+    bad_completion.pVc = NULL;
+    EXPECT(RxCeBuildConnectionOverMultipleTransports(NULL, RxCeSelectFirstSuccessfulTransport, 1,
+                                                     addresses, &server, &info, NULL, NULL,
+                                                     never_called, &bad_completion),
+           IP);
+    bad_completion = completion;
+    bad_completion.pConnection = &s.connection;
+    EXPECT(RxCeBuildConnectionOverMultipleTransports(NULL, RxCeSelectFirstSuccessfulTransport, 1,
+                                                     addresses, &server, &info, NULL, NULL,
+                                                     never_called, &bad_completion),
+           IP);
+    EXPECT(RxCeBuildConnectionOverMultipleTransports(NULL, RxCeSelectFirstSuccessfulTransport, 1,
+                                                     addresses, &odd, &info, NULL, NULL,
+                                                     never_called, &completion),
+           IP);
+    EXPECT(RxCeBuildConnectionOverMultipleTransports(NULL, RxCeSelectFirstSuccessfulTransport, 1,
+                                                     addresses, &server, NULL, NULL, NULL,
+                                                     never_called, &completion),
+           IP);
+    EXPECT(RxCeBuildConnectionOverMultipleTransports(NULL, RxCeSelectFirstSuccessfulTransport, 2,
+                                                     unbuilt, &server, &info, NULL, NULL,
+                                                     never_called, &completion),
+           IH);
+    EXPECT(RxCeBuildConnectionOverMultipleTransports(NULL, RxCeSelectFirstSuccessfulTransport, 2,
+                                                     addresses, NULL, &info, NULL, NULL,
+                                                     never_called, &completion),
+           STATUS_NOT_IMPLEMENTED);
+
+    EXPECT(RxCeCancelConnectRequest(NULL, &server, &info), IP);
+    EXPECT(RxCeCancelConnectRequest(&zero_address, &server, &info), IH);
+    EXPECT(RxCeCancelConnectRequest(&stale.address, &server, &info), IH);
+    EXPECT(RxCeCancelConnectRequest(&s.address, &odd, &info), IP);
+    EXPECT(RxCeCancelConnectRequest(&s.address, &server, NULL), IP);
+}
+
+static void vcs(void)
+{
+    RXCE_VC v;
+    ULONG buffer[64];
+
+    memset(&v, 0, sizeof v);
+    EXPECT(RxCeBuildVC(NULL, &s.connection), IP);
+    EXPECT(RxCeBuildVC(&v, NULL), IP);
+    EXPECT(RxCeBuildVC(&v, &zero_connection), IH);
+    EXPECT(RxCeBuildVC(&v, &stale.connection), IH);
+    EXPECT(RxCeBuildVC(&v, (PRXCE_CONNECTION)&s.vc), IH);
+    EXPECT(RxCeBuildVC(&s.vc, &s.connection), IP);
+    CHECK(v.Signature == 0, "nothing was built");
+
+    EXPECT(RxCeTearDownVC(NULL), IP);
+    EXPECT(RxCeTearDownVC(&zero_vc), IH);
+    EXPECT(RxCeTearDownVC(&stale.vc), IH);
+    EXPECT(RxCeTearDownVC((PRXCE_VC)&s.connection), IH);
+
+    EXPECT(RxCeInitiateVCDisconnect(NULL), IP);
+    EXPECT(RxCeInitiateVCDisconnect(&zero_vc), IH);
+    EXPECT(RxCeInitiateVCDisconnect(&stale.vc), IH);
+
+    EXPECT(RxCeResumeReceive(NULL), IP);
+    EXPECT(RxCeResumeReceive(&zero_vc), IH);
+    EXPECT(RxCeResumeReceive(&stale.vc), IH);
+
+    EXPECT(RxCeQueryInformation(NULL, RxCeConnectionInformation, buffer, sizeof buffer), IP);
+    EXPECT(RxCeQueryInformation(&zero_vc, RxCeConnectionInformation, buffer, sizeof buffer), IH);
+    EXPECT(RxCeQueryInformation(&stale.vc, RxCeConnectionInformation, buffer, sizeof buffer), IH);
+    EXPECT(RxCeQueryInformation(&s.vc, 0, buffer, sizeof buffer), IP);
+    EXPECT(RxCeQueryInformation(&s.vc, 99, buffer, sizeof buffer), IP);
+    EXPECT(RxCeQueryInformation(&s.vc, RxCeRemoteAddressInformation, NULL, 0), IP);
+}
+
+static void sends(void)
+{
+    char bytes[8] = "abcdefgh";
+    MDL m, no_bytes, cycle;
+    ADDRESS_BUFFER remote;
+    RXCE_CONNECTION_INFORMATION info = remote_info(&remote, ip_address(&remote, LOOPBACK, port));
+
+    m.Next = NULL;
+    m.MappedSystemVa = bytes;
+    m.ByteCount = sizeof bytes;
+    no_bytes.Next = NULL;
+    no_bytes.MappedSystemVa = NULL;
+    no_bytes.ByteCount = 4;
+    cycle.Next = &cycle;
+    cycle.MappedSystemVa = NULL;
+    cycle.ByteCount = 0;
+
+    EXPECT(RxCeSend(NULL, 0, &m, 8, NULL), IP);
+    EXPECT(RxCeSend(&zero_vc, 0, &m, 8, NULL), IH);
+    EXPECT(RxCeSend(&stale.vc, 0, &m, 8, NULL), IH);
+    EXPECT(RxCeSend((PRXCE_VC)&s.transport, 0, &m, 8, NULL), IH);
+    EXPECT(RxCeSend(&s.vc, 0, NULL, 8, NULL), IP);
+    EXPECT(RxCeSend(&s.vc, 0, &m, 9, NULL), IP);
+    EXPECT(RxCeSend(&s.vc, 0, &m, 0, NULL), IP);
+    EXPECT(RxCeSend(&s.vc, 0, &no_bytes, 4, NULL), IP);
+    EXPECT(RxCeSend(&s.vc, 0, &cycle, 4, NULL), IP);
+    EXPECT(RxCeSend(&s.vc, 0x40000000u, &m, 8, NULL), IP);
+    EXPECT(RxCeSend(&s.vc, 0x1, &m, 8, NULL), IP);
+
+    EXPECT(RxCeSendDatagram(NULL, &info, 0, &m, 8, NULL), IP);
+    EXPECT(RxCeSendDatagram(&zero_address, &info, 0, &m, 8, NULL), IH);
+    EXPECT(RxCeSendDatagram(&stale.address, &info, 0, &m, 8, NULL), IH);
+    EXPECT(RxCeSendDatagram(&s.address, NULL, 0, &m, 8, NULL), IP);
+    EXPECT(RxCeSendDatagram(&s.address, &info, 0, &no_bytes, 4, NULL), IP);
+    EXPECT(RxCeSendDatagram(&s.address, &info, 0, &m, 9, NULL), IP);
+    EXPECT(RxCeSendDatagram(&s.address, &info, 0x1, &m, 8, NULL), IP);
+}
+
+int main(void)
+{
+    port = peer_start();
+    CHECK(port != 0, "the peer listens");
+    events_reset();
+    EXPECT(stack_build(&stale, port), STATUS_SUCCESS);
+    EXPECT(RxCeTearDownTransport(&stale.transport), STATUS_SUCCESS);
+    EXPECT(stack_build(&s, port), STATUS_SUCCESS);
+    names();
+    transports();
+    addresses();
+    connections();
+    multiple_transports();
+    vcs();
+    sends();
+    EXPECT(RxCeTearDownTransport(&s.transport), STATUS_SUCCESS);
+    EXPECT(RxCeShutdown(), STATUS_SUCCESS);
+    peer_stop();
+    return finish();
+}

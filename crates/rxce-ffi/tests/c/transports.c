@@ -1,0 +1,235 @@
+/*
+ * Every transport from C: `netbt` with a TRANSPORT_ADDRESS that carries an
+ * IP entry (where to connect) and a NetBIOS entry (the called name),
+ * `tcp+smb` (whole messages), `unix` (a Unix-domain listener of this
+ * program) and `memory` (no listener: refused).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "rxce_test.h"
+
+static uint16_t port;
+
+/* Builds a transport of `kind` and an address on it; the local address is
+ * 127.0.0.1:0, or an empty unix entry for `unix`. */
+static NTSTATUS build_base(STACK *s, const char *kind)
+{
+    WCHAR units[64];
+    UNICODE_STRING n = name(kind, units);
+    ADDRESS_BUFFER local;
+    NTSTATUS status;
+    memset(s, 0, sizeof *s);
+    status = RxCeBuildTransport(&s->transport, &n, 1);
+    if (status != STATUS_SUCCESS) {
+        return status;
+    }
+    if (strcmp(kind, "unix") == 0) {
+        LONG one = 1;
+        USHORT length = 0, type = TDI_ADDRESS_TYPE_UNIX;
+        memset(&local, 0, sizeof local);
+        memcpy(local.bytes, &one, 4);
+        memcpy(local.bytes + 4, &length, 2);
+        memcpy(local.bytes + 6, &type, 2);
+    } else if (strcmp(kind, "memory") == 0) {
+        LONG one = 1;
+        USHORT length = 6, type = RXCE_ADDRESS_TYPE_MEMORY;
+        memset(&local, 0, sizeof local);
+        memcpy(local.bytes, &one, 4);
+        memcpy(local.bytes + 4, &length, 2);
+        memcpy(local.bytes + 6, &type, 2);
+        memcpy(local.bytes + 8, "client", 6);
+    } else {
+        ip_address(&local, LOOPBACK, 0);
+    }
+    return RxCeBuildAddress(&s->address, &s->transport, &local.address, NULL, NULL);
+}
+
+static NTSTATUS connect_to(STACK *s, ADDRESS_BUFFER *remote, LONG length)
+{
+    RXCE_CONNECTION_INFORMATION info = remote_info(remote, length);
+    RXCE_CONNECTION_EVENT_HANDLER handler = recording_handler();
+    return RxCeBuildConnection(&s->address, &info, &handler, (PVOID)&events, &s->connection,
+                               &s->vc);
+}
+
+/* Sends `text` synchronously and waits for it to come back whole. */
+static int echoes_as_one_message(STACK *s, const char *text)
+{
+    char bytes[64];
+    MDL m;
+    ULONG flags;
+    size_t length = strlen(text);
+    memcpy(bytes, text, length);
+    m.Next = NULL;
+    m.MappedSystemVa = bytes;
+    m.ByteCount = (ULONG)length;
+    events_reset();
+    if (RxCeSend(&s->vc, RXCE_SEND_SYNCHRONOUS, &m, (ULONG)length, NULL) != STATUS_SUCCESS ||
+        !wait_for_stream(length, 5000)) {
+        return 0;
+    }
+    events_lock();
+    flags = events.last_flags;
+    events_unlock();
+    return events.receives == 1 && (flags & TDI_RECEIVE_ENTIRE_MESSAGE) &&
+           memcmp(events.stream, text, length) == 0;
+}
+
+static void netbt(void)
+{
+    STACK s;
+    ADDRESS_BUFFER remote;
+    LONG two = 2;
+    USHORT length, type;
+    TDI_ADDRESS_IP ip;
+    TDI_ADDRESS_NETBIOS called;
+    union {
+        TDI_CONNECTION_INFORMATION info;
+        unsigned char bytes[256];
+    } query;
+    TRANSPORT_ADDRESS *copy;
+
+    memset(&ip, 0, sizeof ip);
+    ip.sin_port = htons(port);
+    ip.in_addr = htonl(LOOPBACK);
+    memset(&called, 0, sizeof called);
+    called.NetbiosNameType = TDI_ADDRESS_NETBIOS_TYPE_UNIQUE;
+    memcpy(called.NetbiosName, "SERVER          ", 16);
+    called.NetbiosName[15] = 0x20;
+    memset(&remote, 0, sizeof remote);
+    memcpy(remote.bytes, &two, 4);
+    length = TDI_ADDRESS_LENGTH_IP;
+    type = TDI_ADDRESS_TYPE_IP;
+    memcpy(remote.bytes + 4, &length, 2);
+    memcpy(remote.bytes + 6, &type, 2);
+    memcpy(remote.bytes + 8, &ip, sizeof ip);
+    length = TDI_ADDRESS_LENGTH_NETBIOS;
+    type = TDI_ADDRESS_TYPE_NETBIOS;
+    memcpy(remote.bytes + 22, &length, 2);
+    memcpy(remote.bytes + 24, &type, 2);
+    memcpy(remote.bytes + 26, &called, sizeof called);
+
+    peer_netbt(1);
+    EXPECT(build_base(&s, "netbt"), STATUS_SUCCESS);
+    EXPECT(connect_to(&s, &remote, 26 + TDI_ADDRESS_LENGTH_NETBIOS), STATUS_SUCCESS);
+    peer_netbt(0);
+    CHECK(echoes_as_one_message(&s, "hello over netbt"),
+          "netbt: a session to the IP entry, messages indicated whole");
+    EXPECT(RxCeQueryInformation(&s.vc, RxCeConnectionInformation, &query, sizeof query),
+           STATUS_SUCCESS);
+    copy = (TRANSPORT_ADDRESS *)query.info.RemoteAddress;
+    CHECK(copy->TAAddressCount == 2 && copy->Address[0].AddressType == TDI_ADDRESS_TYPE_IP &&
+              memcmp((unsigned char *)copy + 28, "SERVER", 6) == 0,
+          "the connection information keeps both entries");
+    EXPECT(RxCeTearDownTransport(&s.transport), STATUS_SUCCESS);
+}
+
+static void direct_hosted(void)
+{
+    STACK s;
+    ADDRESS_BUFFER remote;
+    EXPECT(build_base(&s, "tcp+smb"), STATUS_SUCCESS);
+    EXPECT(connect_to(&s, &remote, ip_address(&remote, LOOPBACK, port)), STATUS_SUCCESS);
+    CHECK(echoes_as_one_message(&s, "hello over tcp+smb"), "tcp+smb: messages indicated whole");
+    EXPECT(RxCeTearDownTransport(&s.transport), STATUS_SUCCESS);
+}
+
+static int unix_listener = -1;
+
+static void *unix_echo(void *unused)
+{
+    char buffer[256];
+    int fd = accept(unix_listener, NULL, NULL);
+    ssize_t n;
+    (void)unused;
+    while ((n = read(fd, buffer, sizeof buffer)) > 0) {
+        if (write(fd, buffer, (size_t)n) != n) {
+            break;
+        }
+    }
+    close(fd);
+    return NULL;
+}
+
+static void unix_domain(void)
+{
+    STACK s;
+    ADDRESS_BUFFER remote;
+    struct sockaddr_un address;
+    char path[64];
+    pthread_t thread;
+    LONG one = 1;
+    USHORT length, type = TDI_ADDRESS_TYPE_UNIX;
+    char hello[] = "hello over unix";
+    MDL m;
+
+    snprintf(path, sizeof path, "/tmp/rxce-ffi-%ld.sock", (long)getpid());
+    unlink(path);
+    memset(&address, 0, sizeof address);
+    address.sun_family = AF_UNIX;
+    strcpy(address.sun_path, path);
+    unix_listener = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK(bind(unix_listener, (struct sockaddr *)&address, sizeof address) == 0 &&
+              listen(unix_listener, 1) == 0,
+          "a Unix-domain listener");
+    pthread_create(&thread, NULL, unix_echo, NULL);
+
+    length = (USHORT)strlen(path);
+    memset(&remote, 0, sizeof remote);
+    memcpy(remote.bytes, &one, 4);
+    memcpy(remote.bytes + 4, &length, 2);
+    memcpy(remote.bytes + 6, &type, 2);
+    memcpy(remote.bytes + 8, path, length);
+    EXPECT(build_base(&s, "unix"), STATUS_SUCCESS);
+    EXPECT(connect_to(&s, &remote, 8 + length), STATUS_SUCCESS);
+    events_reset();
+    m.Next = NULL;
+    m.MappedSystemVa = hello;
+    m.ByteCount = (ULONG)strlen(hello);
+    EXPECT(RxCeSend(&s.vc, RXCE_SEND_SYNCHRONOUS, &m, m.ByteCount, NULL), STATUS_SUCCESS);
+    CHECK(wait_for_stream(strlen(hello), 5000) &&
+              memcmp(events.stream, hello, strlen(hello)) == 0,
+          "unix: the bytes came back");
+    EXPECT(RxCeTearDownTransport(&s.transport), STATUS_SUCCESS);
+    pthread_join(thread, NULL);
+    close(unix_listener);
+    unlink(path);
+}
+
+static void memory(void)
+{
+    STACK s;
+    ADDRESS_BUFFER remote;
+    LONG one = 1;
+    USHORT length = 6, type = RXCE_ADDRESS_TYPE_MEMORY;
+    memset(&remote, 0, sizeof remote);
+    memcpy(remote.bytes, &one, 4);
+    memcpy(remote.bytes + 4, &length, 2);
+    memcpy(remote.bytes + 6, &type, 2);
+    memcpy(remote.bytes + 8, "nobody", 6);
+    EXPECT(build_base(&s, "memory"), STATUS_SUCCESS);
+    EXPECT(connect_to(&s, &remote, 14), STATUS_CONNECTION_REFUSED);
+    EXPECT(RxCeTearDownTransport(&s.transport), STATUS_SUCCESS);
+}
+
+int main(void)
+{
+    port = peer_start();
+    CHECK(port != 0, "the peer listens");
+    netbt();
+    direct_hosted();
+    unix_domain();
+    memory();
+    CHECK(context_was_always_right(), "callbacks got their event context");
+    EXPECT(RxCeShutdown(), STATUS_SUCCESS);
+    peer_stop();
+    return finish();
+}
