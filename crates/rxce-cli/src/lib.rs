@@ -1,7 +1,12 @@
 //! The `rxce` command line's parts, as a library so that tests and
-//! benchmarks can drive them: the demo and the table helpers.
+//! benchmarks can drive them: endpoint URLs, the peers of `rxce serve`, the
+//! SMB probe of `rxce probe`, the demo, and the output helpers.
 
 #![warn(missing_docs)]
 
 pub mod demo;
+pub mod endpoint;
+pub mod probe;
+pub mod serve;
+pub mod spinner;
 pub mod table;

@@ -1,9 +1,26 @@
 //! `rxce`: try the RDBSS connection engine from the command line.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use rxce::wire::NetbiosName;
 use rxce::Status;
+use rxce_cli::endpoint::{self, Endpoint, Host, Kind};
+use rxce_cli::serve::{Mode, PeerOptions};
+
+/// The endpoint forms, for the help of the commands that take them.
+const ENDPOINTS_HELP: &str = "\
+Endpoints (URLs):
+  tcp://HOST:PORT                       TCP, a bare byte stream
+  tcp+smb://HOST[:PORT]                 TCP with SMB direct-hosted framing (port 445 by default)
+  netbt://HOST[:PORT][?called=NAME&calling=NAME]
+                                        NetBIOS session service (port 139 by default)
+  udp://HOST:PORT                       UDP datagrams
+  unix:PATH                             a Unix-domain socket file
+  unix:@NAME                            an abstract Unix-domain socket (Linux; no file)
+  memory:NAME                           the engine's in-process transport
+HOST is a DNS name or an IP address; an IPv6 address goes in brackets: tcp://[::1]:8445.";
 
 /// The rxce connection engine on the command line.
 #[derive(Debug, Parser)]
@@ -22,6 +39,150 @@ enum Command {
     /// Run the engine end to end against embedded peers (TCP on loopback
     /// and in memory) and print what happened. Needs no server.
     Demo,
+    /// Serve peers (echo, sink or source) on endpoints until interrupted.
+    ///
+    /// Starts a peer on every --listen endpoint and prints one line per
+    /// endpoint, `listening URL`, with the address actually bound (so port 0
+    /// works). Runs until Ctrl-C, SIGTERM or --duration, then prints, per
+    /// endpoint, the connections accepted, the NetBIOS sessions refused, the
+    /// payload bytes received and sent (without frame headers), the messages
+    /// (framed transports) or datagrams (udp) each way, and the NetBIOS
+    /// keepalives sent. udp counts distinct sources as connections.
+    ///
+    /// tcp+smb and netbt echo per message: each message comes back as one
+    /// message. netbt answers session requests positively for the names given
+    /// with --accept-name (any name when none is given) and negatively (0x82,
+    /// called name not present) otherwise. udp echoes each datagram to its
+    /// source; source mode needs a client that can close, so it serves tcp,
+    /// tcp+smb, netbt and unix only. memory endpoints live inside one process
+    /// and cannot be served to others.
+    Serve(ServeArgs),
+    /// Ask an SMB server for an SMB2 NEGOTIATE over direct-hosted TCP and
+    /// over the NetBIOS session service, and compare the answers.
+    ///
+    /// Tries direct-hosted TCP (the engine's tcp+smb transport, --direct-port)
+    /// and the NetBIOS session service (netbt, --netbt-port) at once, each
+    /// through its own transport, address and connection. netbt calls the
+    /// server by --called-name, else by the first label of SERVER uppercased
+    /// when SERVER is a DNS name, else by *SMBSERVER; the engine retries with
+    /// *SMBSERVER when the server refuses the name. Over each connection that
+    /// comes up it sends an SMB2 NEGOTIATE offering every dialect and reads the
+    /// whole-message answer. Every wait ends by --timeout: a port that never
+    /// answers (black-holed) gives STATUS_IO_TIMEOUT for its transport.
+    ///
+    /// The table has a column per transport: address, called name, status,
+    /// connect and negotiate times, dialect, server GUID, largest read, write
+    /// and transaction, and capabilities. The winner is the first transport, in
+    /// the order tcp, netbt, that negotiated.
+    ///
+    /// With --json, stdout gets exactly one JSON object:
+    /// {"server": ..., "attempts": [{"transport": "tcp"|"netbt", "address":
+    /// "IP:PORT", "status": "STATUS_...", "connect_ms": n, "negotiate":
+    /// {"dialect": "0x0311", "server_guid": ..., "max_read": n, "max_write": n,
+    /// "max_transact": n, "capabilities": [...]} or null}], "winner":
+    /// "tcp"|"netbt"|null}. The address is the host name and port when the
+    /// attempt failed before the engine connected.
+    ///
+    /// Exit status: 0 when at least one transport negotiated, 1 otherwise, 2 for
+    /// bad arguments.
+    Probe(ProbeArgs),
+}
+
+/// The arguments of `rxce serve`.
+#[derive(Debug, Args)]
+#[command(after_help = ENDPOINTS_HELP)]
+struct ServeArgs {
+    /// An endpoint to serve; repeat for several.
+    #[arg(long = "listen", value_name = "URL", required = true, value_parser = parse_listen)]
+    listen: Vec<Endpoint>,
+    /// What each peer does with a connection.
+    #[arg(long, value_enum, default_value_t = Mode::Echo)]
+    mode: Mode,
+    /// Stop after this many seconds (decimals allowed).
+    #[arg(long, value_name = "SECS", value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// A called NetBIOS name netbt endpoints accept (`NAME` or `NAME<XX>`,
+    /// suffix 0x20 by default); repeat for several. Without any, every name
+    /// is accepted.
+    #[arg(long = "accept-name", value_name = "NAME", value_parser = parse_accept_name)]
+    accept_names: Vec<NetbiosName>,
+    /// Send a NetBIOS keepalive on a netbt session after this many seconds
+    /// without sending; 0 sends none.
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_interval)]
+    keepalive: Duration,
+}
+
+/// The arguments of `rxce probe`.
+#[derive(Debug, Args)]
+struct ProbeArgs {
+    /// The server: a DNS name or an IP address (IPv6 with or without
+    /// brackets).
+    #[arg(value_name = "SERVER", value_parser = parse_server)]
+    server: Host,
+    /// The direct-hosted TCP port.
+    #[arg(long, value_name = "PORT", default_value_t = 445, value_parser = clap::value_parser!(u16).range(1..))]
+    direct_port: u16,
+    /// The NetBIOS session service port.
+    #[arg(long, value_name = "PORT", default_value_t = 139, value_parser = clap::value_parser!(u16).range(1..))]
+    netbt_port: u16,
+    /// The NetBIOS name netbt calls (`NAME` or `NAME<XX>`, suffix 0x20 by
+    /// default).
+    #[arg(long, value_name = "NAME", value_parser = parse_called_name)]
+    called_name: Option<NetbiosName>,
+    /// The longest each transport's attempt (connect and NEGOTIATE) may
+    /// take, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: u64,
+    /// Print one JSON object on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_listen(text: &str) -> Result<Endpoint, String> {
+    let endpoint = Endpoint::parse(text).map_err(|e| e.to_string())?;
+    if endpoint.kind() == Kind::Memory {
+        return Err(format!(
+            "bad endpoint \"{}\": a memory endpoint exists only inside one process: serve tcp, tcp+smb, netbt, udp or unix",
+            text.escape_debug()
+        ));
+    }
+    Ok(endpoint)
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{text:?} is not a usable number of seconds"))
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = parse_seconds(text)?;
+    if duration.is_zero() {
+        return Err("the duration must be longer than 0 seconds".into());
+    }
+    Ok(duration)
+}
+
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    parse_seconds(text)
+}
+
+fn parse_accept_name(text: &str) -> Result<NetbiosName, String> {
+    endpoint::parse_called_name(text).map_err(|e| format!("bad NetBIOS name {text:?}: {e}"))
+}
+
+fn parse_called_name(text: &str) -> Result<NetbiosName, String> {
+    parse_accept_name(text)
+}
+
+fn parse_server(text: &str) -> Result<Host, String> {
+    if text.matches(':').count() == 1 && !text.starts_with('[') {
+        return Err(format!(
+            "bad server {text:?}: give the host alone and the ports with --direct-port and --netbt-port"
+        ));
+    }
+    Host::parse(text).map_err(|problem| format!("bad server {text:?}: {problem}"))
 }
 
 fn init_logging(verbose: u8) {
@@ -36,7 +197,27 @@ fn init_logging(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+}
+
+/// Exits with clap's usage error (code 2) for `subcommand`.
+fn usage_error(subcommand: &str, message: String) -> ! {
+    let mut cli = Cli::command();
+    cli.build();
+    let error = match cli.find_subcommand_mut(subcommand) {
+        Some(command) => command.error(clap::error::ErrorKind::ArgumentConflict, message),
+        None => cli.error(clap::error::ErrorKind::ArgumentConflict, message),
+    };
+    error.exit()
+}
+
+/// Prints `text` and a newline on stdout; a closed stdout (`| head`) is
+/// not worth a panic.
+fn print(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
 }
 
 /// Prints a failing status the same way for every command.
@@ -56,23 +237,97 @@ fn runtime() -> Result<tokio::runtime::Runtime, Status> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(status) => return fail("", &status),
+    };
     match cli.command {
-        Command::Demo => {
-            let runtime = match runtime() {
-                Ok(runtime) => runtime,
-                Err(status) => return fail("demo", &status),
-            };
-            match runtime.block_on(rxce_cli::demo::run()) {
-                Ok(rows) => {
-                    println!("{}", rxce_cli::demo::render(&rows));
-                    println!("rxce demo: every step succeeded");
-                    ExitCode::SUCCESS
-                }
-                Err((rows, status)) => {
-                    println!("{}", rxce_cli::demo::render(&rows));
-                    fail("demo", &status)
-                }
-            }
+        Command::Demo => demo(&runtime),
+        Command::Serve(args) => serve(&runtime, args),
+        Command::Probe(args) => probe(&runtime, args),
+    }
+}
+
+fn demo(runtime: &tokio::runtime::Runtime) -> ExitCode {
+    match runtime.block_on(rxce_cli::demo::run()) {
+        Ok(rows) => {
+            print(&rxce_cli::demo::render(&rows));
+            print("rxce demo: every step succeeded");
+            ExitCode::SUCCESS
         }
+        Err((rows, status)) => {
+            print(&rxce_cli::demo::render(&rows));
+            fail("demo", &status)
+        }
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM (handlers installed before it returns) and
+/// names the one that came.
+fn stop_signal() -> Result<impl std::future::Future<Output = String>, Status> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| Status::from_io(e, "handling SIGINT"))?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(|e| Status::from_io(e, "handling SIGTERM"))?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => "SIGINT".to_owned(),
+            _ = terminate.recv() => "SIGTERM".to_owned(),
+        }
+    })
+}
+
+fn serve(runtime: &tokio::runtime::Runtime, args: ServeArgs) -> ExitCode {
+    if args.mode == Mode::Source {
+        if let Some(udp) = args.listen.iter().find(|e| e.kind() == Kind::Udp) {
+            let message = format!("--mode source cannot serve {udp}: udp has no connection for a client to close");
+            usage_error("serve", message);
+        }
+    }
+    let options = PeerOptions {
+        mode: args.mode,
+        accept_names: args.accept_names,
+        keepalive: Some(args.keepalive).filter(|d| !d.is_zero()),
+        engine: None,
+    };
+    runtime.block_on(async {
+        let stop = match stop_signal() {
+            Ok(stop) => stop,
+            Err(status) => return fail("serve", &status),
+        };
+        let mut stdout = std::io::stdout();
+        match rxce_cli::serve::run(&args.listen, &options, args.duration, stop, &mut stdout).await {
+            Ok(report) => {
+                print(&report.render());
+                ExitCode::SUCCESS
+            }
+            Err(status) => fail("serve", &status),
+        }
+    })
+}
+
+fn probe(runtime: &tokio::runtime::Runtime, args: ProbeArgs) -> ExitCode {
+    let options = rxce_cli::probe::ProbeOptions {
+        server: args.server,
+        direct_port: args.direct_port,
+        netbt_port: args.netbt_port,
+        called_name: args.called_name,
+        timeout: Duration::from_millis(args.timeout),
+    };
+    let spinner = rxce_cli::spinner::Spinner::start(format!("probing {} (tcp, netbt)", options.server));
+    let probed = runtime.block_on(rxce_cli::probe::run(&options));
+    spinner.finish();
+    let probe = match probed {
+        Ok(probe) => probe,
+        Err(status) => return fail("probe", &status),
+    };
+    if args.json {
+        print(&rxce_cli::probe::json(&probe));
+    } else {
+        print(&rxce_cli::probe::render(&probe));
+    }
+    if probe.winner().is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }

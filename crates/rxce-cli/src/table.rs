@@ -41,6 +41,49 @@ pub fn millis(d: std::time::Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// Reads a table rendered by [`table`] back into its cells, a row per
+/// line (the header first; a cell of several lines gives several rows), for
+/// tests and scripts. Columns are told apart by the gaps of at least two
+/// blanks that separate them on every line.
+pub fn cells(rendered: &str) -> Vec<Vec<String>> {
+    let lines: Vec<Vec<char>> = rendered
+        .lines()
+        .filter_map(|line| line.strip_prefix('│').and_then(|l| l.strip_suffix('│')))
+        .map(|line| line.chars().collect())
+        .collect();
+    let width = lines.iter().map(Vec::len).max().unwrap_or(0);
+    let blank = |i: usize| lines.iter().all(|l| l.get(i).is_none_or(|c| *c == ' '));
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < width {
+        if blank(i) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < width && !(blank(i) && (i + 1 >= width || blank(i + 1))) {
+            i += 1;
+        }
+        spans.push((start, i));
+    }
+    lines
+        .iter()
+        .map(|line| {
+            spans
+                .iter()
+                .map(|&(a, b)| {
+                    let end = b.min(line.len());
+                    line.get(a..end)
+                        .map(|c| c.iter().collect::<String>())
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned()
+                })
+                .collect()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +108,17 @@ mod tests {
         assert!(
             lines.iter().any(|l| l.contains("a ") && l.contains("      1 B")),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn cells_read_a_rendered_table_back() {
+        let mut t = table(&["name", "bytes", "note"], &["bytes"]);
+        t.add_row(vec!["a b", "1 B", ""]);
+        t.add_row(vec!["c", "10.0 KiB", "x y"]);
+        assert_eq!(
+            cells(&t.to_string()),
+            [["name", "bytes", "note"], ["a b", "1 B", ""], ["c", "10.0 KiB", "x y"]]
         );
     }
 }
