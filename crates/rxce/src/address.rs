@@ -67,7 +67,32 @@ struct PendingGuard<'a> {
 
 impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
-        self.address.lock_pending().retain(|p| p.id != self.id);
+        // Cancelling an attempt that already ended changes nothing; one
+        // whose caller went away (its future dropped) stops here, and its
+        // socket closes.
+        self.address.lock_pending().retain(|p| {
+            if p.id == self.id {
+                p.cancel.cancel();
+            }
+            p.id != self.id
+        });
+    }
+}
+
+/// Takes a connection whose build did not finish (its future was dropped)
+/// off its address and cancels its connect attempt.
+struct BuildGuard<'a> {
+    address: &'a AddressShared,
+    connection: Option<Arc<ConnectionShared>>,
+}
+
+impl Drop for BuildGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            connection.cancel.cancel();
+            connection.vcs.close();
+            self.address.connections.remove(connection.id);
+        }
     }
 }
 
@@ -221,7 +246,13 @@ impl Address {
         if !self.0.connections.insert(shared.id, shared.clone()) {
             return Err(Status::INVALID_HANDLE.with_message("the address was torn down"));
         }
-        match shared.connect_vc(tag).await {
+        let mut unfinished = BuildGuard {
+            address: &self.0,
+            connection: Some(shared.clone()),
+        };
+        let built = shared.connect_vc(tag).await;
+        unfinished.connection = None;
+        match built {
             Ok(vc) => Ok((Connection(shared), vc)),
             Err(status) => {
                 self.0.connections.remove(shared.id);

@@ -453,3 +453,24 @@ async fn the_least_loaded_vc_is_the_one_with_the_fewest_bytes_waiting() {
     second.tear_down().await.unwrap();
     assert_eq!(connection.least_loaded_vc(), Some(first));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_given_up_by_its_caller_leaves_nothing_behind() {
+    let engine = engine();
+    let hole = BlackHole::new().unwrap();
+    let addr = address(&engine, "tcp", 0);
+    let remote = to(hole.addr());
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(100),
+        addr.build_connection(remote.clone(), Recorder::taking_all()),
+    )
+    .await;
+    assert!(gave_up.is_err(), "the black hole never answers");
+    assert!(addr.connections().is_empty(), "the unfinished connection is gone");
+    assert_eq!(
+        addr.cancel_connect_request(&remote).unwrap_err(),
+        Status::INVALID_PARAMETER,
+        "no attempt is left in flight"
+    );
+    assert_eq!(engine.live_objects().connections, 0);
+}

@@ -91,7 +91,10 @@ pub(crate) async fn connect_tcp(
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => return Err(Status::from_io(e, format!("connecting to {remote}"))),
         Err(_) => {
-            return Err(Status::IO_TIMEOUT.with_message(format!("connecting to {remote}: no answer within {timeout:?}")))
+            return Err(Status::IO_TIMEOUT.with_message(format!(
+                "connecting to {remote}: no answer within {} ms",
+                timeout.as_millis()
+            )))
         }
     };
     if nodelay {
