@@ -86,6 +86,56 @@ enum Command {
     /// Exit status: 0 when at least one transport negotiated, 1 otherwise, 2 for
     /// bad arguments.
     Probe(ProbeArgs),
+    /// Build one connection over the given endpoints and relay stdin and
+    /// stdout through it.
+    ///
+    /// Every URL is one attempt (one transport and address each); --policy
+    /// picks what is kept: the first success, the best (the earlier URL among
+    /// equals), or all of them as VCs of one connection. The attempt table
+    /// (endpoint, remote tried, status, time, kept) goes to stderr. Then
+    /// stdin goes out on the first VC (one TSDU — one message on framed
+    /// transports — per read of up to 64 KiB) and whatever any VC receives
+    /// goes to stdout, until either side closes: the end of stdin disconnects
+    /// gracefully and waits (up to 5 s) for the peer's end; the peer's end
+    /// stops the input.
+    ///
+    /// Exit status: 0 after an orderly end, 1 with the NTSTATUS name and text
+    /// on stderr when the build fails or a VC ends abortively, 2 for bad
+    /// arguments.
+    Connect(ConnectArgs),
+}
+
+/// The arguments of `rxce connect`.
+#[derive(Debug, Args)]
+#[command(after_help = ENDPOINTS_HELP)]
+struct ConnectArgs {
+    /// Which successes to keep.
+    #[arg(long, value_enum, default_value_t = Policy::First)]
+    policy: Policy,
+    /// Milliseconds between the starts of successive endpoints' attempts.
+    #[arg(long, value_name = "MS", default_value_t = 5)]
+    stagger: u64,
+    /// The longest the connection build may take, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: u64,
+    /// The endpoints to try.
+    #[arg(value_name = "URL", required = true, value_parser = parse_endpoint)]
+    endpoints: Vec<Endpoint>,
+}
+
+/// The policies of `rxce connect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Policy {
+    /// The first endpoint to connect wins.
+    First,
+    /// Wait for the others, keep the best.
+    Best,
+    /// Keep every success as a VC of the connection.
+    All,
+}
+
+fn parse_endpoint(text: &str) -> Result<Endpoint, String> {
+    Endpoint::parse(text).map_err(|e| e.to_string())
 }
 
 /// The arguments of `rxce serve`.
@@ -245,6 +295,38 @@ fn main() -> ExitCode {
         Command::Demo => demo(&runtime),
         Command::Serve(args) => serve(&runtime, args),
         Command::Probe(args) => probe(&runtime, args),
+        Command::Connect(args) => connect(&runtime, args),
+    }
+}
+
+fn connect(runtime: &tokio::runtime::Runtime, args: ConnectArgs) -> ExitCode {
+    let options = rxce_cli::connect::ConnectOptions {
+        policy: match args.policy {
+            Policy::First => rxce::SelectPolicy::FirstSuccessful,
+            Policy::Best => rxce::SelectPolicy::BestSuccessful,
+            Policy::All => rxce::SelectPolicy::AllSuccessful,
+        },
+        stagger: Duration::from_millis(args.stagger),
+        timeout: Duration::from_millis(args.timeout),
+    };
+    let endpoints = args.endpoints;
+    let outcome = runtime.block_on(rxce_cli::connect::run(
+        &endpoints,
+        &options,
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        |attempts| eprintln!("{}", rxce_cli::connect::render_attempts(&endpoints, attempts)),
+    ));
+    match outcome {
+        Ok(summary) => {
+            eprintln!(
+                "rxce connect: {} sent, {} received",
+                rxce_cli::table::bytes(summary.sent),
+                rxce_cli::table::bytes(summary.received)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(status) => fail("connect", &status),
     }
 }
 
