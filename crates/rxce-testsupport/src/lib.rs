@@ -8,6 +8,8 @@
 //! * [`peers`]: a [`BlackHole`](peers::BlackHole) listener that never
 //!   accepts, a [`closed_port`](peers::closed_port) that refuses, and
 //!   [`free_port`](peers::free_port).
+//! * [`proxy`]: a [`FaultProxy`](proxy::FaultProxy) that adds latency or a
+//!   partition between a client and its server (there is no netem here).
 //! * [`fds`]: [`open_fd_count`](fds::open_fd_count) for leak checks.
 //!
 //! Tests that need Samba must fail rather than skip when it is missing;
@@ -65,4 +67,5 @@
 pub mod fds;
 pub mod nbns;
 pub mod peers;
+pub mod proxy;
 pub mod samba;

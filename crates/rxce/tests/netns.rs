@@ -38,13 +38,16 @@ struct TwoLinkServer {
 
 impl TwoLinkServer {
     fn start() -> TwoLinkServer {
+        static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let pid = std::process::id();
-        let namespace = format!("rxce-mc-{pid}");
-        let subnet = 100 + (pid % 100) as u8;
+        let namespace = format!("rxce-mc-{pid}-{n}");
+        let subnet = 100 + ((pid % 60) * 2 + n % 2) as u8;
         // A namespace left by a killed run of this same process id.
         let _ = Command::new("ip").args(["netns", "del", &namespace]).output();
         ip(&["netns", "add", &namespace]);
-        let host_ends = [format!("rxh0-{pid}"), format!("rxh1-{pid}")];
+        // Interface names have at most 15 bytes.
+        let host_ends = [format!("rx{n}0h{pid}"), format!("rx{n}1h{pid}")];
         let mut server = TwoLinkServer {
             namespace: namespace.clone(),
             host_ends: host_ends.clone(),
@@ -53,7 +56,7 @@ impl TwoLinkServer {
             server: Command::new("true").spawn().unwrap(),
         };
         for (link, host_end) in host_ends.iter().enumerate() {
-            let inner = format!("rxn{link}-{pid}");
+            let inner = format!("rx{n}{link}n{pid}");
             let net = link + 1;
             ip(&["link", "add", host_end, "type", "veth", "peer", "name", &inner]);
             ip(&["link", "set", &inner, "netns", &namespace]);
@@ -230,4 +233,72 @@ async fn a_multichannel_connection_survives_a_cut_link() {
     handler.wait_for_bytes(before + 10).await;
     pinger.abort();
     built.connection.tear_down().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_loss_on_a_link_loses_no_byte() {
+    let server = TwoLinkServer::start();
+    // nftables in the namespace drops one packet in ten arriving on link 0.
+    let rules = format!(
+        "table inet rxce_loss {{\n chain input {{\n  type filter hook input priority 0;\n  \
+         ip saddr {} numgen random mod 10 == 0 counter drop\n }}\n}}\n",
+        server.host_ip(0)
+    );
+    let out = Command::new("ip")
+        .args(["netns", "exec", &server.namespace, "nft", "-f", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(rules.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("nft (nftables) runs");
+    assert!(out.status.success(), "nft: {}", String::from_utf8_lossy(&out.stderr));
+    let engine = common::engine();
+    let address = engine
+        .build_transport("tcp", 0)
+        .unwrap()
+        .build_address(
+            TransportAddress::ip(SocketAddr::from((server.host_ip(0), 0))),
+            Arc::new(NoEvents),
+        )
+        .unwrap();
+    let handler = Recorder::taking_all();
+    let (_c, vc) = address
+        .build_connection(ConnectionInformation::to(server.server_addr(0)), handler.clone())
+        .await
+        .unwrap();
+    // Large, since the veth hands the stack GSO packets of up to 64 KiB.
+    let data = pattern(8 * 1024 * 1024, 42);
+    let started = Instant::now();
+    for chunk in data.chunks(64 * 1024) {
+        vc.send(chunk.to_vec(), SendOptions::empty()).await.unwrap();
+    }
+    let echoed = handler.wait_for_bytes(data.len()).await;
+    eprintln!("8 MiB through 10% loss in {:?}", started.elapsed());
+    assert!(echoed == data, "every byte, in order, despite the loss");
+    let listed = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &server.namespace,
+            "nft",
+            "list",
+            "table",
+            "inet",
+            "rxce_loss",
+        ])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    let dropped: u64 = listed
+        .split("counter packets ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no counter in {listed}"));
+    eprintln!("nftables dropped {dropped} packets");
+    assert!(dropped >= 5, "the loss really happened: {dropped} packets dropped");
+    assert!(handler.disconnects().is_empty());
 }
