@@ -214,6 +214,49 @@ pub struct ProviderInfo {
     pub start_time: SystemTime,
 }
 
+impl ProviderInfo {
+    /// A reliable connection-mode provider (TCP-like: orderly release,
+    /// error-free delivery, internal buffering). With `message_limit`, it
+    /// frames messages (MESSAGE_MODE) of at most that many bytes.
+    pub fn connection_mode(message_limit: Option<u32>) -> ProviderInfo {
+        let mut service_flags = service_flags::CONNECTION_MODE
+            | service_flags::ORDERLY_RELEASE
+            | service_flags::ERROR_FREE_DELIVERY
+            | service_flags::INTERNAL_BUFFERING;
+        if message_limit.is_some() {
+            service_flags |= service_flags::MESSAGE_MODE;
+        }
+        ProviderInfo {
+            version: 0x0200,
+            max_send_size: message_limit.unwrap_or(0),
+            max_connection_user_data: 0,
+            max_datagram_size: 0,
+            service_flags,
+            minimum_lookahead_data: 128,
+            maximum_lookahead_data: 0,
+            number_of_resources: 0,
+            start_time: SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    /// A datagram provider of datagrams up to `max_datagram` bytes.
+    pub fn datagram(max_datagram: u32) -> ProviderInfo {
+        ProviderInfo {
+            version: 0x0200,
+            max_send_size: max_datagram,
+            max_connection_user_data: 0,
+            max_datagram_size: max_datagram,
+            service_flags: service_flags::CONNECTIONLESS_MODE
+                | service_flags::BROADCAST_SUPPORTED
+                | service_flags::MESSAGE_MODE,
+            minimum_lookahead_data: 128,
+            maximum_lookahead_data: max_datagram,
+            number_of_resources: 0,
+            start_time: SystemTime::UNIX_EPOCH,
+        }
+    }
+}
+
 /// `RXCE_TRANSPORT_INFORMATION`: what RxCeQueryTransportInformation returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TransportInformation {

@@ -22,11 +22,8 @@ fn reset(stream: tokio::net::TcpStream) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_mid_stream_fails_pending_sends_and_disconnects_once() {
     let engine = engine();
-    let (listener, addr) = tcp_listener().await;
-    let (_t, address) = tcp_address(&engine);
     let handler = Recorder::taking_all();
-    let (_c, vc) = address.build_connection(to(addr), handler.clone()).await.unwrap();
-    let (peer, _) = listener.accept().await.unwrap();
+    let (_c, vc, peer) = tcp_vc(&engine, "tcp", handler.clone()).await;
     // The peer reads nothing: fill the kernel's buffers, then the queue.
     let mut submitted = 0usize;
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -71,11 +68,8 @@ async fn a_reset_mid_stream_fails_pending_sends_and_disconnects_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_on_an_idle_vc_is_one_abortive_disconnect() {
     let engine = engine();
-    let (listener, addr) = tcp_listener().await;
-    let (_t, address) = tcp_address(&engine);
     let handler = Recorder::taking_all();
-    let (_c, vc) = address.build_connection(to(addr), handler.clone()).await.unwrap();
-    let (mut peer, _) = listener.accept().await.unwrap();
+    let (_c, vc, mut peer) = tcp_vc(&engine, "tcp", handler.clone()).await;
     peer.write_all(b"last words").await.unwrap();
     handler.wait_for_bytes(10).await;
     reset(peer);
@@ -96,11 +90,8 @@ async fn a_reset_on_an_idle_vc_is_one_abortive_disconnect() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_half_close_is_a_release_and_our_side_can_still_send() {
     let engine = engine();
-    let (listener, addr) = tcp_listener().await;
-    let (_t, address) = tcp_address(&engine);
     let handler = Recorder::taking_all();
-    let (_c, vc) = address.build_connection(to(addr), handler.clone()).await.unwrap();
-    let (mut peer, _) = listener.accept().await.unwrap();
+    let (_c, vc, mut peer) = tcp_vc(&engine, "tcp", handler.clone()).await;
     peer.write_all(b"bye").await.unwrap();
     peer.shutdown().await.unwrap();
     handler
@@ -128,17 +119,8 @@ async fn a_half_close_is_a_release_and_our_side_can_still_send() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graceful_disconnect_writes_queued_sends_first() {
     let engine = engine();
-    let mut listener = engine.memory_listen("server").unwrap();
-    let (_t, address) = memory_address(&engine, "client");
     let handler = Recorder::taking_all();
-    let (_c, vc) = address
-        .build_connection(
-            ConnectionInformation::to(TransportAddress::memory("server")),
-            handler.clone(),
-        )
-        .await
-        .unwrap();
-    let mut peer = listener.accept().await.unwrap();
+    let (_c, vc, mut peer) = memory_vc(&engine, handler.clone()).await;
     vc.send(vec![1u8; 256 * 1024], SendOptions::empty()).await.unwrap();
     let mut expected = vec![1u8; 256 * 1024];
     for context in 0..10 {
@@ -176,11 +158,8 @@ async fn a_peer_that_never_ends_its_side_is_cut_off_after_the_disconnect_timeout
         disconnect_timeout: Duration::from_millis(200),
         ..EngineConfig::default()
     });
-    let (listener, addr) = tcp_listener().await;
-    let (_t, address) = tcp_address(&engine);
     let handler = Recorder::taking_all();
-    let (_c, vc) = address.build_connection(to(addr), handler.clone()).await.unwrap();
-    let (mut peer, _) = listener.accept().await.unwrap();
+    let (_c, vc, mut peer) = tcp_vc(&engine, "tcp", handler.clone()).await;
     let started = Instant::now();
     vc.initiate_disconnect().unwrap();
     assert!(read_to_end(&mut peer).await.is_empty());
@@ -203,17 +182,8 @@ async fn tear_down_cancels_pending_sends_before_it_returns() {
         send_queue_limit: 100_000,
         ..EngineConfig::default()
     });
-    let mut listener = engine.memory_listen("server").unwrap();
-    let (_t, address) = memory_address(&engine, "client");
     let handler = Recorder::taking_all();
-    let (_c, vc) = address
-        .build_connection(
-            ConnectionInformation::to(TransportAddress::memory("server")),
-            handler.clone(),
-        )
-        .await
-        .unwrap();
-    let _peer = listener.accept().await.unwrap();
+    let (_c, vc, _peer) = memory_vc(&engine, handler.clone()).await;
     vc.send(vec![0u8; 256 * 1024], SendOptions::empty()).await.unwrap();
     for context in 0..5 {
         assert_eq!(
@@ -314,14 +284,8 @@ async fn tear_down_from_inside_a_callback_of_the_vc_finishes_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_framing_violation_is_an_error_then_an_abortive_disconnect() {
     let engine = engine();
-    let (listener, addr) = tcp_listener().await;
-    let transport = engine.build_transport("tcp+smb", 0).unwrap();
-    let address = transport
-        .build_address(TransportAddress::any_ipv4(), Arc::new(rxce::NoEvents))
-        .unwrap();
     let handler = Recorder::taking_all();
-    let (_c, vc) = address.build_connection(to(addr), handler.clone()).await.unwrap();
-    let (mut peer, _) = listener.accept().await.unwrap();
+    let (_c, vc, mut peer) = tcp_vc(&engine, "tcp+smb", handler.clone()).await;
     // A 16 MiB - 1 announcement is within the framing but over the limit
     // only if configured lower; 0x01 first byte is not direct-hosted framing.
     peer.write_all(&[0x01, 0, 0, 4, 1, 2, 3, 4]).await.unwrap();
@@ -347,14 +311,8 @@ async fn an_announced_message_over_the_limit_is_refused_without_waiting_for_it()
         max_message_size: 1 << 20,
         ..EngineConfig::default()
     });
-    let (listener, addr) = tcp_listener().await;
-    let transport = engine.build_transport("tcp+smb", 0).unwrap();
-    let address = transport
-        .build_address(TransportAddress::any_ipv4(), Arc::new(rxce::NoEvents))
-        .unwrap();
     let handler = Recorder::taking_all();
-    let (_c, _vc) = address.build_connection(to(addr), handler.clone()).await.unwrap();
-    let (mut peer, _) = listener.accept().await.unwrap();
+    let (_c, _vc, mut peer) = tcp_vc(&engine, "tcp+smb", handler.clone()).await;
     peer.write_all(&[0, 0xFF, 0xFF, 0xFF]).await.unwrap();
     handler
         .wait_for("the disconnect", |e| {

@@ -28,11 +28,8 @@ async fn a_peer_that_never_reads_gets_backpressure_and_tear_down_still_completes
         send_queue_limit: 256 * 1024,
         ..EngineConfig::default()
     });
-    let (listener, addr) = tcp_listener().await;
-    let (_t, address) = tcp_address(&engine);
     let handler = Recorder::taking_all();
-    let (_c, vc) = address.build_connection(to(addr), handler.clone()).await.unwrap();
-    let (_never_reads, _) = listener.accept().await.unwrap();
+    let (_c, vc, _never_reads) = tcp_vc(&engine, "tcp", handler.clone()).await;
     let started = Instant::now();
     let mut queued = 0usize;
     let refusal = loop {

@@ -97,17 +97,8 @@ async fn a_multi_segment_client_buffer_is_filled_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_accepted_holds_the_bytes_applies_backpressure_and_resume_replays_them() {
     let engine = engine();
-    let mut listener = engine.memory_listen("server").unwrap();
-    let (_t, address) = memory_address(&engine, "client");
     let handler = Recorder::answering(|_, _| ReceiveAnswer::NotAccepted);
-    let (_c, vc) = address
-        .build_connection(
-            ConnectionInformation::to(TransportAddress::memory("server")),
-            handler.clone(),
-        )
-        .await
-        .unwrap();
-    let mut peer = listener.accept().await.unwrap();
+    let (_c, vc, mut peer) = memory_vc(&engine, handler.clone()).await;
     // More than the engine's lookahead plus the pipe can hold: the peer's
     // write stalls while the client does not accept.
     let data = pattern(600 * 1024, 5);
@@ -143,14 +134,8 @@ async fn not_accepted_holds_the_bytes_applies_backpressure_and_resume_replays_th
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn framed_messages_trickled_byte_by_byte_arrive_whole() {
     let engine = engine();
-    let (listener, addr) = tcp_listener().await;
-    let transport = engine.build_transport("tcp+smb", 0).unwrap();
-    let address = transport
-        .build_address(TransportAddress::any_ipv4(), Arc::new(rxce::NoEvents))
-        .unwrap();
     let handler = Recorder::taking_all();
-    let (_c, _vc) = address.build_connection(to(addr), handler.clone()).await.unwrap();
-    let (mut peer, _) = listener.accept().await.unwrap();
+    let (_c, _vc, mut peer) = tcp_vc(&engine, "tcp+smb", handler.clone()).await;
     peer.set_nodelay(true).unwrap();
     let mut wire = Vec::new();
     for message in [&b"negotiate"[..], b"", b"x", &pattern(5000, 1)] {

@@ -58,13 +58,8 @@ async fn tcp_keepalive_probes_are_armed_on_the_socket() {
         }),
         ..EngineConfig::default()
     });
-    let (listener, addr) = tcp_listener().await;
-    let (_t, address) = tcp_address(&engine);
-    let (_c, _vc) = address
-        .build_connection(to(addr), Recorder::taking_all())
-        .await
-        .unwrap();
-    let (_peer, _) = listener.accept().await.unwrap();
+    let (_c, _vc, peer) = tcp_vc(&engine, "tcp", Recorder::taking_all()).await;
+    let addr = peer.local_addr().unwrap();
     // The kernel's own view: `ss -o` shows the keepalive timer.
     let out = std::process::Command::new("ss")
         .args(["-tno", "state", "established", &format!("dport = :{}", addr.port())])

@@ -12,13 +12,7 @@ use tokio::io::AsyncReadExt;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_synchronous_send_returns_once_the_bytes_are_handed_over() {
     let engine = engine();
-    let (listener, addr) = tcp_listener().await;
-    let (_t, address) = tcp_address(&engine);
-    let (_c, vc) = address
-        .build_connection(to(addr), Recorder::taking_all())
-        .await
-        .unwrap();
-    let (mut peer, _) = listener.accept().await.unwrap();
+    let (_c, vc, mut peer) = tcp_vc(&engine, "tcp", Recorder::taking_all()).await;
     let data = pattern(300_000, 1);
     let sent = vc.send(data.clone(), SendOptions::SYNCHRONOUS).await.unwrap();
     assert_eq!(sent, data.len());
@@ -28,11 +22,8 @@ async fn a_synchronous_send_returns_once_the_bytes_are_handed_over() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asynchronous_sends_pend_then_complete_once_each_in_order() {
     let engine = engine();
-    let (listener, addr) = tcp_listener().await;
-    let (_t, address) = tcp_address(&engine);
     let handler = Recorder::taking_all();
-    let (_c, vc) = address.build_connection(to(addr), handler.clone()).await.unwrap();
-    let (mut peer, _) = listener.accept().await.unwrap();
+    let (_c, vc, mut peer) = tcp_vc(&engine, "tcp", handler.clone()).await;
     let mut expected = Vec::new();
     for context in 1..=50usize {
         let chunk = pattern(context * 997, context as u8);
@@ -78,13 +69,7 @@ async fn asynchronous_sends_pend_then_complete_once_each_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_buffer_chain_goes_out_as_one_tsdu_in_order() {
     let engine = engine();
-    let (listener, addr) = tcp_listener().await;
-    let (_t, address) = tcp_address(&engine);
-    let (_c, vc) = address
-        .build_connection(to(addr), Recorder::taking_all())
-        .await
-        .unwrap();
-    let (mut peer, _) = listener.accept().await.unwrap();
+    let (_c, vc, mut peer) = tcp_vc(&engine, "tcp", Recorder::taking_all()).await;
     let mut chain = SendBuffers::new();
     for i in 0..100u8 {
         chain.push(Bytes::from(vec![i; 1 + i as usize]));
@@ -100,13 +85,7 @@ async fn a_buffer_chain_goes_out_as_one_tsdu_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_senders_never_interleave_their_tsdus() {
     let engine = engine();
-    let (listener, addr) = tcp_listener().await;
-    let (_t, address) = tcp_address(&engine);
-    let (_c, vc) = address
-        .build_connection(to(addr), Recorder::taking_all())
-        .await
-        .unwrap();
-    let (mut peer, _) = listener.accept().await.unwrap();
+    let (_c, vc, mut peer) = tcp_vc(&engine, "tcp", Recorder::taking_all()).await;
     let mut tasks = Vec::new();
     for sender in 0..8u8 {
         let vc = vc.clone();

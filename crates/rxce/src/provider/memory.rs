@@ -7,14 +7,13 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
-use std::time::SystemTime;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 
 use super::{BoxFuture, ConnectRequest, Connected, Framing, Provider, ProviderContext, Stream};
 use crate::status::Status;
-use crate::tdi::{service_flags, ProviderInfo, TransportAddress};
+use crate::tdi::{ProviderInfo, TransportAddress};
 
 /// Bytes one direction of a memory pipe holds before writers wait.
 const PIPE_CAPACITY: usize = 256 * 1024;
@@ -376,20 +375,7 @@ impl MemoryProvider {
 
 impl Provider for MemoryProvider {
     fn provider_info(&self) -> ProviderInfo {
-        ProviderInfo {
-            version: 0x0200,
-            max_send_size: 0,
-            max_connection_user_data: 0,
-            max_datagram_size: 0,
-            service_flags: service_flags::CONNECTION_MODE
-                | service_flags::ORDERLY_RELEASE
-                | service_flags::ERROR_FREE_DELIVERY
-                | service_flags::INTERNAL_BUFFERING,
-            minimum_lookahead_data: 128,
-            maximum_lookahead_data: 0,
-            number_of_resources: 0,
-            start_time: SystemTime::UNIX_EPOCH,
-        }
+        ProviderInfo::connection_mode(None)
     }
 
     fn check_local_address(&self, local: &TransportAddress) -> Result<(), Status> {

@@ -18,7 +18,6 @@
 //!   name query.
 
 use std::net::SocketAddr;
-use std::time::SystemTime;
 
 use rxce_wire::nbss::{encode_session_request, parse_session_response, NegativeCode, SessionResponse};
 use rxce_wire::NetbiosName;
@@ -31,7 +30,7 @@ use super::{BoxFuture, ConnectRequest, Connected, Framing, Provider, ProviderCon
 use crate::config::NetbtConfig;
 use crate::names::resolve_netbios_name;
 use crate::status::Status;
-use crate::tdi::{service_flags, ProviderInfo, TaAddress, TransportAddress};
+use crate::tdi::{ProviderInfo, TaAddress, TransportAddress};
 
 /// NetBIOS session service connections.
 pub(crate) struct NetbtProvider {
@@ -204,23 +203,10 @@ impl NetbtProvider {
 
 impl Provider for NetbtProvider {
     fn provider_info(&self) -> ProviderInfo {
-        ProviderInfo {
-            version: 0x0200,
-            max_send_size: rxce_wire::framing::Framing::NetbiosSession
-                .max_message_len()
-                .min(self.max_message) as u32,
-            max_connection_user_data: 0,
-            max_datagram_size: 0,
-            service_flags: service_flags::CONNECTION_MODE
-                | service_flags::ORDERLY_RELEASE
-                | service_flags::ERROR_FREE_DELIVERY
-                | service_flags::INTERNAL_BUFFERING
-                | service_flags::MESSAGE_MODE,
-            minimum_lookahead_data: 128,
-            maximum_lookahead_data: 0,
-            number_of_resources: 0,
-            start_time: SystemTime::UNIX_EPOCH,
-        }
+        let limit = rxce_wire::framing::Framing::NetbiosSession
+            .max_message_len()
+            .min(self.max_message);
+        ProviderInfo::connection_mode(Some(limit as u32))
     }
 
     fn check_local_address(&self, local: &TransportAddress) -> Result<(), Status> {

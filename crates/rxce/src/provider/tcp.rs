@@ -2,14 +2,13 @@
 //! framing): TCP over IPv4 and IPv6.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::SystemTime;
 
 use tokio::net::{TcpSocket, TcpStream};
 
 use super::{BoxFuture, ConnectRequest, Connected, Framing, Provider, ProviderContext, Stream, StreamInfo};
 use crate::sockopt;
 use crate::status::Status;
-use crate::tdi::{service_flags, ProviderInfo, TransportAddress};
+use crate::tdi::{ProviderInfo, TransportAddress};
 
 /// TCP connections, bare or framed.
 pub(crate) struct TcpProvider {
@@ -143,26 +142,11 @@ pub(crate) async fn connect_first(
 
 impl Provider for TcpProvider {
     fn provider_info(&self) -> ProviderInfo {
-        let mut flags = service_flags::CONNECTION_MODE
-            | service_flags::ORDERLY_RELEASE
-            | service_flags::ERROR_FREE_DELIVERY
-            | service_flags::INTERNAL_BUFFERING;
-        let mut max_send = 0;
-        if let Some(wire) = self.framing.wire() {
-            flags |= service_flags::MESSAGE_MODE;
-            max_send = wire.max_message_len().min(self.max_message) as u32;
-        }
-        ProviderInfo {
-            version: 0x0200,
-            max_send_size: max_send,
-            max_connection_user_data: 0,
-            max_datagram_size: 0,
-            service_flags: flags,
-            minimum_lookahead_data: 128,
-            maximum_lookahead_data: 0,
-            number_of_resources: 0,
-            start_time: SystemTime::UNIX_EPOCH,
-        }
+        let limit = self
+            .framing
+            .wire()
+            .map(|wire| wire.max_message_len().min(self.max_message) as u32);
+        ProviderInfo::connection_mode(limit)
     }
 
     fn check_local_address(&self, local: &TransportAddress) -> Result<(), Status> {

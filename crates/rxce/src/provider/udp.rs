@@ -6,14 +6,13 @@
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
 use super::{BoxFuture, ConnectRequest, Connected, DatagramSocket, Provider, StreamInfo};
 use crate::status::Status;
-use crate::tdi::{service_flags, ProviderInfo, TransportAddress};
+use crate::tdi::{ProviderInfo, TransportAddress};
 
 /// The largest UDP payload over IPv4.
 pub(crate) const MAX_DATAGRAM: usize = 65_507;
@@ -23,19 +22,7 @@ pub(crate) struct UdpProvider;
 
 impl Provider for UdpProvider {
     fn provider_info(&self) -> ProviderInfo {
-        ProviderInfo {
-            version: 0x0200,
-            max_send_size: MAX_DATAGRAM as u32,
-            max_connection_user_data: 0,
-            max_datagram_size: MAX_DATAGRAM as u32,
-            service_flags: service_flags::CONNECTIONLESS_MODE
-                | service_flags::BROADCAST_SUPPORTED
-                | service_flags::MESSAGE_MODE,
-            minimum_lookahead_data: 128,
-            maximum_lookahead_data: MAX_DATAGRAM as u32,
-            number_of_resources: 0,
-            start_time: SystemTime::UNIX_EPOCH,
-        }
+        ProviderInfo::datagram(MAX_DATAGRAM as u32)
     }
 
     fn check_local_address(&self, local: &TransportAddress) -> Result<(), Status> {

@@ -2,13 +2,12 @@
 //! name (an address whose first byte is NUL).
 
 use std::os::unix::net::SocketAddr as UnixSocketAddr;
-use std::time::SystemTime;
 
 use tokio::net::UnixStream;
 
 use super::{BoxFuture, ConnectRequest, Connected, Framing, Provider, Stream, StreamInfo};
 use crate::status::Status;
-use crate::tdi::{service_flags, ProviderInfo, TransportAddress};
+use crate::tdi::{ProviderInfo, TransportAddress};
 
 /// Unix-domain stream connections.
 pub(crate) struct UnixProvider;
@@ -31,20 +30,7 @@ fn socket_address(name: &[u8]) -> Result<UnixSocketAddr, Status> {
 
 impl Provider for UnixProvider {
     fn provider_info(&self) -> ProviderInfo {
-        ProviderInfo {
-            version: 0x0200,
-            max_send_size: 0,
-            max_connection_user_data: 0,
-            max_datagram_size: 0,
-            service_flags: service_flags::CONNECTION_MODE
-                | service_flags::ORDERLY_RELEASE
-                | service_flags::ERROR_FREE_DELIVERY
-                | service_flags::INTERNAL_BUFFERING,
-            minimum_lookahead_data: 128,
-            maximum_lookahead_data: 0,
-            number_of_resources: 0,
-            start_time: SystemTime::UNIX_EPOCH,
-        }
+        ProviderInfo::connection_mode(None)
     }
 
     fn check_local_address(&self, local: &TransportAddress) -> Result<(), Status> {

@@ -509,15 +509,7 @@ impl VcShared {
                 }
             };
             waited = true;
-            match stream {
-                Some(stream) => {
-                    tokio::select! {
-                        _ = stream.writable() => {}
-                        _ = &mut notified => {}
-                    }
-                }
-                None => notified.await,
-            }
+            wait_for_room(stream, notified.as_mut()).await;
         }
     }
 
@@ -545,15 +537,7 @@ impl VcShared {
                 }
                 inner.stream.clone()
             };
-            match stream {
-                Some(stream) => {
-                    tokio::select! {
-                        _ = stream.writable() => {}
-                        _ = &mut notified => {}
-                    }
-                }
-                None => notified.await,
-            }
+            wait_for_room(stream, notified.as_mut()).await;
         }
     }
 
@@ -638,6 +622,23 @@ impl VcShared {
             self.address.borrowed_vcs.remove(self.id);
         }
         Ok(())
+    }
+}
+
+/// Waits until the socket may take bytes again, or the VC's state changed
+/// (`notified`, enabled before the state was last looked at).
+async fn wait_for_room(
+    stream: Option<Arc<dyn Stream>>,
+    notified: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
+) {
+    match stream {
+        Some(stream) => {
+            tokio::select! {
+                _ = stream.writable() => {}
+                _ = notified => {}
+            }
+        }
+        None => notified.await,
     }
 }
 

@@ -350,3 +350,34 @@ pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()
 }
+
+/// A connection and its VC over `transport` (`tcp` or `tcp+smb`) to a
+/// loopback listener, and the peer's end of it.
+pub async fn tcp_vc(
+    engine: &Engine,
+    transport: &str,
+    handler: Arc<dyn ConnectionEventHandler>,
+) -> (rxce::Connection, Vc, tokio::net::TcpStream) {
+    let (listener, addr) = tcp_listener().await;
+    let address = engine
+        .build_transport(transport, 0)
+        .unwrap()
+        .build_address(TransportAddress::any_ipv4(), Arc::new(NoEvents))
+        .unwrap();
+    let (connection, vc) = address.build_connection(to(addr), handler).await.unwrap();
+    let (peer, _) = listener.accept().await.unwrap();
+    (connection, vc, peer)
+}
+
+/// A connection and its VC over the memory transport, and the peer's end.
+pub async fn memory_vc(
+    engine: &Engine,
+    handler: Arc<dyn ConnectionEventHandler>,
+) -> (rxce::Connection, Vc, rxce::provider::MemoryStream) {
+    let mut listener = engine.memory_listen("server").unwrap();
+    let (_transport, address) = memory_address(engine, "client");
+    let remote = ConnectionInformation::to(TransportAddress::memory("server"));
+    let (connection, vc) = address.build_connection(remote, handler).await.unwrap();
+    let peer = listener.accept().await.unwrap();
+    (connection, vc, peer)
+}
