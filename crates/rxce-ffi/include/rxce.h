@@ -7,6 +7,12 @@
  * C99. Link with -lrxce. Every routine returns an NTSTATUS and may be called
  * from any thread, including from inside a callback (except RxCeShutdown).
  * The engine starts with the first RxCeBuildTransport; RxCeShutdown stops it.
+ *
+ * rxce's additions to the documented interface: RxCeShutdown,
+ * RxCeResumeReceive, RxCeResumeDatagramReceive, the private hRxCe member of
+ * each object (its handle in rxce's table), and the RXCE_VCs rxce allocates
+ * for the further VCs of an all-successful
+ * RxCeBuildConnectionOverMultipleTransports.
  */
 
 #ifndef RXCE_H
@@ -294,7 +300,10 @@ typedef NTSTATUS (*PRXCE_IND_DATA_READY)(PVOID pEventContext,
 
 /**
  * A virtual circuit: one transport connection of a connection.
- * Caller-allocated; zeroed until RxCeBuildConnection or RxCeBuildVC.
+ * Caller-allocated; zeroed until RxCeBuildConnection or RxCeBuildVC —
+ * except the VCs after the first of an all-successful
+ * RxCeBuildConnectionOverMultipleTransports, which rxce allocates and frees
+ * with their connection (see that routine).
  */
 typedef struct _RXCE_VC {
   /**
@@ -693,8 +702,10 @@ typedef UNICODE_STRING *PUNICODE_STRING;
 /**
  * The state of a RxCeBuildConnectionOverMultipleTransports call. The
  * caller points `pConnection` and `pVc` at unbuilt objects before the
- * call; when the build completes they are built and `Status` and
- * `AddressIndex` (the winning address's index) are set.
+ * call and keeps the context valid until the completion routine runs;
+ * before it runs, `Status`, `AddressIndex` (the winning address's index)
+ * and `pConnectionInformation` are set and, on success, the two objects
+ * are built.
  */
 typedef struct _RXCE_CONNECTION_COMPLETION_CONTEXT {
   /**
@@ -714,7 +725,8 @@ typedef struct _RXCE_CONNECTION_COMPLETION_CONTEXT {
    */
   struct _RXCE_VC *pVc;
   /**
-   * The connection information of the call.
+   * Set on completion: the built connection's copy of the connection
+   * information (NULL on failure).
    */
   struct _TDI_CONNECTION_INFORMATION *pConnectionInformation;
 } _RXCE_CONNECTION_COMPLETION_CONTEXT;
@@ -1652,9 +1664,10 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * Stops the process-wide engine: every object still built is torn down
- * (queued sends complete with STATUS_CANCELLED, sockets close) and the
- * engine's threads stop. Objects not torn down before become stale: their
+ * Stops the process-wide engine: multi-transport builds under way complete
+ * (with STATUS_CANCELLED) and their completion routines run, then every
+ * object still built is torn down (queued sends complete with
+ * STATUS_CANCELLED, sockets close) and the engine's threads stop. Objects not torn down before become stale: their
  * fields are no longer maintained and every routine given one returns
  * STATUS_INVALID_HANDLE. The next Build routine starts a new engine.
  *
@@ -1738,18 +1751,43 @@ NTSTATUS RxCeSendDatagram(PRXCE_ADDRESS hAddress,
                           PVOID pCompletionContext);
 
 /**
+ * An rxce extension (not in the Windows documentation): indicates again
+ * the datagram the address's receive-datagram handler did not accept
+ * (STATUS_DATA_NOT_ACCEPTED), with TDI_RECEIVE_FORCE_INDICATION, and
+ * receives datagrams again. Until then the address keeps that one
+ * datagram and reads no others (the socket buffers them, or drops them
+ * when it is full, as datagrams may be dropped). The datagram counterpart
+ * of RxCeResumeReceive. With no datagram held it just returns.
+ *
+ * Returns STATUS_SUCCESS; STATUS_NOT_SUPPORTED for an address of a
+ * transport without datagrams; STATUS_INVALID_PARAMETER for NULL;
+ * STATUS_INVALID_HANDLE for an address that is not built.
+ *
+ * # Safety
+ *
+ * `pAddress` is NULL or a readable RXCE_ADDRESS.
+ */
+NTSTATUS RxCeResumeDatagramReceive(PRXCE_ADDRESS pAddress);
+
+/**
  * Connects the local address to the remote TRANSPORT_ADDRESS in
  * `pConnectionInformation` and initialises the unbuilt connection and its
  * first VC. `pHandler` (copied; NULL means every default) receives the
  * VC's indications with `pEventContext` as their first argument. Waits
- * for the connect (up to the engine's connect timeout, 20 s).
+ * for the connect (up to the engine's connect timeout, 20 s); another
+ * thread can cut it short with RxCeCancelConnectRequest (then
+ * STATUS_CANCELLED).
+ *
+ * An indication can come before this returns (a server that speaks
+ * first): `pConnection` and `pVc` are initialised before any indication
+ * reaches a handler, so its `pVc` is the caller's, built.
  *
  * Returns STATUS_SUCCESS; the connect's failure (STATUS_CONNECTION_REFUSED,
  * STATUS_IO_TIMEOUT, STATUS_HOST_UNREACHABLE, STATUS_NETWORK_UNREACHABLE,
- * STATUS_BAD_NETWORK_PATH, STATUS_CONNECTION_RESET, ...);
- * STATUS_INVALID_PARAMETER for a NULL or malformed argument or an object
- * built already; STATUS_INVALID_HANDLE for an address that is not built;
- * STATUS_INSUFFICIENT_RESOURCES.
+ * STATUS_BAD_NETWORK_PATH, STATUS_CONNECTION_RESET, STATUS_CANCELLED, ...);
+ * STATUS_INVALID_PARAMETER for a NULL or malformed argument, or an object
+ * built already (or being built by another call); STATUS_INVALID_HANDLE
+ * for an address that is not built; STATUS_INSUFFICIENT_RESOURCES.
  *
  * # Safety
  *
@@ -1768,26 +1806,68 @@ NTSTATUS RxCeBuildConnection(PRXCE_ADDRESS pLocalAddress,
                              PRXCE_VC pVc);
 
 /**
- * Races connects to one remote address over several local addresses and
- * completes through `pCompletionRoutine` with the connection and VC the
- * create option picks.
+ * Races connects to the remote address in `pConnectionInformation` (one
+ * connection information for every address: each transport uses the
+ * entries of its kind — an IP entry for `tcp`, IP and NetBIOS for
+ * `netbt`, a memory entry for `memory`, ...) over the local addresses in
+ * `pLocalAddressPointers`, and completes through `pCompletionRoutine`:
  *
- * Not implemented yet (it needs the multi-transport engine): after its
- * argument checks (STATUS_INVALID_PARAMETER for an unknown create option,
- * a NULL, empty or malformed argument, or a completion context whose
- * `pConnection` / `pVc` are NULL or built already; STATUS_INVALID_HANDLE
- * when no address of the array is built) it returns
- * STATUS_NOT_IMPLEMENTED and never calls the completion routine.
- * `pRxDeviceObject` is not used and may be NULL.
+ * - RxCeSelectFirstSuccessfulTransport: attempts start a few milliseconds
+ *   apart in array order; the first success wins.
+ * - RxCeSelectBestSuccessfulTransport: the success over the transport with
+ *   the highest QualityOfService wins (ties: the earlier address); it
+ *   waits up to half a second after the first success for the others.
+ * - RxCeSelectAllSuccessfulTransports: every success becomes a VC of the
+ *   one connection (on the address of its first VC).
+ *
+ * Losing connects are closed before the routine runs. `pServerName`
+ * (may be NULL) is kept with the connection. A NULL, unbuilt or torn-down
+ * entry of the array is skipped; `AddressIndex` is a position in the
+ * caller's array. `pRxDeviceObject` is not used and may be NULL.
+ *
+ * Every argument is checked before the call returns: a failure returns its
+ * status at once and the routine is never called. Otherwise the call
+ * returns STATUS_PENDING and the routine runs exactly once, on an engine
+ * worker thread, with the context filled in: `Status` (STATUS_SUCCESS or
+ * the most telling failure of the attempts: STATUS_CONNECTION_REFUSED,
+ * STATUS_IO_TIMEOUT, STATUS_CANCELLED after RxCeCancelConnectRequest or
+ * RxCeShutdown, ...); on success `AddressIndex` (the address of the first
+ * VC), the context's `pConnection` and `pVc` built (the VC is the first
+ * one; the connection's VirtualCircuitCount says how many there are) and
+ * `pConnectionInformation` pointing to the connection's own copy; on
+ * failure `AddressIndex` 0, `pConnectionInformation` NULL and nothing
+ * built. The context must stay valid until the routine runs;
+ * `pConnectionInformation` and the array may go when this returns.
+ *
+ * **VCs owned by rxce (an rxce addition).** With
+ * RxCeSelectAllSuccessfulTransports the VCs after the first have no caller
+ * memory: rxce allocates an RXCE_VC for each (built, with its
+ * `pConnection`) before any of its indications reaches a handler, which
+ * then gets it as `pVc`. Such a VC is a VC like any other (RxCeSend,
+ * RxCeQueryInformation, RxCeTearDownVC, ...). Its memory belongs to rxce
+ * and is freed with its connection: do not use it after the connection's
+ * tear-down returns (a VC torn down on its own stays readable, torn down,
+ * until then). A VC over another address than the connection's is counted
+ * under the connection's address and transport; tearing down its own
+ * address tears it down too (its routines then return
+ * STATUS_INVALID_HANDLE), and its RXCE_VC is uninitialised when it or its
+ * connection is torn down.
+ *
+ * Returns STATUS_PENDING; STATUS_INVALID_PARAMETER for an unknown create
+ * option, a NULL, empty (or longer than 64), misaligned or malformed
+ * argument, a NULL routine or context, or a context whose `pConnection` /
+ * `pVc` are NULL, one memory, built already or being built;
+ * STATUS_INVALID_HANDLE when no address of the array is built.
  *
  * # Safety
  *
  * `pLocalAddressPointers` is NULL or holds `NumberOfAddresses` readable
  * pointers, each NULL or a readable RXCE_ADDRESS; `pServerName` is NULL or
  * a readable UNICODE_STRING; `pConnectionInformation` and `pHandler` as
- * for RxCeBuildConnection; `pCompletionContext` is NULL or a readable
- * RXCE_CONNECTION_COMPLETION_CONTEXT whose `pConnection` and `pVc` are
- * NULL or objects as for RxCeBuildConnection.
+ * for RxCeBuildConnection; `pCompletionContext` is NULL or a readable and
+ * writable RXCE_CONNECTION_COMPLETION_CONTEXT, kept valid until the
+ * routine runs, whose `pConnection` and `pVc` are NULL or memory for their
+ * objects as for RxCeBuildConnection.
  */
 NTSTATUS RxCeBuildConnectionOverMultipleTransports(PRDBSS_DEVICE_OBJECT pRxDeviceObject,
                                                    RXCE_CONNECTION_CREATE_OPTIONS CreateOption,
@@ -1814,13 +1894,19 @@ NTSTATUS RxCeBuildConnectionOverMultipleTransports(PRDBSS_DEVICE_OBJECT pRxDevic
 NTSTATUS RxCeTearDownConnection(PRXCE_CONNECTION pConnection);
 
 /**
- * Cancels the multi-transport connect attempts in flight from the local
- * address to the server.
+ * Cancels the connect attempts in flight from the local address to the
+ * remote TRANSPORT_ADDRESS of `pConnectionInformation` (the same remote
+ * address as given to the build): those of
+ * RxCeBuildConnectionOverMultipleTransports, which completes with
+ * STATUS_CANCELLED unless another attempt succeeds, and those of an
+ * RxCeBuildConnection or RxCeBuildVC under way on another thread, which
+ * return STATUS_CANCELLED. Windows documents this routine as not
+ * implemented; rxce implements it. `pServerName` may be NULL; it is
+ * checked but not used for matching.
  *
- * Not implemented yet (it needs the multi-transport engine): after its
- * argument checks (STATUS_INVALID_PARAMETER for NULL or malformed
- * arguments, STATUS_INVALID_HANDLE for an address that is not built) it
- * returns STATUS_NOT_IMPLEMENTED.
+ * Returns STATUS_SUCCESS when at least one attempt was cancelled;
+ * STATUS_INVALID_PARAMETER when none matched, or for NULL or malformed
+ * arguments; STATUS_INVALID_HANDLE for an address that is not built.
  *
  * # Safety
  *
@@ -1883,12 +1969,33 @@ NTSTATUS RxCeQueryTransportInformation(PRXCE_TRANSPORT pTransport,
                                        PRXCE_TRANSPORT_INFORMATION pTransportInformation);
 
 /**
- * Fills `pAdapterStatus` (a whole ADAPTER_STATUS) with the status of the
- * transport's adapter.
+ * Fills `pAdapterStatus` (a whole ADAPTER_STATUS; no name entries follow)
+ * with the status of the transport's adapter: the network interface that
+ * carries the local IP of the transport's first address (in build order)
+ * with a specific IP — for addresses on the unspecified IP, the interface
+ * of the default route, or loopback when there is none.
  *
- * Not implemented yet: after its argument checks (STATUS_INVALID_PARAMETER
- * for NULL, STATUS_INVALID_HANDLE for a transport that is not built) it
- * returns STATUS_NOT_IMPLEMENTED.
+ * The fields, from the interface's `/sys/class/net/IF/` (counters
+ * saturate at their field's maximum): `adapter_address` its hardware
+ * address (zero for loopback); `adapter_type` 0xFE for Ethernet, 0xFF for
+ * token ring, 0 otherwise (loopback); `rev_major`.`rev_minor` 3.0;
+ * `xmit_success` / `recv_success` the packets sent / received;
+ * `iframe_xmit_err` / `iframe_recv_err` the transmit / receive errors;
+ * `xmit_aborts` the aborted transmissions; `xmit_buf_unavail` /
+ * `recv_buff_unavail` the packets dropped on transmit / receive;
+ * `max_dgram_size` the largest unfragmented UDP datagram (the MTU less
+ * the IP and UDP headers); `pending_sess` the transport's live VCs;
+ * `max_sess` / `max_cfg_sess` the VCs the engine's budget can hold;
+ * `max_sess_pkt_size` the transport's largest send (65535 when
+ * unlimited). Linux has no equivalent of the rest, which are 0:
+ * `duration`, `frmr_recv`, `frmr_xmit`, `t1_timeouts`, `ti_timeouts`, the
+ * NCB counts, and `name_count` (rxce registers no NetBIOS names).
+ *
+ * Returns STATUS_SUCCESS; STATUS_ADDRESS_NOT_ASSOCIATED when the transport
+ * has no address, or only addresses without an IP (`memory`, `unix`), or
+ * no interface carries the IP any more; STATUS_INVALID_PARAMETER for a
+ * NULL pointer; STATUS_INVALID_HANDLE for a transport that is not built;
+ * STATUS_NOT_SUPPORTED where /sys/class/net is not available.
  *
  * # Safety
  *
@@ -1901,12 +2008,13 @@ NTSTATUS RxCeQueryAdapterStatus(PRXCE_TRANSPORT pTransport,
 /**
  * Connects one more VC of the connection (to the same remote address,
  * under the same handler) and initialises the unbuilt `pVc`. Waits for the
- * connect.
+ * connect. `pVc` is initialised before any indication of the VC reaches
+ * the handler, even one that comes before this returns.
  *
  * Returns STATUS_SUCCESS; the connect's failure, as for
  * RxCeBuildConnection; STATUS_INVALID_PARAMETER for NULL or a VC built
- * already; STATUS_INVALID_HANDLE for a connection that is not built;
- * STATUS_INSUFFICIENT_RESOURCES.
+ * already (or being built by another call); STATUS_INVALID_HANDLE for a
+ * connection that is not built; STATUS_INSUFFICIENT_RESOURCES.
  *
  * # Safety
  *

@@ -1,4 +1,5 @@
-//! RxCeBuildAddress, RxCeTearDownAddress and RxCeSendDatagram.
+//! RxCeBuildAddress, RxCeTearDownAddress, RxCeSendDatagram and
+//! RxCeResumeDatagramReceive.
 
 use std::sync::Arc;
 
@@ -112,6 +113,13 @@ unsafe fn send_datagram(
     }
 }
 
+unsafe fn resume_datagram_receive(address: PRXCE_ADDRESS) -> Result<Status, Status> {
+    // SAFETY: forwarded caller promise.
+    let address = unsafe { lookup(address) }?.handle;
+    address.resume_receive()?;
+    Ok(Status::SUCCESS)
+}
+
 /// Registers a local transport address (a TRANSPORT_ADDRESS; for `tcp` an
 /// IP of this host, port 0 letting each connection pick its own; for `udp`
 /// the socket to bind, port 0 letting the system pick one) on a transport
@@ -204,4 +212,25 @@ pub unsafe extern "C" fn RxCeSendDatagram(
             )
         }
     })
+}
+
+/// An rxce extension (not in the Windows documentation): indicates again
+/// the datagram the address's receive-datagram handler did not accept
+/// (STATUS_DATA_NOT_ACCEPTED), with TDI_RECEIVE_FORCE_INDICATION, and
+/// receives datagrams again. Until then the address keeps that one
+/// datagram and reads no others (the socket buffers them, or drops them
+/// when it is full, as datagrams may be dropped). The datagram counterpart
+/// of RxCeResumeReceive. With no datagram held it just returns.
+///
+/// Returns STATUS_SUCCESS; STATUS_NOT_SUPPORTED for an address of a
+/// transport without datagrams; STATUS_INVALID_PARAMETER for NULL;
+/// STATUS_INVALID_HANDLE for an address that is not built.
+///
+/// # Safety
+///
+/// `pAddress` is NULL or a readable RXCE_ADDRESS.
+#[no_mangle]
+pub unsafe extern "C" fn RxCeResumeDatagramReceive(pAddress: PRXCE_ADDRESS) -> NTSTATUS {
+    // SAFETY: the caller's promise above.
+    ffi_boundary!({ unsafe { resume_datagram_receive(pAddress) } })
 }

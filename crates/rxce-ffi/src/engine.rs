@@ -1,6 +1,6 @@
 //! The process-wide engine behind the C routines: started on first use,
-//! stopped by RxCeShutdown; and the bridge from the blocking C routines to
-//! the engine's async API.
+//! stopped by RxCeShutdown; the bridge from the blocking C routines to the
+//! engine's async API; and the multi-transport builds running on it.
 
 use std::future::Future;
 use std::sync::{Mutex, MutexGuard};
@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use rxce_engine::{Engine, EngineConfig, Status};
 use tokio::runtime::{Handle, Runtime};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 use crate::ffi_boundary;
 use crate::handlers;
@@ -24,6 +26,14 @@ struct Running {
 }
 
 static ENGINE: Mutex<Option<Running>> = Mutex::new(None);
+
+/// Multi-transport builds under way: how to stop each, and its task.
+type Builds = Vec<(oneshot::Sender<()>, JoinHandle<()>)>;
+static BUILDS: Mutex<Builds> = Mutex::new(Vec::new());
+
+fn builds() -> MutexGuard<'static, Builds> {
+    BUILDS.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// How long RxCeShutdown waits for the engine's threads to end.
 const THREADS_END_WITHIN: Duration = Duration::from_secs(10);
@@ -83,6 +93,40 @@ pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output, Status> {
     })
 }
 
+/// Runs a multi-transport build (`build`, given what fires when
+/// RxCeShutdown wants it to stop) on the engine's workers. RxCeShutdown
+/// stops the builds under way and waits for them (and so for their
+/// completion routines) before it stops the engine.
+pub(crate) fn spawn_build<F, Fut>(build: F) -> Result<(), Status>
+where
+    F: FnOnce(oneshot::Receiver<()>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let runtime = runtime()?;
+    let (stop, stopped) = oneshot::channel();
+    let task = runtime.spawn(build(stopped));
+    let mut builds = builds();
+    builds.retain(|(_, task)| !task.is_finished());
+    builds.push((stop, task));
+    Ok(())
+}
+
+/// Stops the multi-transport builds under way and waits for them: each
+/// completes (STATUS_CANCELLED unless it was done) and calls its routine.
+fn stop_builds(runtime: &Handle) {
+    let builds = std::mem::take(&mut *builds());
+    let mut tasks = Vec::with_capacity(builds.len());
+    for (stop, task) in builds {
+        let _ = stop.send(());
+        tasks.push(task);
+    }
+    runtime.block_on(async {
+        for task in tasks {
+            let _ = task.await;
+        }
+    });
+}
+
 /// Runs a tear-down. Called from inside a callback of a VC the tear-down
 /// covers, waiting for it would wait for the callback itself: then the
 /// tear-down goes as far as it can at once (the objects are torn down for
@@ -111,6 +155,12 @@ fn shutdown() -> Result<Status, Status> {
         return Err(Status::INVALID_DEVICE_STATE
             .with_message("RxCeShutdown would wait for the callback (or runtime) it is called from"));
     }
+    // The builds end first, while their completion routines can still use
+    // the engine.
+    let running = lock().as_ref().map(|running| running.runtime.handle().clone());
+    if let Some(runtime) = running {
+        stop_builds(&runtime);
+    }
     let Some(Running { engine, runtime }) = lock().take() else {
         return Ok(Status::SUCCESS);
     };
@@ -121,9 +171,10 @@ fn shutdown() -> Result<Status, Status> {
     Ok(Status::SUCCESS)
 }
 
-/// Stops the process-wide engine: every object still built is torn down
-/// (queued sends complete with STATUS_CANCELLED, sockets close) and the
-/// engine's threads stop. Objects not torn down before become stale: their
+/// Stops the process-wide engine: multi-transport builds under way complete
+/// (with STATUS_CANCELLED) and their completion routines run, then every
+/// object still built is torn down (queued sends complete with
+/// STATUS_CANCELLED, sockets close) and the engine's threads stop. Objects not torn down before become stale: their
 /// fields are no longer maintained and every routine given one returns
 /// STATUS_INVALID_HANDLE. The next Build routine starts a new engine.
 ///

@@ -2,21 +2,24 @@
 //! calls the C member with the caller's event context, or does what the
 //! trait's default does when the member is NULL.
 //!
-//! A VC's callbacks get the caller's `PRXCE_VC`, which the engine keeps for
-//! us in the VC's tag. The adapters also note, per thread, which VC's
-//! callback is running, so a routine called from inside a callback can
-//! avoid waiting for that callback.
+//! A VC's callbacks get the caller's `PRXCE_VC` (or, for the further VCs
+//! of an all-successful multi-transport build, one rxce allocated): the
+//! connection's [`ConnectionObjects`] find it, registering the VC first if
+//! its indication comes before its build has returned — so no callback
+//! waits and none sees an unbuilt VC. The adapters also note, per thread,
+//! which VC's callback is running, so a routine called from inside a
+//! callback can avoid waiting for that callback.
 
 use std::cell::{Cell, RefCell};
 use std::ffi::c_int;
-use std::sync::{Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use rxce_engine::{
     Address, AddressEventHandler, ConnectionEventHandler, DatagramIndication, DisconnectFlags, Indication, NoEvents,
     ReceiveAnswer, ReceiveBuffer, Status, Vc,
 };
 
+use crate::connection::ConnectionObjects;
 use crate::convert::{encode_transport_address, MdlReceiveBuffer};
 use crate::panic::callback_boundary;
 use crate::types::{
@@ -32,8 +35,9 @@ thread_local! {
     static RUNNING_VC: RefCell<Option<Vc>> = const { RefCell::new(None) };
 }
 
-/// Runs `f` (a call into C) marked as a callback of `vc` on this thread.
-fn as_callback<R>(vc: Option<&Vc>, f: impl FnOnce() -> R) -> R {
+/// Runs `f` (a call into C) marked as a callback (of `vc`, if any) on this
+/// thread.
+pub(crate) fn as_callback<R>(vc: Option<&Vc>, f: impl FnOnce() -> R) -> R {
     struct Restore(Option<Vc>);
     impl Drop for Restore {
         fn drop(&mut self) {
@@ -56,50 +60,12 @@ pub(crate) fn running_vc() -> Option<Vc> {
     RUNNING_VC.with(|r| r.borrow().clone())
 }
 
-/// Signalled whenever a VC gets its tag.
-static TAGGED: (Mutex<()>, Condvar) = (Mutex::new(()), Condvar::new());
-/// How long a callback waits for its VC's build to record the tag.
-const TAG_WAIT: Duration = Duration::from_secs(5);
-
-/// Records the caller's RXCE_VC for `vc`'s callbacks.
-pub(crate) fn tag(vc: &Vc, p: *mut RXCE_VC) {
-    vc.set_tag(p as usize);
-    let _guard = TAGGED.0.lock().unwrap_or_else(|e| e.into_inner());
-    TAGGED.1.notify_all();
-}
-
-/// The caller's RXCE_VC for `vc`. The engine starts a VC's task before the
-/// build returns to us, so its first indication can come before we have
-/// tagged it: then wait (briefly; the building thread tags it right after
-/// the engine returns).
-fn c_vc(vc: &Vc) -> *mut RXCE_VC {
-    let tag = vc.tag();
-    if tag != 0 {
-        return tag as *mut RXCE_VC;
-    }
-    let deadline = Instant::now() + TAG_WAIT;
-    let mut guard = TAGGED.0.lock().unwrap_or_else(|e| e.into_inner());
-    loop {
-        let tag = vc.tag();
-        if tag != 0 {
-            return tag as *mut RXCE_VC;
-        }
-        if !vc.is_valid() || Instant::now() >= deadline {
-            return std::ptr::null_mut();
-        }
-        guard = TAGGED
-            .1
-            .wait_timeout(guard, Duration::from_millis(10))
-            .unwrap_or_else(|e| e.into_inner())
-            .0;
-    }
-}
-
 /// Mirrors the VC's state into its RXCE_VC.
 pub(crate) fn publish_state(p: *mut RXCE_VC, vc: &Vc) {
     if !p.is_null() {
-        // SAFETY: a tagged RXCE_VC is a built object whose memory the caller
-        // keeps valid until its tear-down, and no indication runs after that.
+        // SAFETY: `p` is a registered RXCE_VC: the caller's memory, kept
+        // valid until its tear-down (no indication runs after that), or one
+        // rxce owns, alive while its connection's handler is.
         unsafe { std::ptr::addr_of_mut!((*p).State).write_volatile(vc.state() as LONG) };
     }
 }
@@ -130,12 +96,17 @@ fn answer(status: NTSTATUS, taken: ULONG, mdl: PMDL, size: ULONG, indicated: usi
     }
 }
 
-/// Calls a C receive (or expedited receive) handler.
-fn indicate(handler: PRXCE_IND_RECEIVE, context: PVOID, vc: &Vc, indication: &Indication<'_>) -> Option<ReceiveAnswer> {
+/// Calls a C receive (or expedited receive) handler for `vc`, whose
+/// RXCE_VC is `p`.
+fn indicate(
+    handler: PRXCE_IND_RECEIVE,
+    context: PVOID,
+    (vc, p): (&Vc, *mut RXCE_VC),
+    indication: &Indication<'_>,
+) -> Option<ReceiveAnswer> {
     let f = handler?;
     let (mut taken, mut mdl, mut size): (ULONG, PMDL, ULONG) = (0, std::ptr::null_mut(), 0);
     let indicated = indication.data.len();
-    let p = c_vc(vc);
     // SAFETY: `f` is the caller's handler of this documented type; the
     // Tsdu is valid for BytesIndicated bytes during the call and the
     // out-pointers are valid locals.
@@ -206,29 +177,37 @@ fn data_ready(
     }
 }
 
-/// RXCE_CONNECTION_EVENT_HANDLER as a [`ConnectionEventHandler`].
+/// RXCE_CONNECTION_EVENT_HANDLER as a [`ConnectionEventHandler`], for one
+/// connection.
 pub(crate) struct CConnectionHandler {
     vector: RXCE_CONNECTION_EVENT_HANDLER,
     context: usize,
+    objects: Arc<ConnectionObjects>,
 }
 
 impl CConnectionHandler {
-    pub(crate) fn new(vector: RXCE_CONNECTION_EVENT_HANDLER, context: PVOID) -> Self {
+    pub(crate) fn new(vector: RXCE_CONNECTION_EVENT_HANDLER, context: PVOID, objects: Arc<ConnectionObjects>) -> Self {
         CConnectionHandler {
             vector,
             context: context as usize,
+            objects,
         }
     }
 
     fn context(&self) -> PVOID {
         self.context as PVOID
     }
+
+    /// The RXCE_VC for a callback of `vc`.
+    fn c_vc(&self, vc: &Vc) -> *mut RXCE_VC {
+        self.objects.c_vc(vc)
+    }
 }
 
 impl ConnectionEventHandler for CConnectionHandler {
     fn disconnect(&self, vc: &Vc, flags: DisconnectFlags, _status: Status) {
         callback_boundary!((), {
-            let p = c_vc(vc);
+            let p = self.c_vc(vc);
             publish_state(p, vc);
             if let Some(f) = self.vector.RxCeDisconnectEventHandler {
                 let null = std::ptr::null_mut();
@@ -244,7 +223,7 @@ impl ConnectionEventHandler for CConnectionHandler {
     fn error(&self, vc: &Vc, status: Status) {
         callback_boundary!((), {
             if let Some(f) = self.vector.RxCeErrorEventHandler {
-                let p = c_vc(vc);
+                let p = self.c_vc(vc);
                 // SAFETY: the caller's handler of this documented type.
                 as_callback(Some(vc), || unsafe { f(self.context(), p, status.as_ntstatus()) });
             }
@@ -253,8 +232,13 @@ impl ConnectionEventHandler for CConnectionHandler {
 
     fn receive(&self, vc: &Vc, indication: &Indication<'_>) -> ReceiveAnswer {
         callback_boundary!(ReceiveAnswer::NotAccepted, {
-            indicate(self.vector.RxCeReceiveEventHandler, self.context(), vc, indication)
-                .unwrap_or_else(|| NoEvents.receive(vc, indication))
+            let handler = self.vector.RxCeReceiveEventHandler;
+            let p = if handler.is_some() {
+                self.c_vc(vc)
+            } else {
+                std::ptr::null_mut()
+            };
+            indicate(handler, self.context(), (vc, p), indication).unwrap_or_else(|| NoEvents.receive(vc, indication))
         })
     }
 
@@ -269,14 +253,19 @@ impl ConnectionEventHandler for CConnectionHandler {
     fn receive_expedited(&self, vc: &Vc, indication: &Indication<'_>) -> ReceiveAnswer {
         callback_boundary!(ReceiveAnswer::NotAccepted, {
             let handler = self.vector.RxCeReceiveExpeditedEventHandler;
-            indicate(handler, self.context(), vc, indication).unwrap_or_else(|| self.receive(vc, indication))
+            let p = if handler.is_some() {
+                self.c_vc(vc)
+            } else {
+                std::ptr::null_mut()
+            };
+            indicate(handler, self.context(), (vc, p), indication).unwrap_or_else(|| self.receive(vc, indication))
         })
     }
 
     fn send_possible(&self, vc: &Vc, bytes_available: usize) {
         callback_boundary!((), {
             if let Some(f) = self.vector.RxCeSendPossibleEventHandler {
-                let p = c_vc(vc);
+                let p = self.c_vc(vc);
                 // SAFETY: the caller's handler of this documented type.
                 as_callback(Some(vc), || unsafe { f(self.context(), p, ulong(bytes_available)) });
             }
@@ -293,7 +282,7 @@ impl ConnectionEventHandler for CConnectionHandler {
     fn send_complete(&self, vc: &Vc, completion_context: usize, status: Status, _bytes: usize) {
         callback_boundary!((), {
             if let Some(f) = self.vector.RxCeSendCompleteEventHandler {
-                let p = c_vc(vc);
+                let p = self.c_vc(vc);
                 let completion = completion_context as PVOID;
                 // SAFETY: the caller's handler of this documented type, with
                 // the completion context it gave RxCeSend.
@@ -307,7 +296,7 @@ impl ConnectionEventHandler for CConnectionHandler {
     fn send_submitted(&self, vc: &Vc, completion_context: usize, status: Status) {
         callback_boundary!((), {
             if let Some(f) = self.vector.RxCeSendSubmittedEventHandler {
-                let p = c_vc(vc);
+                let p = self.c_vc(vc);
                 let completion = completion_context as PVOID;
                 // SAFETY: as for send-complete.
                 as_callback(Some(vc), || unsafe {
@@ -365,7 +354,8 @@ impl AddressEventHandler for CAddressHandler {
     fn send_possible(&self, _address: &Address, vc: Option<&Vc>, bytes_available: usize) {
         callback_boundary!((), {
             if let Some(f) = self.vector.RxCeSendPossibleEventHandler {
-                let p = vc.map_or(std::ptr::null_mut(), c_vc);
+                // The engine names no VC here today; a VC's tag is its RXCE_VC.
+                let p = vc.map_or(std::ptr::null_mut(), |vc| vc.tag() as *mut RXCE_VC);
                 // SAFETY: the caller's handler of this documented type.
                 as_callback(vc, || unsafe { f(self.context(), p, ulong(bytes_available)) });
             }

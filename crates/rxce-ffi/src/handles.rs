@@ -11,13 +11,20 @@
 //! reused) and gets STATUS_INVALID_HANDLE, without any dereference of what
 //! it holds. Tearing down a parent removes its children's entries too, so
 //! nothing leaks when a child is never torn down on its own.
+//!
+//! A connection's entry also holds its [`ConnectionObjects`]: how its VCs
+//! reach the table (see there). Caller memory that a build under way will
+//! initialise is [`claim`](claim_unbuilt)ed, so a second build into it
+//! meanwhile is refused.
 
 use std::collections::HashMap;
 use std::ptr::addr_of;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use rxce_engine::{Address, Connection, Status, Transport, Vc};
+
+use crate::connection::ConnectionObjects;
 
 use crate::types::{
     _UNICODE_STRING, LONG, RXCE_ADDRESS, RXCE_ADDRESS_SIGNATURE, RXCE_CONNECTION, RXCE_CONNECTION_SIGNATURE,
@@ -28,7 +35,8 @@ use crate::types::{
 pub(crate) enum Object {
     Transport(Transport),
     Address(Address),
-    Connection(Connection),
+    /// A connection and the registrar of its C objects.
+    Connection(Connection, Arc<ConnectionObjects>),
     Vc(Vc),
 }
 
@@ -100,8 +108,26 @@ macro_rules! c_object {
 
 c_object!(RXCE_TRANSPORT, RXCE_TRANSPORT_SIGNATURE, "transport", Transport);
 c_object!(RXCE_ADDRESS, RXCE_ADDRESS_SIGNATURE, "address", Address);
-c_object!(RXCE_CONNECTION, RXCE_CONNECTION_SIGNATURE, "connection", Connection);
 c_object!(RXCE_VC, RXCE_VC_SIGNATURE, "VC", Vc);
+
+// SAFETY: RXCE_CONNECTION begins with `Signature` (types::rxce).
+unsafe impl CObject for RXCE_CONNECTION {
+    const SIGNATURE: ULONG = RXCE_CONNECTION_SIGNATURE;
+    const KIND: &'static str = "connection";
+    type Handle = (Connection, Arc<ConnectionObjects>);
+
+    fn handle(object: &Object) -> Option<Self::Handle> {
+        match object {
+            Object::Connection(connection, objects) => Some((connection.clone(), objects.clone())),
+            _ => None,
+        }
+    }
+
+    unsafe fn key(p: *const Self) -> u64 {
+        // SAFETY: the caller guarantees `p` is readable.
+        unsafe { addr_of!((*p).hRxCe).read() }
+    }
+}
 
 fn count(n: u32) -> LONG {
     LONG::try_from(n).unwrap_or(LONG::MAX)
@@ -194,6 +220,49 @@ pub(crate) unsafe fn check_unbuilt<T: CObject>(p: *const T) -> Result<(), Status
     Ok(())
 }
 
+/// Caller memory that builds under way will initialise.
+static CLAIMED: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+fn claimed() -> MutexGuard<'static, Vec<usize>> {
+    CLAIMED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Unbuilt caller memory held by a build under way (RxCeBuildConnection,
+/// RxCeBuildVC, a multi-transport build until its completion): another
+/// build into it meanwhile is STATUS_INVALID_PARAMETER. Released on drop.
+#[derive(Debug)]
+pub(crate) struct Claim(usize);
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        claimed().retain(|&at| at != self.0);
+    }
+}
+
+/// Claims `p` for a build: as [`check_unbuilt`], and not claimed by another
+/// build under way.
+///
+/// # Safety
+///
+/// As for [`lookup`].
+pub(crate) unsafe fn claim_unbuilt<T: CObject>(p: *const T) -> Result<Claim, Status> {
+    check_pointer(p)?;
+    {
+        let mut claimed = claimed();
+        if claimed.contains(&(p as usize)) {
+            return Err(
+                Status::INVALID_PARAMETER.with_message(format!("a build into this {} is under way already", T::KIND))
+            );
+        }
+        claimed.push(p as usize);
+    }
+    // Checked once claimed: a build that finished in between is seen built.
+    let claim = Claim(p as usize);
+    // SAFETY: forwarded caller promise.
+    unsafe { check_unbuilt(p) }?;
+    Ok(claim)
+}
+
 /// Writes an entry's counts of connections and VCs below it into its C
 /// structure.
 fn publish_counts(entry: &Entry) {
@@ -213,7 +282,7 @@ fn publish_counts(entry: &Entry) {
                 (*p).ConnectionCount = connections;
                 (*p).VirtualCircuitCount = vcs;
             }
-            Object::Connection(_) => (*(entry.at as *mut RXCE_CONNECTION)).VirtualCircuitCount = entry.vcs,
+            Object::Connection(..) => (*(entry.at as *mut RXCE_CONNECTION)).VirtualCircuitCount = entry.vcs,
             Object::Vc(_) => {}
         }
     }
@@ -249,7 +318,7 @@ fn uninitialise(entry: &Entry) {
                 (*p).ConnectionCount = 0;
                 (*p).VirtualCircuitCount = 0;
             }
-            Object::Connection(_) => {
+            Object::Connection(..) => {
                 let p = entry.at as *mut RXCE_CONNECTION;
                 (*p).pAddress = null();
                 (*p).VirtualCircuitCount = 0;
@@ -301,7 +370,7 @@ pub(crate) unsafe fn register<T: CObject>(
 ) -> Result<u64, Status> {
     let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
     let (connections, vcs) = match object {
-        Object::Connection(_) => (1, 0),
+        Object::Connection(..) => (1, 0),
         Object::Vc(_) => (0, 1),
         _ => (0, 0),
     };
@@ -340,7 +409,7 @@ pub(crate) fn remove(key: u64) {
     let parent = root.parent;
     let (mut connections, mut vcs) = (i64::from(root.connections), i64::from(root.vcs));
     match root.object {
-        Object::Connection(_) => connections += 1,
+        Object::Connection(..) => connections += 1,
         Object::Vc(_) => vcs += 1,
         _ => {}
     }
@@ -357,11 +426,12 @@ pub(crate) fn remove(key: u64) {
     adjust_ancestors(&mut table, parent, -connections, -vcs);
 }
 
-/// Forgets every object (the engine was shut down). Their structures are
-/// not touched: the caller may have let them go already.
+/// Forgets every object (the engine was shut down), and every claim. Their
+/// structures are not touched: the caller may have let them go already.
 pub(crate) fn forget_all() {
     let entries = std::mem::take(&mut *table());
     drop(entries);
+    drop(std::mem::take(&mut *claimed()));
 }
 
 #[cfg(test)]
@@ -385,6 +455,22 @@ mod tests {
             assert_eq!(lookup(&vc).err(), Some(Status::INVALID_HANDLE));
             assert!(check_unbuilt(&vc).is_ok());
             assert!(never_built(&vc));
+        }
+    }
+
+    #[test]
+    fn a_claimed_object_cannot_be_claimed_again_until_released() {
+        let vc: RXCE_VC = zeroed();
+        // SAFETY: `vc` is a valid local, NULL an allowed input.
+        unsafe {
+            let claim = claim_unbuilt(&vc).unwrap();
+            assert_eq!(claim_unbuilt(&vc).err(), Some(Status::INVALID_PARAMETER));
+            drop(claim);
+            assert!(claim_unbuilt(&vc).is_ok());
+            assert_eq!(
+                claim_unbuilt(std::ptr::null::<RXCE_VC>()).err(),
+                Some(Status::INVALID_PARAMETER)
+            );
         }
     }
 

@@ -13,9 +13,11 @@
 //! No Rust panic crosses into C ([`panic`]).
 //!
 //! The engine is process-wide: it starts with the first build and stops
-//! with `RxCeShutdown`. The C routines block; called from inside a
-//! callback (on an engine thread) they still work, and a tear-down of the
-//! object whose callback is running does not wait for that callback.
+//! with `RxCeShutdown`. The C routines block (except
+//! `RxCeBuildConnectionOverMultipleTransports`, which runs on the engine and
+//! completes through its routine); called from inside a callback (on an
+//! engine thread) they still work, and a tear-down of the object whose
+//! callback is running does not wait for that callback.
 #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -31,7 +33,7 @@ mod connection;
 mod transport;
 mod vc;
 
-pub use address::{RxCeBuildAddress, RxCeSendDatagram, RxCeTearDownAddress};
+pub use address::{RxCeBuildAddress, RxCeResumeDatagramReceive, RxCeSendDatagram, RxCeTearDownAddress};
 pub use connection::{
     RxCeBuildConnection, RxCeBuildConnectionOverMultipleTransports, RxCeCancelConnectRequest, RxCeTearDownConnection,
 };

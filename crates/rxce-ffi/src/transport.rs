@@ -3,7 +3,7 @@
 
 use rxce_engine::Status;
 
-use crate::convert::{provider_info, unicode_string};
+use crate::convert::{adapter_status, provider_info, unicode_string};
 use crate::engine;
 use crate::ffi_boundary;
 use crate::handlers::running_vc;
@@ -87,13 +87,11 @@ unsafe fn query_adapter_status(p: PRXCE_TRANSPORT, out: *mut ADAPTER_STATUS) -> 
     if out.is_null() || !out.is_aligned() {
         return Err(Status::INVALID_PARAMETER.with_message("the ADAPTER_STATUS is NULL or misaligned"));
     }
-    // needs engine: a query of the adapter under a transport, e.g.
-    // `Transport::query_adapter_status() -> Result<AdapterStatus, Status>`
-    // (hardware address, counters, registered NetBIOS names), then written
-    // here as an ADAPTER_STATUS (decision 12).
-    let _ = transport;
-    Err(Status::NOT_IMPLEMENTED
-        .with_message("RxCeQueryAdapterStatus needs an adapter query the engine does not have yet"))
+    let status = adapter_status(&transport.query_adapter_status()?);
+    // SAFETY: non-NULL and aligned; a whole structure is writable by the
+    // caller's promise.
+    unsafe { out.write(status) };
+    Ok(Status::SUCCESS)
 }
 
 /// Binds an unbuilt transport to the provider named `pTransportName`
@@ -156,12 +154,33 @@ pub unsafe extern "C" fn RxCeQueryTransportInformation(
     ffi_boundary!({ unsafe { query_transport_information(pTransport, pTransportInformation) } })
 }
 
-/// Fills `pAdapterStatus` (a whole ADAPTER_STATUS) with the status of the
-/// transport's adapter.
+/// Fills `pAdapterStatus` (a whole ADAPTER_STATUS; no name entries follow)
+/// with the status of the transport's adapter: the network interface that
+/// carries the local IP of the transport's first address (in build order)
+/// with a specific IP — for addresses on the unspecified IP, the interface
+/// of the default route, or loopback when there is none.
 ///
-/// Not implemented yet: after its argument checks (STATUS_INVALID_PARAMETER
-/// for NULL, STATUS_INVALID_HANDLE for a transport that is not built) it
-/// returns STATUS_NOT_IMPLEMENTED.
+/// The fields, from the interface's `/sys/class/net/IF/` (counters
+/// saturate at their field's maximum): `adapter_address` its hardware
+/// address (zero for loopback); `adapter_type` 0xFE for Ethernet, 0xFF for
+/// token ring, 0 otherwise (loopback); `rev_major`.`rev_minor` 3.0;
+/// `xmit_success` / `recv_success` the packets sent / received;
+/// `iframe_xmit_err` / `iframe_recv_err` the transmit / receive errors;
+/// `xmit_aborts` the aborted transmissions; `xmit_buf_unavail` /
+/// `recv_buff_unavail` the packets dropped on transmit / receive;
+/// `max_dgram_size` the largest unfragmented UDP datagram (the MTU less
+/// the IP and UDP headers); `pending_sess` the transport's live VCs;
+/// `max_sess` / `max_cfg_sess` the VCs the engine's budget can hold;
+/// `max_sess_pkt_size` the transport's largest send (65535 when
+/// unlimited). Linux has no equivalent of the rest, which are 0:
+/// `duration`, `frmr_recv`, `frmr_xmit`, `t1_timeouts`, `ti_timeouts`, the
+/// NCB counts, and `name_count` (rxce registers no NetBIOS names).
+///
+/// Returns STATUS_SUCCESS; STATUS_ADDRESS_NOT_ASSOCIATED when the transport
+/// has no address, or only addresses without an IP (`memory`, `unix`), or
+/// no interface carries the IP any more; STATUS_INVALID_PARAMETER for a
+/// NULL pointer; STATUS_INVALID_HANDLE for a transport that is not built;
+/// STATUS_NOT_SUPPORTED where /sys/class/net is not available.
 ///
 /// # Safety
 ///

@@ -4,12 +4,11 @@
 use rxce_engine::tdi::InformationClass;
 use rxce_engine::{SendOptions as Options, Status};
 
-use crate::connection::register_vc;
 use crate::convert::{information_image, send_buffers};
 use crate::engine;
 use crate::ffi_boundary;
 use crate::handlers::{publish_state, running_vc};
-use crate::handles::{self, check_unbuilt, lookup};
+use crate::handles::{self, claim_unbuilt, lookup};
 use crate::types::{
     RxCeConnectionEndpointInformation, RxCeConnectionInformation, RxCeRemoteAddressInformation,
     RxCeTransportProviderInformation, NTSTATUS, PMDL, PRXCE_CONNECTION, PRXCE_VC, PVOID,
@@ -18,11 +17,19 @@ use crate::types::{
 
 unsafe fn build_vc(p: PRXCE_VC, connection_p: PRXCE_CONNECTION) -> Result<Status, Status> {
     // SAFETY (for the calls below): forwarded caller promises.
-    unsafe { check_unbuilt(p) }?;
-    let connection = unsafe { lookup(connection_p) }?;
-    let vc = engine::block_on(connection.handle.build_vc())??;
-    // SAFETY: forwarded caller promise.
-    if let Err(status) = unsafe { register_vc(p, &vc, connection.key, connection_p) } {
+    let _claim = unsafe { claim_unbuilt(p) }?;
+    let (connection, objects) = unsafe { lookup(connection_p) }?.handle;
+    // The VC's first indication may come before the engine returns: the
+    // connection's objects register it then (see ConnectionObjects).
+    objects.expect_vc(p);
+    let vc = match engine::block_on(connection.build_vc_tagged(p as usize)) {
+        Ok(Ok(vc)) => vc,
+        Ok(Err(status)) | Err(status) => {
+            objects.unexpect_vc(p);
+            return Err(status);
+        }
+    };
+    if let Err(status) = objects.settle_vc(&vc) {
         let _ = engine::block_on(vc.tear_down());
         return Err(status);
     }
@@ -116,12 +123,13 @@ unsafe fn resume_receive(p: PRXCE_VC) -> Result<Status, Status> {
 
 /// Connects one more VC of the connection (to the same remote address,
 /// under the same handler) and initialises the unbuilt `pVc`. Waits for the
-/// connect.
+/// connect. `pVc` is initialised before any indication of the VC reaches
+/// the handler, even one that comes before this returns.
 ///
 /// Returns STATUS_SUCCESS; the connect's failure, as for
 /// RxCeBuildConnection; STATUS_INVALID_PARAMETER for NULL or a VC built
-/// already; STATUS_INVALID_HANDLE for a connection that is not built;
-/// STATUS_INSUFFICIENT_RESOURCES.
+/// already (or being built by another call); STATUS_INVALID_HANDLE for a
+/// connection that is not built; STATUS_INSUFFICIENT_RESOURCES.
 ///
 /// # Safety
 ///

@@ -209,3 +209,13 @@ fn transports_c() {
 fn transports_c_under_valgrind() {
     under_valgrind("transports");
 }
+
+#[test]
+fn multi_c() {
+    native("multi");
+}
+
+#[test]
+fn multi_c_under_valgrind() {
+    under_valgrind("multi");
+}

@@ -76,6 +76,8 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+#[allow(unsafe_code)]
+mod adapter;
 mod address;
 mod budget;
 mod buffer;
@@ -96,6 +98,7 @@ pub mod tdi;
 mod transport;
 mod vc;
 
+pub use adapter::AdapterStatus;
 pub use address::Address;
 pub use buffer::{BufferChain, ReceiveBuffer, SendBuffers};
 pub use config::{EngineConfig, NetbtConfig, ReconnectPolicy, TcpKeepalive};

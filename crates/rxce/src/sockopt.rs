@@ -1,5 +1,5 @@
-//! Socket options socket2 does not cover. The only module of the engine with
-//! `unsafe` code: one `getsockopt` call.
+//! Socket options socket2 does not cover: one `getsockopt` call, one of the
+//! two modules of the engine with `unsafe` code (the other is `adapter`).
 
 use std::os::fd::AsRawFd;
 use std::time::Duration;

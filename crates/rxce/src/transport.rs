@@ -128,6 +128,20 @@ impl Transport {
         })
     }
 
+    /// RxCeQueryAdapterStatus: the network interface that carries the
+    /// transport's local IP (the first address, in build order, with a
+    /// specific IP; for the unspecified IP, the interface of the default
+    /// route, or loopback), with its hardware address and the counters the
+    /// kernel keeps for it, as nb30's `ADAPTER_STATUS` lays them out (see
+    /// [`AdapterStatus`](crate::AdapterStatus) and the `adapter` module for
+    /// each field's source). STATUS_ADDRESS_NOT_ASSOCIATED when the
+    /// transport has no address, or no address with an IP (`memory`,
+    /// `unix`); STATUS_INVALID_HANDLE after tear-down.
+    pub fn query_adapter_status(&self) -> Result<crate::AdapterStatus, Status> {
+        self.0.check_valid()?;
+        crate::adapter::query(&self.0)
+    }
+
     /// Addresses built on this transport and not torn down.
     pub fn addresses(&self) -> Vec<Address> {
         self.0.addresses.snapshot().into_iter().map(Address).collect()

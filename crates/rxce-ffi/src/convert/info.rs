@@ -6,12 +6,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use rxce_engine::tdi::{AddressInfo, ConnectionEndpointInfo, ProviderInfo};
-use rxce_engine::{ConnectionInformation, Information, Status};
+use rxce_engine::{AdapterStatus, ConnectionInformation, Information, Status};
 
 use super::address::{encode_transport_address, transport_address};
 use super::bad;
 use super::image::{AlignedCopy, Image};
-use crate::types::{LARGE_INTEGER, LONG, PVOID, TDI_CONNECTION_INFO, TDI_CONNECTION_INFORMATION, TDI_PROVIDER_INFO};
+use crate::types::{
+    ADAPTER_STATUS, LARGE_INTEGER, LONG, PVOID, TDI_CONNECTION_INFO, TDI_CONNECTION_INFORMATION, TDI_PROVIDER_INFO,
+};
 
 /// `len` bytes at `at` from a structure's length/pointer pair: a negative
 /// length, or a NULL pointer with bytes, is STATUS_INVALID_PARAMETER.
@@ -95,6 +97,39 @@ pub(crate) fn provider_info(info: &ProviderInfo) -> TDI_PROVIDER_INFO {
         MaximumLookaheadData: info.maximum_lookahead_data,
         NumberOfResources: info.number_of_resources,
         StartTime: LARGE_INTEGER::new(tdi_time(info.start_time)),
+    }
+}
+
+/// The C form of an adapter's status (no name entries follow it).
+pub(crate) fn adapter_status(status: &AdapterStatus) -> ADAPTER_STATUS {
+    ADAPTER_STATUS {
+        adapter_address: status.adapter_address,
+        rev_major: status.rev_major,
+        reserved0: 0,
+        adapter_type: status.adapter_type,
+        rev_minor: status.rev_minor,
+        duration: status.duration,
+        frmr_recv: status.frmr_recv,
+        frmr_xmit: status.frmr_xmit,
+        iframe_recv_err: status.iframe_recv_err,
+        xmit_aborts: status.xmit_aborts,
+        xmit_success: status.xmit_success,
+        recv_success: status.recv_success,
+        iframe_xmit_err: status.iframe_xmit_err,
+        recv_buff_unavail: status.recv_buff_unavail,
+        t1_timeouts: status.t1_timeouts,
+        ti_timeouts: status.ti_timeouts,
+        reserved1: 0,
+        free_ncbs: status.free_ncbs,
+        max_cfg_ncbs: status.max_cfg_ncbs,
+        max_ncbs: status.max_ncbs,
+        xmit_buf_unavail: status.xmit_buf_unavail,
+        max_dgram_size: status.max_dgram_size,
+        pending_sess: status.pending_sess,
+        max_cfg_sess: status.max_cfg_sess,
+        max_sess: status.max_sess,
+        max_sess_pkt_size: status.max_sess_pkt_size,
+        name_count: status.name_count,
     }
 }
 

@@ -170,7 +170,10 @@ pub struct _RXCE_VC_CONNECTION {
 }
 
 /// A virtual circuit: one transport connection of a connection.
-/// Caller-allocated; zeroed until RxCeBuildConnection or RxCeBuildVC.
+/// Caller-allocated; zeroed until RxCeBuildConnection or RxCeBuildVC —
+/// except the VCs after the first of an all-successful
+/// RxCeBuildConnectionOverMultipleTransports, which rxce allocates and frees
+/// with their connection (see that routine).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct _RXCE_VC {
@@ -368,8 +371,10 @@ pub type PRXCE_CONNECTION_EVENT_HANDLER = *mut RXCE_CONNECTION_EVENT_HANDLER;
 
 /// The state of a RxCeBuildConnectionOverMultipleTransports call. The
 /// caller points `pConnection` and `pVc` at unbuilt objects before the
-/// call; when the build completes they are built and `Status` and
-/// `AddressIndex` (the winning address's index) are set.
+/// call and keeps the context valid until the completion routine runs;
+/// before it runs, `Status`, `AddressIndex` (the winning address's index)
+/// and `pConnectionInformation` are set and, on success, the two objects
+/// are built.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct _RXCE_CONNECTION_COMPLETION_CONTEXT {
@@ -381,7 +386,8 @@ pub struct _RXCE_CONNECTION_COMPLETION_CONTEXT {
     pub pConnection: *mut _RXCE_CONNECTION,
     /// The (first) VC to build.
     pub pVc: *mut _RXCE_VC,
-    /// The connection information of the call.
+    /// Set on completion: the built connection's copy of the connection
+    /// information (NULL on failure).
     pub pConnectionInformation: *mut _TDI_CONNECTION_INFORMATION,
 }
 /// The state of a RxCeBuildConnectionOverMultipleTransports call.

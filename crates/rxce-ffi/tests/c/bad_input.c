@@ -274,16 +274,26 @@ static void multiple_transports(void)
                                                      unbuilt, &server, &info, NULL, NULL,
                                                      never_called, &completion),
            IH);
-    EXPECT(RxCeBuildConnectionOverMultipleTransports(NULL, RxCeSelectFirstSuccessfulTransport, 2,
-                                                     addresses, NULL, &info, NULL, NULL,
+    bad_completion = completion;
+    bad_completion.pVc = (PRXCE_VC)&c;
+    EXPECT(RxCeBuildConnectionOverMultipleTransports(NULL, RxCeSelectFirstSuccessfulTransport, 1,
+                                                     addresses, &server, &info, NULL, NULL,
+                                                     never_called, &bad_completion),
+           IP);
+    EXPECT(RxCeBuildConnectionOverMultipleTransports(NULL, RxCeSelectFirstSuccessfulTransport, 65,
+                                                     addresses, &server, &info, NULL, NULL,
                                                      never_called, &completion),
-           STATUS_NOT_IMPLEMENTED);
+           IP);
+    CHECK(c.Signature == 0 && v.Signature == 0, "nothing was built");
 
     EXPECT(RxCeCancelConnectRequest(NULL, &server, &info), IP);
     EXPECT(RxCeCancelConnectRequest(&zero_address, &server, &info), IH);
     EXPECT(RxCeCancelConnectRequest(&stale.address, &server, &info), IH);
     EXPECT(RxCeCancelConnectRequest(&s.address, &odd, &info), IP);
     EXPECT(RxCeCancelConnectRequest(&s.address, &server, NULL), IP);
+    /* Nothing in flight to cancel (decision 7). */
+    EXPECT(RxCeCancelConnectRequest(&s.address, &server, &info), IP);
+    EXPECT(RxCeCancelConnectRequest(&s.address, NULL, &info), IP);
 }
 
 static void vcs(void)
@@ -357,6 +367,12 @@ static void sends(void)
     EXPECT(RxCeSendDatagram(&s.address, &info, 0, &no_bytes, 4, NULL), IP);
     EXPECT(RxCeSendDatagram(&s.address, &info, 0, &m, 9, NULL), IP);
     EXPECT(RxCeSendDatagram(&s.address, &info, 0x1, &m, 8, NULL), IP);
+
+    EXPECT(RxCeResumeDatagramReceive(NULL), IP);
+    EXPECT(RxCeResumeDatagramReceive(&zero_address), IH);
+    EXPECT(RxCeResumeDatagramReceive(&stale.address), IH);
+    EXPECT(RxCeResumeDatagramReceive((PRXCE_ADDRESS)&s.vc), IH);
+    EXPECT(RxCeResumeDatagramReceive(&s.address), STATUS_NOT_SUPPORTED);
 }
 
 int main(void)

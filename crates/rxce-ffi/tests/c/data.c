@@ -116,6 +116,8 @@ static void greeting(void)
 {
     STACK s;
     PRXCE_VC vc;
+    RXCE_VC second;
+    int built;
 
     events_reset();
     peer_greet("welcome");
@@ -123,8 +125,21 @@ static void greeting(void)
     CHECK(wait_for_stream(7, 5000) && stream_is("welcome"), "a greeting sent at accept is indicated");
     events_lock();
     vc = events.last_vc;
+    built = events.last_vc_built;
     events_unlock();
     CHECK(vc == &s.vc, "with the caller's VC, even if it came before the build returned");
+    CHECK(built, "and that VC was built (signature, connection) when the indication ran");
+
+    /* The same for a VC of RxCeBuildVC. */
+    memset(&second, 0, sizeof second);
+    events_reset();
+    EXPECT(RxCeBuildVC(&second, &s.connection), STATUS_SUCCESS);
+    CHECK(wait_for_stream(7, 5000) && stream_is("welcome"), "a greeting on RxCeBuildVC's VC is indicated");
+    events_lock();
+    vc = events.last_vc;
+    built = events.last_vc_built;
+    events_unlock();
+    CHECK(vc == &second && built, "with that VC, built when the indication ran");
     peer_greet(NULL);
     EXPECT(RxCeTearDownTransport(&s.transport), STATUS_SUCCESS);
 }

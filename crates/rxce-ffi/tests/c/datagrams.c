@@ -1,8 +1,8 @@
 /*
  * Datagrams on a `udp` address: receive indications on the address handler
- * (taken, and MORE_PROCESSING_REQUIRED with data-ready), asynchronous and
- * synchronous RxCeSendDatagram, and a connection-mode address that has no
- * datagrams.
+ * (taken, MORE_PROCESSING_REQUIRED with data-ready, and DATA_NOT_ACCEPTED
+ * followed by RxCeResumeDatagramReceive), asynchronous and synchronous
+ * RxCeSendDatagram, and a connection-mode address that has no datagrams.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -20,6 +20,8 @@
 /* What the address handler was told (under events_lock). */
 static struct {
     int more_processing; /* answer the next datagram with `chain` */
+    int refuse;          /* answer the next datagram with DATA_NOT_ACCEPTED */
+    ULONG flags;
     PMDL chain;
     ULONG chain_size;
     int received;
@@ -42,8 +44,8 @@ static NTSTATUS on_datagram(PVOID context, int source_length, PVOID source, int 
                             ULONG *taken, PVOID tsdu, struct _MDL **chain, PULONG size)
 {
     NTSTATUS status = STATUS_SUCCESS;
-    (void)flags;
     events_lock();
+    seen.flags = flags;
     seen.wrong_context += context != CONTEXT || available < indicated || options_length != 0 ||
                           options != NULL;
     seen.received++;
@@ -51,7 +53,11 @@ static NTSTATUS on_datagram(PVOID context, int source_length, PVOID source, int 
     memcpy(seen.data, tsdu, seen.length);
     seen.source_length = source_length < (int)sizeof seen.source ? source_length : 0;
     memcpy(seen.source, source, (size_t)seen.source_length);
-    if (seen.more_processing) {
+    if (seen.refuse) {
+        seen.refuse = 0;
+        *taken = 0;
+        status = STATUS_DATA_NOT_ACCEPTED;
+    } else if (seen.more_processing) {
         seen.more_processing = 0;
         *taken = 0;
         *chain = seen.chain;
@@ -230,6 +236,30 @@ int main(void)
               seen.ready_status == STATUS_SUCCESS && memcmp(a, "ABC", 3) == 0 &&
               memcmp(b, "DEFGH", 5) == 0,
           "the datagram filled the chain");
+
+    /* A datagram not accepted is kept, and indicated again after the resume. */
+    events_lock();
+    seen.refuse = 1;
+    events_unlock();
+    send_to(fd, our_port, "again");
+    CHECK(wait_seen(&seen.received, 3), "a datagram is indicated");
+    sleep_ms(50);
+    events_lock();
+    CHECK(seen.received == 3 && seen.refuse == 0, "and not indicated again while not accepted");
+    events_unlock();
+    EXPECT(RxCeResumeDatagramReceive(&address), STATUS_SUCCESS);
+    CHECK(wait_seen(&seen.received, 4), "the resume indicates it again");
+    events_lock();
+    CHECK(seen.length == 5 && memcmp(seen.data, "again", 5) == 0 &&
+              (seen.flags & TDI_RECEIVE_FORCE_INDICATION),
+          "the same datagram, with TDI_RECEIVE_FORCE_INDICATION");
+    events_unlock();
+    send_to(fd, our_port, "next");
+    CHECK(wait_seen(&seen.received, 5) && seen.length == 4 && memcmp(seen.data, "next", 4) == 0,
+          "and the address receives again");
+    EXPECT(RxCeResumeDatagramReceive(&address), STATUS_SUCCESS);
+    sleep_ms(20);
+    CHECK(seen.received == 5, "a resume with nothing held indicates nothing");
     CHECK(seen.wrong_context == 0, "the handlers got their event context and arguments");
 
     /* An address of a connection-mode transport has no datagrams. */

@@ -487,6 +487,8 @@ static NTSTATUS on_receive(PVOID context, struct _RXCE_VC *vc, ULONG flags, ULON
     events.last_flags = flags;
     events.last_indicated = indicated;
     events.last_vc = vc;
+    events.last_vc_built =
+        vc != NULL && vc->Signature == RXCE_VC_SIGNATURE && vc->pConnection != NULL;
     hook = events.in_receive;
     events.in_receive = NULL;
     switch (events.answer) {

@@ -113,6 +113,7 @@ typedef struct {
     ULONG last_flags;
     ULONG last_indicated;
     PRXCE_VC last_vc;
+    int last_vc_built;       /* it had its signature and connection then */
     unsigned char stream[1 << 16]; /* taken bytes and filled chains, in order */
     size_t stream_length;
     int data_ready;

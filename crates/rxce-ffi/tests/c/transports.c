@@ -2,7 +2,8 @@
  * Every transport from C: `netbt` with a TRANSPORT_ADDRESS that carries an
  * IP entry (where to connect) and a NetBIOS entry (the called name),
  * `tcp+smb` (whole messages), `unix` (a Unix-domain listener of this
- * program) and `memory` (no listener: refused).
+ * program) and `memory` (no listener: refused); and RxCeQueryAdapterStatus
+ * on each (loopback for the IP transports; none for `unix` and `memory`).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -136,10 +137,71 @@ static void direct_hosted(void)
 {
     STACK s;
     ADDRESS_BUFFER remote;
+    ADAPTER_STATUS adapter;
     EXPECT(build_base(&s, "tcp+smb"), STATUS_SUCCESS);
     EXPECT(connect_to(&s, &remote, ip_address(&remote, LOOPBACK, port)), STATUS_SUCCESS);
     CHECK(echoes_as_one_message(&s, "hello over tcp+smb"), "tcp+smb: messages indicated whole");
+    EXPECT(RxCeQueryAdapterStatus(&s.transport, &adapter), STATUS_SUCCESS);
+    CHECK(adapter.max_sess_pkt_size > 0 && adapter.max_sess_pkt_size <= 0xFFFF &&
+              adapter.pending_sess == 1,
+          "tcp+smb: the adapter status counts the VC and a largest message");
     EXPECT(RxCeTearDownTransport(&s.transport), STATUS_SUCCESS);
+}
+
+static int all_zero(const UCHAR *bytes, size_t length)
+{
+    size_t i;
+    for (i = 0; i < length; i++) {
+        if (bytes[i] != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The adapter under a tcp transport on 127.0.0.1 is loopback. */
+static void adapter_status(void)
+{
+    STACK s;
+    RXCE_TRANSPORT bare;
+    ADAPTER_STATUS adapter;
+    ADDRESS_BUFFER remote;
+    char traffic[] = "traffic";
+    MDL m;
+    WCHAR units[64];
+    UNICODE_STRING tcp = name("tcp", units);
+
+    EXPECT(build_base(&s, "tcp"), STATUS_SUCCESS);
+    EXPECT(connect_to(&s, &remote, ip_address(&remote, LOOPBACK, port)), STATUS_SUCCESS);
+    events_reset();
+    m.Next = NULL;
+    m.MappedSystemVa = traffic;
+    m.ByteCount = sizeof traffic;
+    EXPECT(RxCeSend(&s.vc, RXCE_SEND_SYNCHRONOUS, &m, m.ByteCount, NULL), STATUS_SUCCESS);
+    CHECK(wait_for_stream(sizeof traffic, 5000), "some traffic over loopback");
+    memset(&adapter, 0xCD, sizeof adapter);
+    EXPECT(RxCeQueryAdapterStatus(&s.transport, &adapter), STATUS_SUCCESS);
+    CHECK(all_zero(adapter.adapter_address, 6), "loopback has no hardware address");
+    CHECK(adapter.adapter_type != 0xFE, "loopback is not Ethernet");
+    CHECK(adapter.rev_major == 3 && adapter.rev_minor == 0 && adapter.reserved0 == 0 &&
+              adapter.reserved1 == 0,
+          "revision 3.0, reserved fields zero");
+    CHECK(adapter.xmit_success > 0 && adapter.recv_success > 0,
+          "the packet counters moved with the traffic");
+    CHECK(adapter.max_dgram_size >= 512, "a datagram size of at least 512");
+    CHECK(adapter.pending_sess == 1 && adapter.max_sess > 0 && adapter.max_sess == adapter.max_cfg_sess,
+          "one session of the sessions the engine can hold");
+    CHECK(adapter.max_sess_pkt_size == 0xFFFF, "bare tcp has no largest packet");
+    CHECK(adapter.name_count == 0 && adapter.duration == 0 && adapter.frmr_recv == 0 &&
+              adapter.frmr_xmit == 0 && adapter.t1_timeouts == 0 && adapter.ti_timeouts == 0 &&
+              adapter.free_ncbs == 0 && adapter.max_ncbs == 0 && adapter.max_cfg_ncbs == 0,
+          "no names, and zero for what Linux does not have");
+    EXPECT(RxCeTearDownTransport(&s.transport), STATUS_SUCCESS);
+
+    memset(&bare, 0, sizeof bare);
+    EXPECT(RxCeBuildTransport(&bare, &tcp, 1), STATUS_SUCCESS);
+    EXPECT(RxCeQueryAdapterStatus(&bare, &adapter), STATUS_ADDRESS_NOT_ASSOCIATED);
+    EXPECT(RxCeTearDownTransport(&bare), STATUS_SUCCESS);
 }
 
 static int unix_listener = -1;
@@ -189,6 +251,10 @@ static void unix_domain(void)
     memcpy(remote.bytes + 6, &type, 2);
     memcpy(remote.bytes + 8, path, length);
     EXPECT(build_base(&s, "unix"), STATUS_SUCCESS);
+    {
+        ADAPTER_STATUS adapter;
+        EXPECT(RxCeQueryAdapterStatus(&s.transport, &adapter), STATUS_ADDRESS_NOT_ASSOCIATED);
+    }
     EXPECT(connect_to(&s, &remote, 8 + length), STATUS_SUCCESS);
     events_reset();
     m.Next = NULL;
@@ -208,6 +274,7 @@ static void memory(void)
 {
     STACK s;
     ADDRESS_BUFFER remote;
+    ADAPTER_STATUS adapter;
     LONG one = 1;
     USHORT length = 6, type = RXCE_ADDRESS_TYPE_MEMORY;
     memset(&remote, 0, sizeof remote);
@@ -216,6 +283,7 @@ static void memory(void)
     memcpy(remote.bytes + 6, &type, 2);
     memcpy(remote.bytes + 8, "nobody", 6);
     EXPECT(build_base(&s, "memory"), STATUS_SUCCESS);
+    EXPECT(RxCeQueryAdapterStatus(&s.transport, &adapter), STATUS_ADDRESS_NOT_ASSOCIATED);
     EXPECT(connect_to(&s, &remote, 14), STATUS_CONNECTION_REFUSED);
     EXPECT(RxCeTearDownTransport(&s.transport), STATUS_SUCCESS);
 }
@@ -226,6 +294,7 @@ int main(void)
     CHECK(port != 0, "the peer listens");
     netbt();
     direct_hosted();
+    adapter_status();
     unix_domain();
     memory();
     CHECK(context_was_always_right(), "callbacks got their event context");
