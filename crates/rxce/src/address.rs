@@ -111,6 +111,7 @@ impl AddressShared {
         named: &ConnectionInformation,
         cancel: CancellationToken,
         timeout: std::time::Duration,
+        start_after: std::time::Duration,
     ) -> Result<Connected, Status> {
         let id = crate::registry::next_id();
         self.lock_pending().push(PendingConnect {
@@ -127,8 +128,16 @@ impl AddressShared {
                 remote: &target,
                 timeout,
             };
+            let cancelled = || Status::CANCELLED.with_message("the connect attempt was cancelled");
+            // A staggered attempt is registered (cancellable) from the start.
+            if !start_after.is_zero() {
+                tokio::select! {
+                    _ = cancel.cancelled() => return Err(cancelled()),
+                    _ = tokio::time::sleep(start_after) => {}
+                }
+            }
             tokio::select! {
-                _ = cancel.cancelled() => Err(Status::CANCELLED.with_message("the connect attempt was cancelled")),
+                _ = cancel.cancelled() => Err(cancelled()),
                 connected = provider.connect(request) => connected,
             }
         });
@@ -166,6 +175,10 @@ impl AddressShared {
             .close()
             .ok_or_else(|| Status::INVALID_HANDLE.with_message("the address was already torn down"))?;
         self.cancel.cancel();
+        // Attempts of multi-transport builds from this address too.
+        for attempt in self.lock_pending().iter() {
+            attempt.cancel.cancel();
+        }
         for connection in connections {
             let _ = connection.tear_down().await;
         }

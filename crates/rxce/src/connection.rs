@@ -88,6 +88,7 @@ impl ConnectionShared {
                 &self.information,
                 self.cancel.child_token(),
                 engine.config.connect_timeout,
+                std::time::Duration::ZERO,
             )
             .await?;
         self.adopt(self.address.clone(), self.information.clone(), connected, charge, tag)
@@ -151,6 +152,7 @@ impl ConnectionShared {
                 &information,
                 self.cancel.child_token(),
                 engine.config.connect_timeout,
+                std::time::Duration::ZERO,
             )
             .await?;
         self.adopt(address, information, connected, charge, lost.tag())

@@ -316,16 +316,10 @@ pub async fn build_connection_over_multiple_transports(
         } = plan;
         running.spawn_on(
             async move {
-                let outcome = if !start.is_zero()
-                    && tokio::select! {
-                        _ = cancel.cancelled() => true,
-                        _ = tokio::time::sleep(start) => false,
-                    } {
-                    Err(Status::CANCELLED.with_message("another attempt won before this one started"))
-                } else if address.connections.is_closed() {
+                let outcome = if address.connections.is_closed() {
                     Err(Status::INVALID_HANDLE.with_message("the local address is torn down"))
                 } else {
-                    address.attempt(target, &named, cancel, attempt_timeout).await
+                    address.attempt(target, &named, cancel, attempt_timeout, start).await
                 };
                 (slot, address, outcome)
             },
@@ -409,32 +403,34 @@ pub async fn build_connection_over_multiple_transports(
         };
         return Err(MultiConnectError { status, attempts });
     }
-    let (first_slot, first_address, _) = &keep.kept[0];
-    let address_index = attempts[*first_slot].address_index;
-    let information = if remotes.len() == 1 {
-        &remotes[0]
-    } else {
-        &remotes[address_index]
-    };
-    let connection = match ConnectionShared::new(first_address.clone(), information.clone(), handler) {
-        Ok(c) => c,
-        Err(status) => {
-            close_all(&keep.kept);
-            return Err(MultiConnectError { status, attempts });
+    let remote_of = |index: usize| {
+        if remotes.len() == 1 {
+            &remotes[0]
+        } else {
+            &remotes[index]
         }
     };
-    if !first_address.connections.insert(connection.id, connection.clone()) {
-        close_all(&keep.kept);
-        return Err(MultiConnectError {
-            status: Status::INVALID_HANDLE.with_message("the winning address was torn down"),
-            attempts,
-        });
-    }
-    if let Some(name) = &options.server_name {
-        connection.set_server_name(name.clone());
-    }
+    // The connection lives on the address of its first VC: made with the
+    // first success that becomes a VC, made again if that one fails.
+    let mut connection: Option<Arc<ConnectionShared>> = None;
+    let mut address_index = 0;
     let mut vcs = Vec::new();
     for (slot, address, connected) in keep.kept {
+        let index = attempts[slot].address_index;
+        if connection.is_none() {
+            match open_connection(&address, remote_of(index), &handler, options) {
+                Ok(c) => {
+                    connection = Some(c);
+                    address_index = index;
+                }
+                Err(status) => {
+                    connected.stream.close(false);
+                    attempts[slot].status = status;
+                    continue;
+                }
+            }
+        }
+        let owner = connection.as_ref().expect("made above");
         let charge = match engine.budget.charge(cost::VC, "a VC") {
             Ok(c) => c,
             Err(status) => {
@@ -443,29 +439,30 @@ pub async fn build_connection_over_multiple_transports(
                 continue;
             }
         };
-        let information = if remotes.len() == 1 {
-            remotes[0].clone()
-        } else {
-            remotes[attempts[slot].address_index].clone()
-        };
         let tag = if vcs.is_empty() { options.first_vc_tag } else { 0 };
-        match connection.adopt(address, information, connected, charge, tag) {
+        match owner.adopt(address, remote_of(index).clone(), connected, charge, tag) {
             Ok(vc) => {
                 attempts[slot].chosen = true;
                 vcs.push(vc);
             }
-            Err(status) => attempts[slot].status = status,
+            Err(status) => {
+                attempts[slot].status = status;
+                if vcs.is_empty() {
+                    if let Some(empty) = connection.take() {
+                        let _ = empty.tear_down().await;
+                    }
+                }
+            }
         }
     }
-    if vcs.is_empty() {
-        let _ = connection.tear_down().await;
+    let Some(connection) = connection.filter(|_| !vcs.is_empty()) else {
         let status = attempts
             .iter()
             .map(|a| a.status.clone())
             .max_by_key(rank)
             .unwrap_or(Status::INSUFFICIENT_RESOURCES);
         return Err(MultiConnectError { status, attempts });
-    }
+    };
     tracing::debug!(
         connection = connection.id,
         vcs = vcs.len(),
@@ -481,10 +478,21 @@ pub async fn build_connection_over_multiple_transports(
     })
 }
 
-fn close_all(kept: &[(usize, Arc<AddressShared>, Connected)]) {
-    for (_, _, connected) in kept {
-        connected.stream.close(false);
+/// A connection on `address`, registered there.
+fn open_connection(
+    address: &Arc<AddressShared>,
+    information: &ConnectionInformation,
+    handler: &Arc<dyn ConnectionEventHandler>,
+    options: &MultiConnectOptions,
+) -> Result<Arc<ConnectionShared>, Status> {
+    let connection = ConnectionShared::new(address.clone(), information.clone(), handler.clone())?;
+    if !address.connections.insert(connection.id, connection.clone()) {
+        return Err(Status::INVALID_HANDLE.with_message("the address was torn down during the build"));
     }
+    if let Some(name) = &options.server_name {
+        connection.set_server_name(name.clone());
+    }
+    Ok(connection)
 }
 
 /// The successes kept and those closed.

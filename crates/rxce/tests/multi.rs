@@ -474,3 +474,65 @@ async fn a_build_given_up_by_its_caller_leaves_nothing_behind() {
     );
     assert_eq!(engine.live_objects().connections, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tearing_down_an_address_cancels_its_attempts_in_a_build() {
+    let engine = engine();
+    let hole = BlackHole::new().unwrap();
+    let addr = address(&engine, "tcp", 0);
+    let build = tokio::spawn({
+        let addresses = vec![addr.clone()];
+        let remote = to(hole.addr());
+        async move {
+            build_connection_over_multiple_transports(
+                &addresses,
+                &[remote],
+                Recorder::taking_all(),
+                &options(SelectPolicy::FirstSuccessful),
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    addr.tear_down().await.unwrap();
+    let err = build.await.unwrap().unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert_eq!(err.status, Status::CANCELLED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staggered_attempt_that_has_not_started_can_be_cancelled() {
+    let engine = engine();
+    let holes = [BlackHole::new().unwrap(), BlackHole::new().unwrap()];
+    let addresses = [address(&engine, "tcp", 0), address(&engine, "tcp", 0)];
+    let remotes = [to(holes[0].addr()), to(holes[1].addr())];
+    let build = tokio::spawn({
+        let addresses = addresses.to_vec();
+        let remotes = remotes.to_vec();
+        async move {
+            build_connection_over_multiple_transports(
+                &addresses,
+                &remotes,
+                Recorder::taking_all(),
+                &MultiConnectOptions {
+                    transport_stagger: Duration::from_secs(2),
+                    ..options(SelectPolicy::FirstSuccessful)
+                },
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    assert_eq!(
+        addresses[1].cancel_connect_request(&remotes[1]),
+        Ok(1),
+        "waiting to start, yet cancellable"
+    );
+    assert_eq!(addresses[0].cancel_connect_request(&remotes[0]), Ok(1));
+    let err = build.await.unwrap().unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    assert_eq!(err.status, Status::CANCELLED);
+    assert!(err.attempts.iter().all(|a| a.status == Status::CANCELLED));
+}
