@@ -1,0 +1,195 @@
+//! The 4-byte length prefix of an established session
+//! (`Framing::decode_header`), for both framings: NetBIOS session (port
+//! 139) and SMB direct-hosted TCP (port 445).
+//!
+//! Properties, on every input:
+//! - `decode_header` never panics and is exact: a message header is the
+//!   canonical encoding of its length (`encode_message_header` gives back
+//!   the same 4 bytes) and within `max_message_len`; a keepalive is exactly
+//!   `keepalive_frame()` and only on a framing that has keepalives; a
+//!   control frame only on a NetBIOS session, never for type 0x00 or 0x85,
+//!   with a 17-bit length; an error only for the headers the docs name;
+//! - `encode_message_header(len)` succeeds exactly up to the maximum and
+//!   decodes back to `len`;
+//! - reassembly: the byte stream after the input's parameters, cut into
+//!   chunks of sizes taken from the input and fed to an incremental
+//!   reassembly loop built on `decode_header` (as a receiver would), gives
+//!   the same messages, keepalives and final outcome (clean end, truncated,
+//!   over-long or bad header) as parsing the whole stream at once, and an
+//!   over-long or bad header is reported as soon as its 4 bytes are in,
+//!   before any byte of its body is buffered.
+//!
+//! The engine's own receive machine (`rxce::vc::indication`, crate-private)
+//! is fuzzed end to end by the `vc_receive` target.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use rxce_fuzz::Cursor;
+use rxce_wire::framing::{keepalive_frame, FrameHeader, Framing, HEADER_LEN};
+use rxce_wire::WireError;
+
+const FRAMINGS: [Framing; 2] = [Framing::NetbiosSession, Framing::DirectTcp];
+
+fuzz_target!(|data: &[u8]| {
+    let mut c = Cursor::new(data);
+    let header: [u8; 4] = Cursor::new(data).array();
+    for framing in FRAMINGS {
+        check_header(framing, header);
+    }
+    // Parameters: framing, message limit, chunk sizes; then the stream.
+    let framing = FRAMINGS[usize::from(c.u8() & 1)];
+    let limit = usize::from(c.u16());
+    let len = c.u32() as usize;
+    check_encode(framing, len);
+    let count = usize::from(c.u8() % 9);
+    let mut chunks: Vec<usize> = c.take(count).iter().map(|&b| usize::from(b) + 1).collect();
+    if chunks.is_empty() {
+        chunks.push(1);
+    }
+    let stream = c.rest();
+    let whole = reassemble(framing, limit, stream, &[stream.len().max(1)]);
+    let chunked = reassemble(framing, limit, stream, &chunks);
+    assert_eq!(whole, chunked, "chunks {chunks:?}");
+});
+
+fn check_header(framing: Framing, header: [u8; 4]) {
+    match framing.decode_header(header) {
+        Ok(FrameHeader::Message { len }) => {
+            assert!(len <= framing.max_message_len());
+            assert_eq!(framing.encode_message_header(len), Ok(header), "not canonical");
+        }
+        Ok(FrameHeader::Keepalive) => {
+            assert!(framing.has_keepalive());
+            assert_eq!(header, keepalive_frame());
+        }
+        Ok(FrameHeader::Control { packet_type, len }) => {
+            assert_eq!(framing, Framing::NetbiosSession);
+            assert!(packet_type != 0x00 && packet_type != 0x85);
+            assert_eq!(packet_type, header[0]);
+            assert!(len <= 0x1_ffff);
+        }
+        Err(WireError::InvalidPacket(_)) => match framing {
+            Framing::DirectTcp => assert_ne!(header[0], 0),
+            Framing::NetbiosSession => assert!(header[0] == 0x85 && header[1..] != [0, 0, 0]),
+        },
+        Err(other) => panic!("{framing:?} {header:02x?}: unexpected {other:?}"),
+    }
+}
+
+fn check_encode(framing: Framing, len: usize) {
+    match framing.encode_message_header(len) {
+        Ok(header) => {
+            assert!(len <= framing.max_message_len());
+            assert_eq!(framing.decode_header(header), Ok(FrameHeader::Message { len }));
+        }
+        Err(WireError::TooLong { len: l, max }) => {
+            assert_eq!((l, max), (len, framing.max_message_len()));
+            assert!(len > max);
+        }
+        Err(other) => panic!("encode {len}: unexpected {other:?}"),
+    }
+}
+
+/// What a receiver makes of a stream.
+#[derive(Debug, PartialEq, Eq)]
+enum Event {
+    Message(Vec<u8>),
+    Keepalive,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum End {
+    /// The stream ended between frames.
+    Clean,
+    /// The stream ended inside a header or a message.
+    Truncated,
+    /// A message longer than the limit, announced at this stream offset
+    /// (the offset of the byte after its header).
+    TooLong(usize),
+    /// A header the framing refuses (or a control frame), ending at this
+    /// stream offset.
+    BadHeader(usize),
+}
+
+/// An incremental reassembly loop: bytes arrive in chunks, at most one
+/// message body is buffered at a time, and a header is judged as soon as
+/// its 4 bytes are in.
+struct Reassembler {
+    framing: Framing,
+    limit: usize,
+    header: Vec<u8>,
+    /// The body being collected and the bytes it still needs.
+    body: Option<(Vec<u8>, usize)>,
+    offset: usize,
+    events: Vec<Event>,
+    failed: Option<End>,
+}
+
+impl Reassembler {
+    fn push(&mut self, mut chunk: &[u8]) {
+        while !chunk.is_empty() && self.failed.is_none() {
+            if let Some((body, left)) = &mut self.body {
+                let n = (*left).min(chunk.len());
+                body.extend_from_slice(&chunk[..n]);
+                *left -= n;
+                chunk = &chunk[n..];
+                self.offset += n;
+                if *left == 0 {
+                    let (body, _) = self.body.take().expect("present");
+                    self.events.push(Event::Message(body));
+                }
+                continue;
+            }
+            let n = (HEADER_LEN - self.header.len()).min(chunk.len());
+            self.header.extend_from_slice(&chunk[..n]);
+            chunk = &chunk[n..];
+            self.offset += n;
+            if self.header.len() < HEADER_LEN {
+                continue;
+            }
+            let header: [u8; 4] = self.header.as_slice().try_into().expect("4 bytes");
+            self.header.clear();
+            match self.framing.decode_header(header) {
+                Ok(FrameHeader::Message { len }) if len > self.limit => self.failed = Some(End::TooLong(self.offset)),
+                Ok(FrameHeader::Message { len: 0 }) => self.events.push(Event::Message(Vec::new())),
+                Ok(FrameHeader::Message { len }) => self.body = Some((Vec::new(), len)),
+                Ok(FrameHeader::Keepalive) => self.events.push(Event::Keepalive),
+                Ok(FrameHeader::Control { .. }) | Err(_) => self.failed = Some(End::BadHeader(self.offset)),
+            }
+            if self.failed.is_some() {
+                assert!(self.body.is_none(), "nothing of a refused frame is buffered");
+            }
+        }
+    }
+
+    fn finish(self) -> (Vec<Event>, End) {
+        let end = match self.failed {
+            Some(end) => end,
+            None if self.body.is_some() || !self.header.is_empty() => End::Truncated,
+            None => End::Clean,
+        };
+        (self.events, end)
+    }
+}
+
+fn reassemble(framing: Framing, limit: usize, stream: &[u8], chunks: &[usize]) -> (Vec<Event>, End) {
+    let mut r = Reassembler {
+        framing,
+        limit,
+        header: Vec::new(),
+        body: None,
+        offset: 0,
+        events: Vec::new(),
+        failed: None,
+    };
+    let mut rest = stream;
+    for &size in chunks.iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let (chunk, tail) = rest.split_at(size.min(rest.len()));
+        r.push(chunk);
+        rest = tail;
+    }
+    r.finish()
+}
