@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod connect;
 pub mod demo;
 pub mod endpoint;

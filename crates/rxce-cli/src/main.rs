@@ -103,6 +103,26 @@ enum Command {
     /// on stderr when the build fails or a VC ends abortively, 2 for bad
     /// arguments.
     Connect(ConnectArgs),
+    /// Measure the engine side by side with raw tokio sockets (and the
+    /// smb-transport crate) in one process, as ratios.
+    ///
+    /// Scenarios: throughput (one-way bulk, vs raw tokio and a blocking
+    /// std-socket copy), rpc (64-byte round trips: p50, p99, rate), connect
+    /// (connections per second and latency), race (first-successful over a
+    /// black hole and a live peer), scale (--connections idle VCs, the peer in
+    /// a child process: memory per VC, build time) and smb-transport (framed
+    /// bulk vs the smb-transport crate). Each runs on a current-thread and a
+    /// multi-thread(2) runtime, rxce and baselines interleaved round by round
+    /// after a warm-up. A ratio above 1.0 means rxce did better.
+    ///
+    /// With --json, stdout gets exactly one JSON object: {"command", "machine":
+    /// {...}, "scenarios": [{"name", "metric", "transport", "flavour", "unit",
+    /// "rxce", "baseline": {"name", "value"}, "ratio", "rounds", "spread"}],
+    /// "targets": [{"scenario", "flavour", "target", "measured", "holds"}]}.
+    ///
+    /// Exit status: 0 when every scenario ran (whether or not targets hold), 1
+    /// when one failed, 2 for bad arguments.
+    Bench(rxce_cli::bench::BenchArgs),
 }
 
 /// The arguments of `rxce connect`.
@@ -287,15 +307,34 @@ fn runtime() -> Result<tokio::runtime::Runtime, Status> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    let command = match cli.command {
+        Command::Bench(args) => return bench(&args),
+        command => command,
+    };
     let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(status) => return fail("", &status),
     };
-    match cli.command {
+    match command {
+        Command::Bench(_) => unreachable!("handled before the runtime starts"),
         Command::Demo => demo(&runtime),
         Command::Serve(args) => serve(&runtime, args),
         Command::Probe(args) => probe(&runtime, args),
         Command::Connect(args) => connect(&runtime, args),
+    }
+}
+
+/// `rxce bench`: builds its own runtimes, one per flavour.
+fn bench(args: &rxce_cli::bench::BenchArgs) -> ExitCode {
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    match rxce_cli::bench::main(args, &command) {
+        Ok(text) => {
+            if !text.is_empty() {
+                print(&text);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(status) => fail("bench", &status),
     }
 }
 

@@ -122,7 +122,7 @@ impl AddressShared {
         let _guard = PendingGuard { address: self, id };
         let provider = self.transport.provider.clone();
         let local = self.local.clone();
-        let attempt = self.transport.engine.runtime.spawn(async move {
+        let attempt = async move {
             let request = ConnectRequest {
                 local: &local,
                 remote: &target,
@@ -140,8 +140,16 @@ impl AddressShared {
                 _ = cancel.cancelled() => Err(cancelled()),
                 connected = provider.connect(request) => connected,
             }
-        });
-        attempt
+        };
+        // On the engine's own runtime the attempt runs right here: a spawned
+        // task would cost two cross-thread wake-ups per connect. From
+        // elsewhere it is spawned, so that its socket belongs to the engine.
+        let runtime = &self.transport.engine.runtime;
+        if tokio::runtime::Handle::try_current().is_ok_and(|current| current.id() == runtime.id()) {
+            return attempt.await;
+        }
+        runtime
+            .spawn(attempt)
             .await
             .map_err(|_| Status::CANCELLED.with_message("the engine stopped during the connect attempt"))?
     }

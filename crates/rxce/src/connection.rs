@@ -239,9 +239,9 @@ impl Connection {
         self.0.server_name.get().map(String::as_str)
     }
 
-    /// The eligible VC (active, or the peer released but still sending)
-    /// with the fewest bytes waiting to be sent: where a multichannel
-    /// client sends next. `None` when no VC can send.
+    /// The active VC with the fewest bytes waiting to be sent (ties: the
+    /// oldest): where a multichannel client sends next. `None` when no VC is
+    /// active.
     pub fn least_loaded_vc(&self) -> Option<Vc> {
         self.0
             .vcs

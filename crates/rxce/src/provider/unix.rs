@@ -28,6 +28,29 @@ fn socket_address(name: &[u8]) -> Result<UnixSocketAddr, Status> {
     }
 }
 
+/// A non-blocking Unix-domain connect: it completes or fails at once (a
+/// listener with a full queue refuses with EAGAIN rather than wait).
+fn connect_now(address: &UnixSocketAddr) -> std::io::Result<std::os::unix::net::UnixStream> {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::ffi::OsStrExt;
+    // socket2 names an abstract socket by a leading NUL byte.
+    let path: Vec<u8> = match (address.as_pathname(), address.as_abstract_name()) {
+        (Some(path), _) => path.as_os_str().as_bytes().to_vec(),
+        (None, Some(name)) => [&[0u8][..], name].concat(),
+        (None, None) => return Err(std::io::ErrorKind::InvalidInput.into()),
+    };
+    let target = socket2::SockAddr::unix(std::ffi::OsStr::from_bytes(&path))?;
+    let socket = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM.nonblocking(), None)?;
+    match socket.connect(&target) {
+        Ok(()) => Ok(socket.into()),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "the listener's queue is full",
+        )),
+        Err(e) => Err(e),
+    }
+}
+
 impl Provider for UnixProvider {
     fn provider_info(&self) -> ProviderInfo {
         ProviderInfo::connection_mode(None)
@@ -47,17 +70,8 @@ impl Provider for UnixProvider {
                 Status::INVALID_PARAMETER.with_message(format!("the remote address {remote} has no unix entry"))
             })?;
             let address = socket_address(name)?;
-            // A Unix-domain connect completes (or fails) at once unless the
-            // listener's queue is full; the blocking call is bounded by that.
-            let std_stream =
-                tokio::task::spawn_blocking(move || std::os::unix::net::UnixStream::connect_addr(&address))
-                    .await
-                    .map_err(|_| Status::CANCELLED.with_message("the connect attempt was cancelled"))?
-                    .map_err(|e| Status::from_io(e, format!("connecting to {remote}")))?;
-            std_stream
-                .set_nonblocking(true)
-                .map_err(|e| Status::from_io(e, "making the socket non-blocking"))?;
-            let stream = UnixStream::from_std(std_stream).map_err(|e| Status::from_io(e, "registering the socket"))?;
+            let stream = connect_now(&address).map_err(|e| Status::from_io(e, format!("connecting to {remote}")))?;
+            let stream = UnixStream::from_std(stream).map_err(|e| Status::from_io(e, "registering the socket"))?;
             Ok(Connected {
                 stream: std::sync::Arc::new(UnixEndpoint {
                     stream,

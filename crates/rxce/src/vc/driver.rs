@@ -17,10 +17,18 @@ use crate::status::Status;
 use crate::tdi::DisconnectFlags;
 
 /// Reads per turn before the task lets others run.
-const READS_PER_TURN: usize = 16;
+const READS_PER_TURN: usize = 64;
 /// How long the task waits before retrying when the budget had no room for
 /// a receive buffer.
 const BUDGET_RETRY: Duration = Duration::from_millis(10);
+
+/// Waits for `future`, or forever without one (a disabled select branch).
+async fn when<F: std::future::Future>(future: Option<F>) -> F::Output {
+    match future {
+        Some(future) => future.await,
+        None => std::future::pending().await,
+    }
+}
 
 /// Runs `f` marked as a callback of `vc` on this thread.
 fn as_callback_of<R>(vc: &Vc, f: impl FnOnce() -> R) -> R {
@@ -355,19 +363,27 @@ impl Pump {
         let shared = self.vc.0.clone();
         let wants_read = self.reading && self.machine.wants_bytes() && self.budget_retry.is_none();
         let stream = self.stream.clone();
+        // Only the futures of enabled branches are made: an idle wait on a
+        // busy VC builds no timer and no writable future.
+        let readable = wants_read.then(|| stream.readable());
+        let writable = self.write_blocked.then(|| stream.writable());
+        let budget_retry = self.budget_retry.map(tokio::time::sleep_until);
+        let keepalive = keepalive.map(tokio::time::sleep_until);
+        let dead_peer = dead_peer.map(tokio::time::sleep_until);
+        let deadline = deadline.map(tokio::time::sleep_until);
         tokio::select! {
             biased;
             _ = shared.wake_task.notified() => {}
-            _ = stream.readable(), if wants_read => {}
-            _ = stream.writable(), if self.write_blocked => {}
-            _ = tokio::time::sleep_until(self.budget_retry.unwrap_or_else(Instant::now)), if self.budget_retry.is_some() => {}
-            _ = tokio::time::sleep_until(keepalive.unwrap_or_else(Instant::now)), if keepalive.is_some() => {
+            _ = when(readable) => {}
+            _ = when(writable) => {}
+            _ = when(budget_retry) => {}
+            _ = when(keepalive) => {
                 self.keepalive_check();
             }
-            _ = tokio::time::sleep_until(dead_peer.unwrap_or_else(Instant::now)), if dead_peer.is_some() => {
+            _ = when(dead_peer) => {
                 self.dead_peer_check();
             }
-            _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+            _ = when(deadline) => {
                 let mut inner = shared.lock();
                 if inner.state == VcState::Disconnecting {
                     let timeout = shared.address.transport.engine.config.disconnect_timeout;

@@ -140,7 +140,7 @@ pub(crate) struct VcShared {
     /// Mirrors `state == TornDown` for checks without the lock.
     torn_down: AtomicBool,
     /// Wakes the VC's task.
-    pub(crate) wake_task: Notify,
+    pub(crate) wake_task: TaskWake,
     /// Wakes synchronous senders (progress, failure, tear-down).
     pub(crate) waiters: Notify,
     pub(crate) counters: Counters,
@@ -178,6 +178,50 @@ impl Eq for Vc {}
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Wakes the VC's task, its only waiter: a permit (kept until the task
+/// takes it, as `Notify::notify_one` keeps one) and the task's waker. Much
+/// lighter than a `Notify`, whose waiter list the task would join and leave
+/// on every wait.
+#[derive(Default)]
+pub(crate) struct TaskWake {
+    permit: AtomicBool,
+    waker: Mutex<Option<std::task::Waker>>,
+}
+
+impl TaskWake {
+    /// Leaves a permit and wakes the task if it waits.
+    pub(crate) fn notify_one(&self) {
+        self.permit.store(true, Ordering::Release);
+        let waker = lock(&self.waker).take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Completes once a permit is there, and takes it.
+    pub(crate) fn notified(&self) -> impl std::future::Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.permit.swap(false, Ordering::AcqRel) {
+                return std::task::Poll::Ready(());
+            }
+            {
+                let mut slot = lock(&self.waker);
+                match &*slot {
+                    Some(waker) if waker.will_wake(cx.waker()) => {}
+                    _ => *slot = Some(cx.waker().clone()),
+                }
+            }
+            // A permit left between the first look and the waker's
+            // registration found no waker: take it now.
+            if self.permit.swap(false, Ordering::AcqRel) {
+                lock(&self.waker).take();
+                return std::task::Poll::Ready(());
+            }
+            std::task::Poll::Pending
+        })
+    }
 }
 
 /// How a send is let into the queue.
@@ -224,7 +268,7 @@ impl VcShared {
                 disconnect_initiated: false,
             }),
             torn_down: AtomicBool::new(false),
-            wake_task: Notify::new(),
+            wake_task: TaskWake::default(),
             waiters: Notify::new(),
             counters: Counters::default(),
             tag: AtomicUsize::new(0),
@@ -481,10 +525,13 @@ impl VcShared {
     ) -> Result<(u64, usize), Status> {
         let mut waited = false;
         loop {
+            // The waiters' notification is registered only once the send
+            // must wait (then the state is looked at once more): the common
+            // send that fits at once takes no place in the waiter list.
             let notified = self.waiters.notified();
             tokio::pin!(notified);
-            notified.as_mut().enable();
-            let stream = {
+            let mut registered = false;
+            let stream = loop {
                 let mut inner = self.lock();
                 let admitted = self.admit(&mut inner, &mut data, options).map_err(|status| {
                     if waited && inner.state == VcState::TornDown {
@@ -499,12 +546,15 @@ impl VcShared {
                         let id = self.push(&mut inner, data, options, completion);
                         return Ok((id, len));
                     }
+                    Admit::WaitForRoom if registered => break inner.stream.clone(),
                     Admit::WaitForRoom => {
                         // Make room ourselves rather than wait for others.
                         if self.flush(&mut inner, None) != Flush::Blocked {
                             continue;
                         }
-                        inner.stream.clone()
+                        drop(inner);
+                        notified.as_mut().enable();
+                        registered = true;
                     }
                 }
             };
@@ -521,9 +571,6 @@ impl VcShared {
             done: false,
         };
         loop {
-            let notified = self.waiters.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
             let stream = {
                 let mut inner = self.lock();
                 if let Some(outcome) = VcShared::outcome(&mut inner, id, len) {
@@ -537,6 +584,16 @@ impl VcShared {
                 }
                 inner.stream.clone()
             };
+            // About to wait: register for wake-ups, then look once more at
+            // what others did meanwhile (only the outcome: the socket's
+            // readiness is what `wait_for_room` waits for).
+            let notified = self.waiters.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(outcome) = VcShared::outcome(&mut self.lock(), id, len) {
+                waiter.done = true;
+                return outcome;
+            }
             wait_for_room(stream, notified.as_mut()).await;
         }
     }
@@ -575,10 +632,11 @@ impl VcShared {
         self.tag.store(tag, Ordering::Relaxed);
     }
 
-    /// Bytes waiting to be sent, or `None` when the VC cannot send.
+    /// Bytes waiting to be sent on an active VC, or `None` when the VC is
+    /// not active (a VC whose peer ended its side is no place for new work).
     pub(crate) fn send_load(&self) -> Option<usize> {
         let inner = self.lock();
-        matches!(inner.state, VcState::Active | VcState::PeerReleased).then(|| inner.queue.unsent())
+        (inner.state == VcState::Active).then(|| inner.queue.unsent())
     }
 
     /// Marks the VC torn down: queued sends are cancelled, the socket is
@@ -670,6 +728,12 @@ impl Vc {
     /// The VC's id (unique in the process).
     pub fn id(&self) -> u64 {
         self.0.id
+    }
+
+    /// The local address the VC runs over: its connection's, or another
+    /// transport's for a VC added by a multi-transport build.
+    pub fn address(&self) -> crate::Address {
+        crate::Address(self.0.address.clone())
     }
 
     /// The connection the VC belongs to.

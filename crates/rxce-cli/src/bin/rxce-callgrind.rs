@@ -1,0 +1,181 @@
+//! A fixed workload for callgrind: instruction counts per byte sent and per
+//! receive indication, without wall-clock noise.
+//!
+//! Two rxce VCs joined by the engine's `memory` transport on a
+//! current-thread runtime (one thread: the counts repeat run to run): the
+//! sender's `Vc::send`s go through the send queue, the memory pipe and the
+//! receiver's pump, and come out as receive indications on the other VC.
+//!
+//! * `bulk N`: N sends of 64 KiB, waiting for every byte at the end
+//!   (instructions per byte sent).
+//! * `small N`: N sends of 64 bytes, each waited for (one indication per
+//!   send: instructions per indication).
+//! * `tcp N` and `tcp-raw N`: `bulk` over TCP on loopback, rxce on both
+//!   ends, and the same with raw tokio sockets (a writer and a reading
+//!   task): user-space instructions per byte of each (the kernel's work is
+//!   not counted), to see what the engine adds over the socket.
+//!
+//! Only the workload function is measured (`--toggle-collect`); setting up
+//! the engine and the VCs is not. See `scripts/callgrind.sh` and
+//! `BENCHMARKS.md` for the command and the baseline counts.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rxce::provider::Framing;
+use rxce::{ConnectionEventHandler, Engine, EngineConfig, Indication, ReceiveAnswer, SendOptions, Vc};
+use rxce_cli::bench::link::{Accepted, AcceptedSocket, Client, Counting};
+use rxce_cli::endpoint::{Endpoint, Kind, Target};
+
+/// Counts bytes (through [`Counting`]) and indications.
+#[derive(Default)]
+struct Receiver {
+    bytes: Counting,
+    indications: AtomicU64,
+}
+
+impl ConnectionEventHandler for Receiver {
+    fn receive(&self, _vc: &Vc, indication: &Indication<'_>) -> ReceiveAnswer {
+        self.indications.fetch_add(1, Ordering::Relaxed);
+        self.bytes.add(indication.data.len());
+        ReceiveAnswer::take_all(indication)
+    }
+}
+
+/// What sends: an rxce VC, or (for comparison) a raw tokio socket.
+enum Sender {
+    Vc(Vc),
+    Raw(Arc<tokio::sync::Mutex<tokio::net::TcpStream>>),
+}
+
+/// The measured call (callgrind collects inside it only).
+#[inline(never)]
+fn rxce_callgrind_workload(
+    runtime: &tokio::runtime::Runtime,
+    sender: &Sender,
+    receiver: &Arc<Receiver>,
+    payload: &Bytes,
+    count: u64,
+    each: bool,
+) {
+    sends(runtime, sender, receiver, payload, count, each);
+}
+
+/// `count` sends of `payload`, each waited for when `each`, else all at
+/// the end — in a task of the runtime, as an application's code runs.
+#[inline(never)]
+fn sends(
+    runtime: &tokio::runtime::Runtime,
+    sender: &Sender,
+    receiver: &Arc<Receiver>,
+    payload: &Bytes,
+    count: u64,
+    each: bool,
+) {
+    let (receiver, payload) = (receiver.clone(), payload.clone());
+    let sender = match sender {
+        Sender::Vc(vc) => Sender::Vc(vc.clone()),
+        Sender::Raw(raw) => Sender::Raw(raw.clone()),
+    };
+    let task = runtime.spawn(async move {
+        let mut expected = receiver.bytes.received();
+        for _ in 0..count {
+            match &sender {
+                Sender::Vc(vc) => {
+                    vc.send(payload.clone(), SendOptions::empty()).await.expect("a send");
+                }
+                Sender::Raw(raw) => {
+                    use tokio::io::AsyncWriteExt;
+                    raw.lock().await.write_all(&payload).await.expect("a raw write");
+                }
+            }
+            expected += payload.len() as u64;
+            if each {
+                receiver.bytes.wait_for(expected).await;
+            }
+        }
+        receiver.bytes.wait_for(expected).await;
+    });
+    runtime.block_on(task).expect("the workload task");
+}
+
+/// Counts what a raw reader reads (the raw comparison's receiver).
+async fn raw_reader(mut stream: tokio::net::TcpStream, receiver: Arc<Receiver>) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(n) = stream.read(&mut buf).await {
+        if n == 0 {
+            return;
+        }
+        receiver.indications.fetch_add(1, Ordering::Relaxed);
+        receiver.bytes.add(n);
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mode = args.next().unwrap_or_else(|| "bulk".into());
+    let (size, each, default_count) = match mode.as_str() {
+        "bulk" => (64 * 1024, false, 2000),
+        "small" => (64, true, 20_000),
+        "tcp" | "tcp-raw" => (64 * 1024, false, 2000),
+        other => {
+            eprintln!("usage: rxce-callgrind bulk|small|tcp|tcp-raw [COUNT] (not {other:?})");
+            std::process::exit(2);
+        }
+    };
+    let count: u64 = args
+        .next()
+        .map_or(default_count, |n| n.parse().expect("COUNT is a number"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let receiver = Arc::new(Receiver::default());
+    let (engine, sender, _clients) = runtime.block_on(async {
+        let engine = Engine::with_runtime(tokio::runtime::Handle::current(), EngineConfig::default()).expect("engine");
+        if mode == "tcp-raw" {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listen");
+            let addr = listener.local_addr().expect("address");
+            let (writer, accepted) = tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
+            let writer = writer.expect("connect");
+            writer.set_nodelay(true).expect("nodelay");
+            let (reader, _) = accepted.expect("accept");
+            reader.set_nodelay(true).expect("nodelay");
+            tokio::spawn(raw_reader(reader, receiver.clone()));
+            return (engine, Sender::Raw(Arc::new(tokio::sync::Mutex::new(writer))), None);
+        }
+        let provider = Accepted::register(&engine).expect("provider");
+        let (client, sender) = if mode == "tcp" {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listen");
+            let port = listener.local_addr().expect("address").port();
+            let endpoint = Endpoint::parse(&format!("tcp://127.0.0.1:{port}")).expect("endpoint");
+            let client = Client::new(&engine, &endpoint).expect("client");
+            let (sender, accepted) = tokio::join!(client.connect(Arc::new(rxce::NoEvents)), listener.accept());
+            let (stream, _) = accepted.expect("accept");
+            stream.set_nodelay(true).expect("nodelay");
+            provider.push(Arc::new(AcceptedSocket::new(stream)), Framing::Stream);
+            (client, sender.expect("sending VC"))
+        } else {
+            let mut listener = engine.memory_listen("callgrind-sink").expect("listen");
+            let endpoint = Endpoint::new(Kind::Memory, Target::Memory("callgrind-sink".into()));
+            let client = Client::new(&engine, &endpoint).expect("client");
+            let (sender, accepted) = tokio::join!(client.connect(Arc::new(rxce::NoEvents)), listener.accept());
+            provider.push(Arc::new(accepted.expect("accepted")), Framing::Stream);
+            (client, sender.expect("sending VC"))
+        };
+        let receiving = Client::new_accepted(&engine).expect("receiving side");
+        receiving.connect(receiver.clone()).await.expect("receiving VC");
+        (engine, Sender::Vc(sender), Some((client, receiving)))
+    });
+    // One unmeasured round first: pools and buffers as in steady state.
+    let payload = Bytes::from(vec![7u8; size]);
+    sends(&runtime, &sender, &receiver, &payload, 10, each);
+    let (bytes0, indications0) = (receiver.bytes.received(), receiver.indications.load(Ordering::Relaxed));
+    rxce_callgrind_workload(&runtime, &sender, &receiver, &payload, count, each);
+    let bytes = receiver.bytes.received() - bytes0;
+    let indications = receiver.indications.load(Ordering::Relaxed) - indications0;
+    println!("mode={mode} sends={count} size={size} bytes={bytes} indications={indications}");
+    runtime.block_on(engine.shutdown());
+}

@@ -1,0 +1,88 @@
+//! `rxce bench` completes and prints well-formed JSON. Run once, short
+//! (`--duration 1`) and small (`--connections 200` instead of 9,000 idle
+//! connections for scale). Benchmarks are never timed tests: nothing here
+//! looks at a figure beyond it being a finite number.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+const SCENARIOS: [&str; 6] = ["throughput", "rpc", "connect", "race", "scale", "smb-transport"];
+
+fn finite(value: &Value, what: &str) -> f64 {
+    let n = value
+        .as_f64()
+        .unwrap_or_else(|| panic!("{what} is not a number: {value}"));
+    assert!(n.is_finite(), "{what} is not finite: {n}");
+    n
+}
+
+#[test]
+fn bench_all_completes_with_well_formed_json() {
+    let plot = tempfile::NamedTempFile::with_suffix(".svg").unwrap();
+    let output = common::rxce()
+        .args([
+            "bench",
+            "--scenario",
+            "all",
+            "--duration",
+            "1",
+            "--connections",
+            "200",
+            "--json",
+            "--plot",
+        ])
+        .arg(plot.path())
+        .output()
+        .expect("rxce bench runs");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "rxce bench failed ({}): {stderr}",
+        output.status
+    );
+
+    // Exactly one JSON object on stdout.
+    let mut stream = serde_json::Deserializer::from_str(&stdout).into_iter::<Value>();
+    let report = stream.next().expect("one JSON value").expect("well-formed JSON");
+    assert!(stream.next().is_none(), "more than one JSON value on stdout: {stdout}");
+    assert!(report.is_object(), "{report}");
+
+    let machine = report["machine"].as_object().expect("a machine object");
+    assert!(finite(&machine["cpus"], "machine.cpus") >= 1.0);
+
+    let scenarios = report["scenarios"].as_array().expect("a scenarios array");
+    let mut seen = BTreeSet::new();
+    let mut flavours = BTreeSet::new();
+    for row in scenarios {
+        let name = row["name"].as_str().expect("a scenario name");
+        seen.insert(name.to_owned());
+        flavours.insert(row["flavour"].as_str().expect("a flavour").to_owned());
+        for key in ["transport", "unit", "metric"] {
+            assert!(row[key].is_string(), "{name}: {key} missing in {row}");
+        }
+        finite(&row["rxce"], &format!("{name}.rxce"));
+        finite(&row["baseline"]["value"], &format!("{name}.baseline.value"));
+        assert!(row["baseline"]["name"].is_string(), "{row}");
+        assert!(finite(&row["ratio"], &format!("{name}.ratio")) >= 0.0);
+        finite(&row["spread"], &format!("{name}.spread"));
+        assert!(row["rounds"].as_u64().expect("rounds") >= 1, "{row}");
+    }
+    for name in SCENARIOS {
+        assert!(seen.contains(name), "scenario {name} missing: {stdout}");
+    }
+    assert_eq!(
+        flavours.into_iter().collect::<Vec<_>>(),
+        ["current-thread", "multi-thread(2)"],
+        "a row per runtime flavour"
+    );
+    let targets = report["targets"].as_array().expect("a targets array");
+    assert!(!targets.is_empty());
+    assert!(targets.iter().all(|t| t["holds"].is_boolean()), "{report}");
+
+    let svg = std::fs::read_to_string(plot.path()).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("rxce"), "{svg}");
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The fixed callgrind workload of BENCHMARKS.md: instructions per byte sent
+# (bulk: 64 KiB sends) and per receive indication (small: 64-byte sends, one
+# indication each), over the memory transport on a current-thread runtime;
+# then user-space instructions per byte over TCP on loopback, rxce on both
+# ends (tcp) against raw tokio sockets (tcp-raw). Only the workload call is
+# counted (--toggle-collect). Counts repeat within a fraction of a percent;
+# compare them with the baseline in BENCHMARKS.md.
+#
+#   scripts/callgrind.sh [BULK_SENDS [SMALL_SENDS]]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bulk=${1:-2000}
+small=${2:-20000}
+target=${CARGO_TARGET_DIR:-target}
+cargo build --release -p rxce-cli --bin rxce-callgrind >&2
+bin="$target/release/rxce-callgrind"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+run() { # mode count
+    valgrind --tool=callgrind --dump-instr=no --toggle-collect='*rxce_callgrind_workload*' \
+        --callgrind-out-file="$out/$1.out" "$bin" "$1" "$2" 2>"$out/$1.log" >"$out/$1.txt"
+    local ir
+    ir=$(awk '/^(summary|totals):/ {print $2; exit}' "$out/$1.out")
+    echo "$ir $(cat "$out/$1.txt")"
+}
+read -r ir line < <(run bulk "$bulk")
+bytes=$(sed -E 's/.*bytes=([0-9]+).*/\1/' <<<"$line")
+awk -v ir="$ir" -v b="$bytes" -v l="$line" 'BEGIN { printf "bulk:  %s  Ir=%d  Ir/byte=%.3f\n", l, ir, ir / b }'
+read -r ir line < <(run small "$small")
+ind=$(sed -E 's/.*indications=([0-9]+).*/\1/' <<<"$line")
+awk -v ir="$ir" -v n="$ind" -v l="$line" 'BEGIN { printf "small: %s  Ir=%d  Ir/indication=%.0f\n", l, ir, ir / n }'
+for mode in tcp tcp-raw; do
+    read -r ir line < <(run "$mode" "$bulk")
+    bytes=$(sed -E 's/.*bytes=([0-9]+).*/\1/' <<<"$line")
+    awk -v ir="$ir" -v b="$bytes" -v l="$line" 'BEGIN { printf "%s  Ir=%d  Ir/byte=%.4f (user space only)\n", l, ir, ir / b }'
+done
