@@ -3,14 +3,13 @@
 //! client, and a provider that turns an accepted connection into an rxce VC
 //! so that both ends of a transfer can be rxce.
 
-use std::io::{self, IoSlice};
+use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
-use std::time::SystemTime;
 
 use rxce::provider::{BoxFuture, ConnectRequest, Connected, Framing, MemoryStream, Provider, ProviderContext, Stream};
-use rxce::tdi::{service_flags, ProviderInfo};
+use rxce::tdi::ProviderInfo;
 use rxce::{
     Address, ConnectionEventHandler, ConnectionInformation, Engine, Indication, NoEvents, ReceiveAnswer, Status,
     Transport, TransportAddress, Vc,
@@ -269,19 +268,7 @@ impl Accepted {
 
 impl Provider for Accepted {
     fn provider_info(&self) -> ProviderInfo {
-        ProviderInfo {
-            version: 0x0200,
-            max_send_size: 0,
-            max_connection_user_data: 0,
-            max_datagram_size: 0,
-            service_flags: service_flags::CONNECTION_MODE
-                | service_flags::ORDERLY_RELEASE
-                | service_flags::ERROR_FREE_DELIVERY,
-            minimum_lookahead_data: 128,
-            maximum_lookahead_data: 0,
-            number_of_resources: 0,
-            start_time: SystemTime::UNIX_EPOCH,
-        }
+        ProviderInfo::connection_mode(None)
     }
 
     fn check_local_address(&self, _local: &TransportAddress) -> Result<(), Status> {
@@ -301,60 +288,6 @@ impl Provider for Accepted {
         })
     }
 }
-
-/// An accepted TCP or Unix-domain connection as an engine [`Stream`].
-pub struct AcceptedSocket<S> {
-    stream: S,
-}
-
-impl<S> AcceptedSocket<S> {
-    /// Wraps an accepted socket.
-    pub fn new(stream: S) -> AcceptedSocket<S> {
-        AcceptedSocket { stream }
-    }
-}
-
-macro_rules! accepted_stream {
-    ($socket:ty) => {
-        impl Stream for AcceptedSocket<$socket> {
-            fn readable(&self) -> BoxFuture<'_, io::Result<()>> {
-                Box::pin(self.stream.readable())
-            }
-
-            fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-                self.stream.try_read(buf)
-            }
-
-            fn writable(&self) -> BoxFuture<'_, io::Result<()>> {
-                Box::pin(self.stream.writable())
-            }
-
-            fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-                self.stream.try_write_vectored(bufs)
-            }
-
-            fn shutdown_write(&self) -> io::Result<()> {
-                socket2::SockRef::from(&self.stream).shutdown(std::net::Shutdown::Write)
-            }
-
-            fn close(&self, abortive: bool) {
-                let sock = socket2::SockRef::from(&self.stream);
-                if abortive {
-                    let _ = sock.set_linger(Some(std::time::Duration::ZERO));
-                } else {
-                    let _ = sock.shutdown(std::net::Shutdown::Both);
-                }
-            }
-
-            fn peer_address(&self) -> TransportAddress {
-                TransportAddress::memory("bench-accepted-peer")
-            }
-        }
-    };
-}
-
-accepted_stream!(TcpStream);
-accepted_stream!(UnixStream);
 
 /// Reads everything from `reader` into `counting` until the end (the raw
 /// receiving side of a baseline transfer), with `buffer` bytes per read.

@@ -20,13 +20,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rxce::provider::{Framing, Stream};
-use rxce::{SendOptions, Status, Vc};
+use rxce::provider::{Framing, Stream, TcpEndpoint, UnixEndpoint};
+use rxce::{SendOptions, Status, TaAddress, TransportAddress, Vc};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, UnixListener};
 
 use super::harness::{compare, interleave, Better, Contest, Figures, Plan};
-use super::link::{self, Accepted, AcceptedSocket, Client, Counting, RawIo};
+use super::link::{self, Accepted, Client, Counting, RawIo};
 use super::report::Row;
 use super::Ctx;
 use crate::endpoint::{Endpoint, Kind, Target, UnixName};
@@ -324,11 +324,14 @@ impl Listening {
         let failed = |e: std::io::Error| Status::from_io(e, "accepting for the bench");
         Ok(match self {
             Listening::Tcp(l) => {
-                let (s, _) = l.accept().await.map_err(failed)?;
+                let (s, peer) = l.accept().await.map_err(failed)?;
                 s.set_nodelay(true).map_err(failed)?;
-                Arc::new(AcceptedSocket::new(s))
+                Arc::new(TcpEndpoint::new(s, TransportAddress::ip(peer)))
             }
-            Listening::Unix(l) => Arc::new(AcceptedSocket::new(l.accept().await.map_err(failed)?.0)),
+            Listening::Unix(l) => {
+                let (s, _) = l.accept().await.map_err(failed)?;
+                Arc::new(UnixEndpoint::new(s, TransportAddress::new(TaAddress::Unix(Vec::new()))))
+            }
             Listening::Memory(l) => {
                 let stream = l.accept().await;
                 Arc::new(stream.ok_or_else(|| Status::CONNECTION_DISCONNECTED.with_message("listener closed"))?)

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rxce::provider::Framing;
 use rxce::{ConnectionEventHandler, Engine, EngineConfig, Indication, ReceiveAnswer, SendOptions, Vc};
-use rxce_cli::bench::link::{Accepted, AcceptedSocket, Client, Counting};
+use rxce_cli::bench::link::{Accepted, Client, Counting};
 use rxce_cli::endpoint::{Endpoint, Kind, Target};
 
 /// Counts bytes (through [`Counting`]) and indications.
@@ -153,9 +153,10 @@ fn main() {
             let endpoint = Endpoint::parse(&format!("tcp://127.0.0.1:{port}")).expect("endpoint");
             let client = Client::new(&engine, &endpoint).expect("client");
             let (sender, accepted) = tokio::join!(client.connect(Arc::new(rxce::NoEvents)), listener.accept());
-            let (stream, _) = accepted.expect("accept");
+            let (stream, peer) = accepted.expect("accept");
             stream.set_nodelay(true).expect("nodelay");
-            provider.push(Arc::new(AcceptedSocket::new(stream)), Framing::Stream);
+            let endpoint = rxce::provider::TcpEndpoint::new(stream, rxce::TransportAddress::ip(peer));
+            provider.push(Arc::new(endpoint), Framing::Stream);
             (client, sender.expect("sending VC"))
         } else {
             let mut listener = engine.memory_listen("callgrind-sink").expect("listen");

@@ -67,6 +67,8 @@ use crate::status::Status;
 use crate::tdi::{ConnectionInformation, ProviderInfo, TransportAddress};
 
 pub use memory::{MemoryListener, MemoryStream};
+pub use tcp::TcpEndpoint;
+pub use unix::UnixEndpoint;
 
 /// A boxed, sendable future, as providers and streams return them.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -179,14 +179,18 @@ impl Provider for TcpProvider {
     }
 }
 
-/// A connected TCP socket as a [`Stream`].
-pub(crate) struct TcpEndpoint {
+/// A connected TCP socket as a [`Stream`]: what the `tcp` providers make of
+/// their connections, and what a custom provider can make of a socket of its
+/// own (an accepted one, say).
+pub struct TcpEndpoint {
     stream: TcpStream,
     peer: TransportAddress,
 }
 
 impl TcpEndpoint {
-    pub(crate) fn new(stream: TcpStream, peer: TransportAddress) -> TcpEndpoint {
+    /// Wraps a connected socket; `peer` is what the VC reports as its
+    /// remote address.
+    pub fn new(stream: TcpStream, peer: TransportAddress) -> TcpEndpoint {
         TcpEndpoint { stream, peer }
     }
 }

@@ -73,10 +73,7 @@ impl Provider for UnixProvider {
             let stream = connect_now(&address).map_err(|e| Status::from_io(e, format!("connecting to {remote}")))?;
             let stream = UnixStream::from_std(stream).map_err(|e| Status::from_io(e, "registering the socket"))?;
             Ok(Connected {
-                stream: std::sync::Arc::new(UnixEndpoint {
-                    stream,
-                    peer: remote.clone(),
-                }),
+                stream: std::sync::Arc::new(UnixEndpoint::new(stream, remote.clone())),
                 framing: Framing::Stream,
                 keepalive: None,
             })
@@ -84,10 +81,19 @@ impl Provider for UnixProvider {
     }
 }
 
-/// A connected Unix-domain socket as a [`Stream`].
-struct UnixEndpoint {
+/// A connected Unix-domain socket as a [`Stream`] (see
+/// [`TcpEndpoint`](super::TcpEndpoint)).
+pub struct UnixEndpoint {
     stream: UnixStream,
     peer: TransportAddress,
+}
+
+impl UnixEndpoint {
+    /// Wraps a connected socket; `peer` is what the VC reports as its
+    /// remote address.
+    pub fn new(stream: UnixStream, peer: TransportAddress) -> UnixEndpoint {
+        UnixEndpoint { stream, peer }
+    }
 }
 
 impl Stream for UnixEndpoint {
