@@ -241,10 +241,21 @@ async fn all_successful_makes_one_multichannel_connection() {
     assert_eq!(built.connection.least_loaded_vc(), Some(other.clone()));
     other.send(&b"still"[..], SendOptions::empty()).await.unwrap();
     assert_eq!(read_n(&mut peer_a, 5).await, b"still");
-    // Tearing down the second address takes its VC of the connection.
-    addresses[1].tear_down().await.unwrap();
-    assert!(!framed.is_valid());
-    assert!(other.is_valid());
+    // The connection lives on its first VC's address; tearing down the
+    // other VC's address takes that VC only.
+    let home = built.connection.address();
+    let (borrowed, at_home) = if framed.address().id() == home.id() {
+        (other.clone(), framed.clone())
+    } else {
+        (framed.clone(), other.clone())
+    };
+    assert_eq!(at_home.address().id(), home.id());
+    borrowed.address().tear_down().await.unwrap();
+    assert!(!borrowed.is_valid());
+    assert!(at_home.is_valid());
+    assert!(built.connection.is_valid());
+    home.tear_down().await.unwrap();
+    assert!(!at_home.is_valid() && !built.connection.is_valid());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
