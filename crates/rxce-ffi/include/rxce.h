@@ -1196,6 +1196,12 @@ typedef struct _TDI_ADDRESS_NETBIOS TDI_ADDRESS_NETBIOS;
 #define STATUS_INVALID_CONNECTION (NTSTATUS)3221225792u
 
 /**
+ * 0xC0000144: A client callback panicked (a Rust handler; C callbacks
+ * cannot); the engine stopped the panic and failed what it was for.
+ */
+#define STATUS_UNHANDLED_EXCEPTION (NTSTATUS)3221225796u
+
+/**
  * 0xC0000184: Not valid in the object's current state (for example a routine
  * that could only finish after the callback it is called from returns).
  */

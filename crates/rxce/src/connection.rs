@@ -117,7 +117,9 @@ impl ConnectionShared {
                 match connection.rebuild(&lost).await {
                     Ok(restored) => {
                         tracing::debug!(lost = lost.id(), restored = restored.id(), attempt, "VC rebuilt");
-                        crate::registry::as_callback_of(lost.id(), || connection.handler.reconnected(&lost, &restored));
+                        let _ = crate::registry::guarded_callback(lost.id(), "reconnected", || {
+                            connection.handler.reconnected(&lost, &restored)
+                        });
                         return;
                     }
                     Err(status) if status == Status::INVALID_HANDLE => return,
@@ -133,7 +135,9 @@ impl ConnectionShared {
                 policy.attempts,
                 last.name()
             ));
-            crate::registry::as_callback_of(lost.id(), || connection.handler.reconnect_failed(&lost, status));
+            let _ = crate::registry::guarded_callback(lost.id(), "reconnect failed", || {
+                connection.handler.reconnect_failed(&lost, status)
+            });
         });
     }
 

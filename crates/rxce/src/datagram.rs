@@ -17,7 +17,7 @@ use crate::address::Address;
 use crate::buffer::SendBuffers;
 use crate::handler::{AddressEventHandler, DatagramIndication, Indication, ReceiveAnswer};
 use crate::provider::DatagramSocket;
-use crate::registry::as_callback_of;
+use crate::registry::guarded_callback;
 use crate::status::Status;
 use crate::tdi::{ConnectionEndpointInfo, ConnectionInformation, ReceiveFlags, SendOptions, TransportAddress};
 
@@ -199,7 +199,9 @@ async fn run(endpoint: Arc<DatagramEndpoint>, address: Address) {
             (inner.closed, std::mem::take(&mut inner.resume))
         };
         for Due::Complete { context, status } in due.drain(..) {
-            as_callback_of(id, || handler.send_complete(&address, context, status));
+            let _ = guarded_callback(id, "datagram send complete", || {
+                handler.send_complete(&address, context, status)
+            });
         }
         if closed {
             return;
@@ -233,7 +235,7 @@ async fn run(endpoint: Arc<DatagramEndpoint>, address: Address) {
                     // socket: the address stays usable.
                     let status = Status::from_io(e, "receiving a datagram");
                     tracing::debug!(%status, "datagram socket error");
-                    as_callback_of(id, || handler.error(&address, status));
+                    let _ = guarded_callback(id, "error", || handler.error(&address, status));
                 }
             }
         }
@@ -266,7 +268,13 @@ fn indicate(
             available: data.len(),
         },
     };
-    let answer = as_callback_of(address.id(), || handler.receive_datagram(address, &indication));
+    // A panicking handler loses this one datagram (logged); the address
+    // goes on receiving.
+    let Ok(answer) = guarded_callback(address.id(), "receive datagram", || {
+        handler.receive_datagram(address, &indication)
+    }) else {
+        return None;
+    };
     match answer {
         ReceiveAnswer::Taken(_) => None,
         ReceiveAnswer::MoreProcessingRequired {
@@ -292,7 +300,9 @@ fn indicate(
             } else {
                 Status::SUCCESS
             };
-            as_callback_of(address.id(), || handler.data_ready(address, buffer, copied, status));
+            let _ = guarded_callback(address.id(), "data ready", || {
+                handler.data_ready(address, buffer, copied, status)
+            });
             None
         }
         ReceiveAnswer::NotAccepted => Some(datagram),

@@ -19,6 +19,29 @@ pub(crate) fn in_callback_of(id: u64) -> bool {
     IN_CALLBACK_OF.with(|c| c.get() == id)
 }
 
+/// Runs the client's callback `f` of object `id` (see [`as_callback_of`])
+/// and stops a panic in it at the engine: the panic comes back as
+/// `STATUS_UNHANDLED_EXCEPTION` naming the callback and the panic's message,
+/// logged at error level. The caller decides what the panic fails (a VC
+/// aborts; an address drops the datagram).
+pub(crate) fn guarded_callback<R>(id: u64, callback: &'static str, f: impl FnOnce() -> R) -> Result<R, Status> {
+    // AssertUnwindSafe: the closure borrows engine state only to read it
+    // (the indicated bytes) or hands values over (client buffers, which
+    // unwind drops). The engine does not look at state the callback
+    // could have left half-changed except the client's own handler, whose
+    // consistency after its panic is the client's (its locks are poisoned).
+    as_callback_of(id, || std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))).map_err(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        let status = Status::UNHANDLED_EXCEPTION.with_message(format!("the {callback} callback panicked: {what}"));
+        tracing::error!(object = id, %status, "a client callback panicked");
+        status
+    })
+}
+
 /// Runs `f` marked as a callback of object `id` on this thread.
 pub(crate) fn as_callback_of<R>(id: u64, f: impl FnOnce() -> R) -> R {
     struct Restore(u64);

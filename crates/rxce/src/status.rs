@@ -98,6 +98,8 @@ statuses! {
     LOCAL_DISCONNECT = 0xC000_013B, "The connection was disconnected by the local side.";
     /// The connection was disconnected by the remote side.
     REMOTE_DISCONNECT = 0xC000_013C, "The connection was disconnected by the remote side.";
+    /// A client callback panicked; the engine stopped the panic and failed what the callback was for.
+    UNHANDLED_EXCEPTION = 0xC000_0144, "A client callback panicked; the engine stopped the panic and failed what the callback was for.";
     /// The connection is not valid.
     INVALID_CONNECTION = 0xC000_0140, "The connection is not valid.";
     /// The request is not valid in the object's current state.
@@ -347,6 +349,7 @@ mod tests {
             (Status::LOCAL_DISCONNECT, 0xC000_013B),
             (Status::REMOTE_DISCONNECT, 0xC000_013C),
             (Status::INVALID_CONNECTION, 0xC000_0140),
+            (Status::UNHANDLED_EXCEPTION, 0xC000_0144),
         ];
         for (status, code) in expected {
             assert_eq!(status.code(), *code, "{}", status.name());

@@ -378,3 +378,113 @@ async fn two_vcs_tearing_each_other_down_from_their_callbacks_do_not_deadlock() 
     assert!(results.contains(&Ok(())), "{results:?}");
     assert!(results.contains(&Err(Status::INVALID_DEVICE_STATE)), "{results:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_receive_aborts_its_vc_and_nothing_hangs() {
+    let engine = engine();
+    let handler = Recorder::answering(|_, _| panic!("the handler's own bug"));
+    let (connection, vc, mut peer) = tcp_vc(&engine, "tcp", handler.clone()).await;
+    assert_eq!(
+        vc.submit_send(&b"queued before"[..], SendOptions::empty(), 1).await,
+        Status::PENDING
+    );
+    assert_eq!(read_n(&mut peer, 13).await, b"queued before");
+    peer.write_all(b"trigger").await.unwrap();
+    let events = handler
+        .wait_for("the disconnect", |e| {
+            e.iter().any(|e| matches!(e, Event::Disconnect { .. }))
+        })
+        .await;
+    let disconnects = handler.disconnects();
+    assert_eq!(disconnects.len(), 1, "{events:#?}");
+    assert_eq!(disconnects[0].0, DisconnectFlags::ABORT);
+    assert_eq!(disconnects[0].1, Status::UNHANDLED_EXCEPTION);
+    let text = disconnects[0].1.to_string();
+    assert!(
+        text.contains("receive callback panicked: the handler's own bug"),
+        "{text}"
+    );
+    assert_eq!(handler.completions(), vec![(1, Status::SUCCESS, 13)]);
+    assert_eq!(vc.state(), VcState::Disconnected);
+    let refused = vc.send(&b"more"[..], SendOptions::empty()).await.unwrap_err();
+    assert_eq!(refused, Status::CONNECTION_DISCONNECTED);
+    // The VC was aborted: the peer sees a reset, not an orderly end.
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), peer.read_to_end(&mut rest))
+        .await
+        .expect("the peer sees the VC end");
+    assert_eq!(read.unwrap_err().kind(), std::io::ErrorKind::ConnectionReset);
+    // The engine goes on: another connection works, tear-down returns.
+    let (_other, other_vc, mut other_peer) = tcp_vc(&engine, "tcp", Recorder::taking_all()).await;
+    assert_eq!(
+        other_vc.send(&b"still here"[..], SendOptions::empty()).await.unwrap(),
+        10
+    );
+    assert_eq!(read_n(&mut other_peer, 10).await, b"still here");
+    tokio::time::timeout(Duration::from_secs(10), connection.tear_down())
+        .await
+        .expect("tear-down returns")
+        .unwrap();
+}
+
+/// Panics in the completion of send 2; records every completion.
+#[derive(Default)]
+struct PanicsOnSecondCompletion {
+    completions: Mutex<Vec<(usize, Status)>>,
+    disconnects: Mutex<Vec<(DisconnectFlags, Status)>>,
+}
+
+impl rxce::ConnectionEventHandler for PanicsOnSecondCompletion {
+    fn send_complete(&self, _vc: &rxce::Vc, context: usize, status: Status, _bytes: usize) {
+        self.completions.lock().unwrap().push((context, status));
+        if context == 2 {
+            panic!("completion 2 is broken");
+        }
+    }
+
+    fn disconnect(&self, _vc: &rxce::Vc, flags: DisconnectFlags, status: Status) {
+        self.disconnects.lock().unwrap().push((flags, status));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_completion_still_completes_every_other_send_once() {
+    let engine = engine();
+    let handler = Arc::new(PanicsOnSecondCompletion::default());
+    let (connection, vc, mut peer) = tcp_vc(&engine, "tcp", handler.clone()).await;
+    for context in 1..=6 {
+        let status = vc
+            .submit_send(vec![context as u8; 1000], SendOptions::empty(), context)
+            .await;
+        // Once the panic failed the VC, later submissions are refused.
+        assert!(
+            status == Status::PENDING || status == Status::CONNECTION_DISCONNECTED,
+            "{status}"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while handler.disconnects.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "no disconnect after the panic");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let disconnects = handler.disconnects.lock().unwrap().clone();
+    assert_eq!(disconnects.len(), 1);
+    assert_eq!(disconnects[0].0, DisconnectFlags::ABORT);
+    assert_eq!(disconnects[0].1, Status::UNHANDLED_EXCEPTION);
+    assert!(disconnects[0].1.to_string().contains("send complete callback panicked"));
+    // Every accepted send completed exactly once; 1 and 2 went out.
+    let completions = handler.completions.lock().unwrap().clone();
+    let mut contexts: Vec<usize> = completions.iter().map(|c| c.0).collect();
+    contexts.sort_unstable();
+    contexts.dedup();
+    assert_eq!(contexts.len(), completions.len(), "{completions:?}");
+    assert_eq!(&completions[..2], &[(1, Status::SUCCESS), (2, Status::SUCCESS)]);
+    assert!(completions
+        .iter()
+        .all(|c| c.1 == Status::SUCCESS || c.1 == Status::UNHANDLED_EXCEPTION));
+    assert_eq!(
+        read_n(&mut peer, 2000).await,
+        [vec![1u8; 1000], vec![2u8; 1000]].concat()
+    );
+    connection.tear_down().await.unwrap();
+}

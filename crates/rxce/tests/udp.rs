@@ -82,7 +82,8 @@ impl AddressEventHandler for AddressRecorder {
             data: indication.indication.data.to_vec(),
             flags: indication.indication.flags,
         });
-        (self.answer.lock().unwrap())(indication)
+        // A panicking answer (one test's) must not poison the next ones.
+        (self.answer.lock().unwrap_or_else(|e| e.into_inner()))(indication)
     }
 
     fn data_ready(&self, _address: &Address, buffer: Box<dyn ReceiveBuffer>, copied: usize, status: Status) {
@@ -312,4 +313,34 @@ async fn connection_transports_carry_no_datagrams() {
             .unwrap_err(),
         Status::NOT_SUPPORTED
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_datagram_handler_loses_that_datagram_only() {
+    let engine = engine();
+    let (_t, _address, recorder, bound) = udp_address(&engine, |ind| {
+        if ind.indication.data == b"poison" {
+            panic!("the handler cannot digest this datagram");
+        }
+        ReceiveAnswer::take_all(&ind.indication)
+    })
+    .await;
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    for datagram in [&b"before"[..], b"poison", b"after"] {
+        peer.send_to(datagram, bound).await.unwrap();
+    }
+    let seen = recorder.wait_for(3).await;
+    let data: Vec<Vec<u8>> = seen
+        .iter()
+        .map(|s| match s {
+            Seen::Datagram { data, .. } => data.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(data, vec![b"before".to_vec(), b"poison".to_vec(), b"after".to_vec()]);
+    // Still receiving after the panic, and the poisoned one is not repeated.
+    peer.send_to(b"later", bound).await.unwrap();
+    let seen = recorder.wait_for(4).await;
+    assert_eq!(seen.len(), 4);
+    assert!(matches!(&seen[3], Seen::Datagram { data, .. } if data == b"later"));
 }

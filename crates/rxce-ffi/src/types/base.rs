@@ -131,6 +131,9 @@ pub const STATUS_REMOTE_DISCONNECT: NTSTATUS = 0xC000_013C_u32 as NTSTATUS;
 pub const STATUS_REMOTE_RESOURCES: NTSTATUS = 0xC000_013D_u32 as NTSTATUS;
 /// 0xC0000140: The connection is not valid.
 pub const STATUS_INVALID_CONNECTION: NTSTATUS = 0xC000_0140_u32 as NTSTATUS;
+/// 0xC0000144: A client callback panicked (a Rust handler; C callbacks
+/// cannot); the engine stopped the panic and failed what it was for.
+pub const STATUS_UNHANDLED_EXCEPTION: NTSTATUS = 0xC000_0144_u32 as NTSTATUS;
 /// 0xC0000184: Not valid in the object's current state (for example a routine
 /// that could only finish after the callback it is called from returns).
 pub const STATUS_INVALID_DEVICE_STATE: NTSTATUS = 0xC000_0184_u32 as NTSTATUS;

@@ -30,30 +30,66 @@ async fn when<F: std::future::Future>(future: Option<F>) -> F::Output {
     }
 }
 
-/// Runs `f` marked as a callback of `vc` on this thread.
-fn as_callback_of<R>(vc: &Vc, f: impl FnOnce() -> R) -> R {
-    crate::registry::as_callback_of(vc.0.id, f)
+/// Runs the handler's `callback` for `vc` on this thread, stopping a panic
+/// in it (see [`crate::registry::guarded_callback`]).
+fn guarded<R>(vc: &Vc, callback: &'static str, f: impl FnOnce() -> R) -> Result<R, Status> {
+    crate::registry::guarded_callback(vc.0.id, callback, f)
 }
 
+/// The receive machine's way to the handler. A panic in a callback is kept
+/// in `panic`: the pump fails the VC with it after the machine's step.
 struct Sink<'a> {
     vc: &'a Vc,
     handler: &'a dyn ConnectionEventHandler,
+    panic: Option<Status>,
+}
+
+impl<'a> Sink<'a> {
+    fn new(vc: &'a Vc, handler: &'a dyn ConnectionEventHandler) -> Sink<'a> {
+        Sink {
+            vc,
+            handler,
+            panic: None,
+        }
+    }
+
+    /// `progress`, unless a callback panicked: then the VC fails with that.
+    fn settle(self, progress: Progress) -> Progress {
+        match self.panic {
+            Some(status) => Progress::Failed(status),
+            None => progress,
+        }
+    }
 }
 
 impl IndicationSink for Sink<'_> {
     fn receive(&mut self, indication: &Indication<'_>) -> ReceiveAnswer {
+        if self.panic.is_some() {
+            return ReceiveAnswer::NotAccepted;
+        }
         self.vc.0.counters.last_event.store(event::RECEIVE, Ordering::Relaxed);
-        as_callback_of(self.vc, || self.handler.receive(self.vc, indication))
+        // A panicking receive consumed nothing: the machine keeps the bytes
+        // and the VC fails before they could be indicated again.
+        guarded(self.vc, "receive", || self.handler.receive(self.vc, indication)).unwrap_or_else(|status| {
+            self.panic = Some(status);
+            ReceiveAnswer::NotAccepted
+        })
     }
 
     fn data_ready(&mut self, buffer: Box<dyn ReceiveBuffer>, copied: usize, status: Status) {
-        as_callback_of(self.vc, || self.handler.data_ready(self.vc, buffer, copied, status));
+        if let Err(status) = guarded(self.vc, "data ready", || {
+            self.handler.data_ready(self.vc, buffer, copied, status)
+        }) {
+            self.panic.get_or_insert(status);
+        }
     }
 
     fn error(&mut self, status: Status) {
         tracing::warn!(vc = self.vc.0.id, %status, "receive error");
         self.vc.0.counters.last_event.store(event::ERROR, Ordering::Relaxed);
-        as_callback_of(self.vc, || self.handler.error(self.vc, status));
+        if let Err(status) = guarded(self.vc, "error", || self.handler.error(self.vc, status)) {
+            self.panic.get_or_insert(status);
+        }
     }
 
     fn closed(&self) -> bool {
@@ -114,10 +150,8 @@ impl Pump {
             let control = self.control();
             self.deliver_due();
             if control.torn_down {
-                let mut sink = Sink {
-                    vc: &self.vc,
-                    handler: &*self.handler,
-                };
+                // Torn down: a panic now has nothing left to fail.
+                let mut sink = Sink::new(&self.vc, &*self.handler);
                 self.machine
                     .fail(Status::CANCELLED.with_message("the VC was torn down"), &mut sink);
                 self.control();
@@ -133,11 +167,9 @@ impl Pump {
             }
             if control.resume && self.reading {
                 let progress = {
-                    let mut sink = Sink {
-                        vc: &self.vc,
-                        handler: &*self.handler,
-                    };
-                    self.machine.resume(&mut sink)
+                    let mut sink = Sink::new(&self.vc, &*self.handler);
+                    let progress = self.machine.resume(&mut sink);
+                    sink.settle(progress)
                 };
                 self.after(progress);
             }
@@ -173,16 +205,31 @@ impl Pump {
     fn deliver_due(&mut self) {
         let vc = &self.vc;
         let handler = &*self.handler;
+        let mut panic = None;
+        // Every owed callback runs, even after one of them panicked: each
+        // send completes exactly once.
         for due in self.due.drain(..) {
-            as_callback_of(vc, || match due {
-                Due::Submitted(context) => handler.send_submitted(vc, context, Status::PENDING),
-                Due::Complete { context, status, bytes } => handler.send_complete(vc, context, status, bytes),
+            let called = match due {
+                Due::Submitted(context) => guarded(vc, "send submitted", || {
+                    handler.send_submitted(vc, context, Status::PENDING)
+                }),
+                Due::Complete { context, status, bytes } => guarded(vc, "send complete", || {
+                    handler.send_complete(vc, context, status, bytes)
+                }),
                 Due::SendPossible(room) if vc.is_valid() => {
                     vc.0.counters.last_event.store(event::SEND_POSSIBLE, Ordering::Relaxed);
-                    handler.send_possible(vc, room);
+                    guarded(vc, "send possible", || handler.send_possible(vc, room))
                 }
-                Due::SendPossible(_) => {}
-            });
+                Due::SendPossible(_) => Ok(()),
+            };
+            if let Err(status) = called {
+                panic.get_or_insert(status);
+            }
+        }
+        if let Some(status) = panic {
+            let shared = &vc.0;
+            let mut inner = shared.lock();
+            shared.fail(&mut inner, status);
         }
     }
 
@@ -205,11 +252,8 @@ impl Pump {
             };
             let read = self.stream.try_read(target);
             let progress = {
-                let mut sink = Sink {
-                    vc: &self.vc,
-                    handler: &*self.handler,
-                };
-                match read {
+                let mut sink = Sink::new(&self.vc, &*self.handler);
+                let progress = match read {
                     Ok(0) => self.machine.on_end(&mut sink),
                     Ok(n) => self.machine.on_read(n, &mut sink),
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
@@ -218,7 +262,8 @@ impl Pump {
                         let status = Status::from_io(e, "reading from the VC's socket");
                         Progress::Failed(status)
                     }
-                }
+                };
+                sink.settle(progress)
             };
             self.after(progress);
             if !self.reading || !self.machine.wants_bytes() {
@@ -275,7 +320,8 @@ impl Pump {
         tracing::debug!(vc = shared.id, %status, "peer ended the VC");
         shared.counters.last_event.store(event::DISCONNECT, Ordering::Relaxed);
         let peer_initiated = status == Status::REMOTE_DISCONNECT;
-        as_callback_of(&self.vc, || {
+        // The VC is over either way: a panic here is only logged.
+        let _ = guarded(&self.vc, "disconnect", || {
             self.handler.disconnect(&self.vc, DisconnectFlags::RELEASE, status)
         });
         if peer_initiated {
@@ -286,10 +332,8 @@ impl Pump {
     /// An abortive end: a client buffer being filled comes back with the
     /// failure, owed completions run, then the one disconnect indication.
     fn end(&mut self, flags: DisconnectFlags, status: Status) {
-        let mut sink = Sink {
-            vc: &self.vc,
-            handler: &*self.handler,
-        };
+        // Ending already: a panic in these last callbacks is only logged.
+        let mut sink = Sink::new(&self.vc, &*self.handler);
         self.machine.fail(status.clone(), &mut sink);
         self.control();
         self.deliver_due();
@@ -301,7 +345,9 @@ impl Pump {
         };
         if first {
             shared.counters.last_event.store(event::DISCONNECT, Ordering::Relaxed);
-            as_callback_of(&self.vc, || self.handler.disconnect(&self.vc, flags, status));
+            let _ = guarded(&self.vc, "disconnect", || {
+                self.handler.disconnect(&self.vc, flags, status)
+            });
             if lost {
                 shared.connection.vc_lost(&self.vc);
             }
