@@ -97,6 +97,13 @@ impl std::fmt::Debug for ReceiveAnswer {
 
 /// `RXCE_CONNECTION_EVENT_HANDLER`: what a connection's VCs tell the client.
 ///
+/// Callbacks run on the engine's worker threads and should return quickly:
+/// a callback that blocks holds up that worker. A callback that panics does
+/// not take the engine down: the engine stops the panic and aborts the VC
+/// it was called for; its sends still complete once each and the disconnect
+/// indication carries [`Status::UNHANDLED_EXCEPTION`] with the panic's
+/// message.
+///
 /// ```
 /// use rxce::{ConnectionEventHandler, Indication, ReceiveAnswer, Vc};
 /// use std::sync::Mutex;
@@ -187,6 +194,9 @@ pub trait ConnectionEventHandler: Send + Sync + 'static {
 }
 
 /// `RXCE_ADDRESS_EVENT_HANDLER`: what a local address tells the client.
+///
+/// A panic in a datagram indication loses that datagram only (it is logged);
+/// the address goes on receiving.
 pub trait AddressEventHandler: Send + Sync + 'static {
     /// A fault on the address (`ClientEventError`): stop using it.
     fn error(&self, address: &Address, status: Status) {
