@@ -19,7 +19,10 @@ macro_rules! socket_stream_methods {
         }
 
         fn try_read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-            self.stream.try_read(buf)
+            let wanted = buf.len();
+            $crate::provider::clearing_on_short(&self.stream, tokio::io::Interest::READABLE, wanted, || {
+                std::io::Read::read(&mut &*socket2::SockRef::from(&self.stream), buf)
+            })
         }
 
         fn writable(&self) -> $crate::provider::BoxFuture<'_, std::io::Result<()>> {
@@ -27,7 +30,10 @@ macro_rules! socket_stream_methods {
         }
 
         fn try_write_vectored(&self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-            self.stream.try_write_vectored(bufs)
+            let wanted = bufs.iter().map(|b| b.len()).sum();
+            $crate::provider::clearing_on_short(&self.stream, tokio::io::Interest::WRITABLE, wanted, || {
+                std::io::Write::write_vectored(&mut &*socket2::SockRef::from(&self.stream), bufs)
+            })
         }
 
         fn shutdown_write(&self) -> std::io::Result<()> {
@@ -49,6 +55,50 @@ macro_rules! socket_stream_methods {
     };
 }
 pub(crate) use socket_stream_methods;
+
+/// A tokio socket's `try_io`: the readiness-checked I/O of the macro above.
+pub(crate) trait TryIo {
+    fn try_io_with<R>(&self, interest: tokio::io::Interest, f: impl FnOnce() -> io::Result<R>) -> io::Result<R>;
+}
+
+impl TryIo for tokio::net::TcpStream {
+    fn try_io_with<R>(&self, interest: tokio::io::Interest, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        self.try_io(interest, f)
+    }
+}
+
+impl TryIo for tokio::net::UnixStream {
+    fn try_io_with<R>(&self, interest: tokio::io::Interest, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        self.try_io(interest, f)
+    }
+}
+
+/// Runs a read or write `io` of up to `wanted` bytes and, as tokio's own
+/// `poll_read`/`poll_write` do, clears the socket's readiness when it moved
+/// fewer bytes than asked (the kernel had no more data, or no more room):
+/// the next attempt then waits for readiness instead of making a system
+/// call that returns `EAGAIN`. The I/O runs inside `try_io`, so the
+/// readiness cleared is the one seen before it: an edge that arrives during
+/// the call is kept. An end of stream (`Ok(0)`) clears nothing.
+pub(crate) fn clearing_on_short(
+    socket: &impl TryIo,
+    interest: tokio::io::Interest,
+    wanted: usize,
+    io: impl FnOnce() -> io::Result<usize>,
+) -> io::Result<usize> {
+    let mut short = 0;
+    let outcome = socket.try_io_with(interest, || match io()? {
+        n if n > 0 && n < wanted => {
+            short = n;
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+        n => Ok(n),
+    });
+    match outcome {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && short > 0 => Ok(short),
+        other => other,
+    }
+}
 
 pub(crate) mod memory;
 pub(crate) mod netbt;
