@@ -5,13 +5,16 @@
 # then user-space instructions per byte over TCP on loopback, rxce on both
 # ends (tcp) against raw tokio sockets (tcp-raw). Only the workload call is
 # counted (--toggle-collect). Counts repeat within a fraction of a percent;
-# compare them with the baseline in BENCHMARKS.md.
+# compare them with the baseline in BENCHMARKS.md. Last, user-space
+# instructions per connection built and torn down (connect) against a raw
+# tokio connect and drop (connect-raw).
 #
-#   scripts/callgrind.sh [BULK_SENDS [SMALL_SENDS]]
+#   scripts/callgrind.sh [BULK_SENDS [SMALL_SENDS [CONNECTIONS]]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bulk=${1:-2000}
 small=${2:-20000}
+connections=${3:-1000}
 target=${CARGO_TARGET_DIR:-target}
 cargo build --release -p rxce-cli --bin rxce-callgrind >&2
 bin="$target/release/rxce-callgrind"
@@ -34,4 +37,8 @@ for mode in tcp tcp-raw; do
     read -r ir line < <(run "$mode" "$bulk")
     bytes=$(sed -E 's/.*bytes=([0-9]+).*/\1/' <<<"$line")
     awk -v ir="$ir" -v b="$bytes" -v l="$line" 'BEGIN { printf "%s  Ir=%d  Ir/byte=%.4f (user space only)\n", l, ir, ir / b }'
+done
+for mode in connect connect-raw; do
+    read -r ir line < <(run "$mode" "$connections")
+    awk -v ir="$ir" -v n="$connections" -v l="$line" 'BEGIN { printf "%s  Ir=%d  Ir/connection=%.0f (user space only)\n", l, ir, ir / n }'
 done

@@ -15,10 +15,16 @@
 //!   task): user-space instructions per byte of each (the kernel's work is
 //!   not counted), to see what the engine adds over the socket.
 //!
+//! * `connect N` and `connect-raw N`: N connections to a loopback listener
+//!   (a thread accepts and closes them): `Address::build_connection` and
+//!   the connection's tear-down, against raw tokio's `TcpStream::connect`
+//!   with TCP_NODELAY and a drop: user-space instructions per connection.
+//!
 //! Only the workload function is measured (`--toggle-collect`); setting up
 //! the engine and the VCs is not. See `scripts/callgrind.sh` and
 //! `BENCHMARKS.md` for the command and the baseline counts.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -100,6 +106,63 @@ fn sends(
     runtime.block_on(task).expect("the workload task");
 }
 
+/// The measured connect loop (callgrind collects inside it only).
+#[inline(never)]
+fn rxce_callgrind_workload_connects(
+    runtime: &tokio::runtime::Runtime,
+    client: Option<&Client>,
+    to: SocketAddr,
+    count: u64,
+) {
+    connects(runtime, client, to, count);
+}
+
+/// `count` connections one after another: built and torn down through
+/// `client`, or raw tokio connects and drops without one.
+#[inline(never)]
+fn connects(runtime: &tokio::runtime::Runtime, client: Option<&Client>, to: SocketAddr, count: u64) {
+    runtime.block_on(async {
+        for _ in 0..count {
+            match client {
+                Some(client) => {
+                    let (connection, _vc) = client
+                        .address
+                        .build_connection(client.remote.clone(), Arc::new(rxce::NoEvents))
+                        .await
+                        .expect("a connection");
+                    connection.tear_down().await.expect("a tear-down");
+                }
+                None => {
+                    let stream = tokio::net::TcpStream::connect(to).await.expect("a raw connect");
+                    stream.set_nodelay(true).expect("nodelay");
+                    drop(stream);
+                }
+            }
+        }
+    });
+}
+
+/// `connect` and `connect-raw`: a listener whose thread accepts and closes.
+fn connect_mode(runtime: &tokio::runtime::Runtime, mode: &str, count: u64) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let to = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            drop(stream);
+        }
+    });
+    let engine = runtime.block_on(async {
+        Engine::with_runtime(tokio::runtime::Handle::current(), EngineConfig::default()).expect("engine")
+    });
+    let endpoint = Endpoint::parse(&format!("tcp://{to}")).expect("endpoint");
+    let client = (mode == "connect").then(|| Client::new(&engine, &endpoint).expect("client"));
+    // One unmeasured round first, as in steady state.
+    connects(runtime, client.as_ref(), to, 10);
+    rxce_callgrind_workload_connects(runtime, client.as_ref(), to, count);
+    println!("mode={mode} connections={count}");
+    runtime.block_on(engine.shutdown());
+}
+
 /// Counts what a raw reader reads (the raw comparison's receiver).
 async fn raw_reader(mut stream: tokio::net::TcpStream, receiver: Arc<Receiver>) {
     use tokio::io::AsyncReadExt;
@@ -120,8 +183,9 @@ fn main() {
         "bulk" => (64 * 1024, false, 2000),
         "small" => (64, true, 20_000),
         "tcp" | "tcp-raw" => (64 * 1024, false, 2000),
+        "connect" | "connect-raw" => (0, false, 1000),
         other => {
-            eprintln!("usage: rxce-callgrind bulk|small|tcp|tcp-raw [COUNT] (not {other:?})");
+            eprintln!("usage: rxce-callgrind bulk|small|tcp|tcp-raw|connect|connect-raw [COUNT] (not {other:?})");
             std::process::exit(2);
         }
     };
@@ -132,6 +196,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("a runtime");
+    if mode.starts_with("connect") {
+        connect_mode(&runtime, &mode, count);
+        return;
+    }
     let receiver = Arc::new(Receiver::default());
     let (engine, sender, _clients) = runtime.block_on(async {
         let engine = Engine::with_runtime(tokio::runtime::Handle::current(), EngineConfig::default()).expect("engine");
