@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::*;
 use proptest::prelude::*;
 use rxce::{
-    BufferChain, ConnectionInformation, EngineConfig, Information, InformationClass, ReceiveAnswer, ReceiveFlags,
-    SendOptions, Status, TransportAddress,
+    BufferChain, ConnectionInformation, DisconnectFlags, EngineConfig, Information, InformationClass, ReceiveAnswer,
+    ReceiveFlags, SendOptions, Status, TransportAddress,
 };
 use tokio::io::AsyncWriteExt;
 
@@ -319,4 +319,49 @@ proptest! {
             vc.tear_down().await.unwrap();
         });
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_held_for_more_lookahead_come_again_when_the_peer_ends() {
+    let engine = engine();
+    // Waits for a whole 8-byte record; takes what it is given once forced.
+    let handler = Recorder::answering(|_, ind| {
+        if ind.data.len() < 8 && !ind.flags.contains(ReceiveFlags::FORCE_INDICATION) {
+            ReceiveAnswer::Taken(0)
+        } else {
+            ReceiveAnswer::take_all(ind)
+        }
+    });
+    let (_c, _vc, mut peer) = tcp_vc(&engine, "tcp", handler.clone()).await;
+    peer.write_all(b"abc").await.unwrap();
+    handler
+        .wait_for("the first indication", |e| {
+            e.iter().any(|e| matches!(e, Event::Received { .. }))
+        })
+        .await;
+    drop(peer);
+    let events = handler
+        .wait_for("the disconnect", |e| {
+            e.iter().any(|e| matches!(e, Event::Disconnect { .. }))
+        })
+        .await;
+    let received: Vec<(Vec<u8>, ReceiveFlags)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Received { data, flags, .. } => Some((data.clone(), *flags)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        received,
+        vec![
+            (b"abc".to_vec(), ReceiveFlags::NORMAL),
+            (b"abc".to_vec(), ReceiveFlags::NORMAL | ReceiveFlags::FORCE_INDICATION),
+        ]
+    );
+    assert_eq!(handler.stream(), b"abc", "nothing is dropped at the end");
+    assert_eq!(
+        handler.disconnects(),
+        vec![(DisconnectFlags::RELEASE, Status::REMOTE_DISCONNECT)]
+    );
 }

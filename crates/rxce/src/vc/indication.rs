@@ -416,8 +416,15 @@ impl ReceiveMachine {
                     sink,
                 ));
             }
-            // No new bytes will come: what the client refused stays unread.
-            return Some(Progress::Ended);
+            if held == 0 {
+                return Some(Progress::Ended);
+            }
+            // The client took nothing, waiting for more bytes, and the
+            // peer's data ended: no more will come. The same bytes are
+            // indicated again at once, with FORCE_INDICATION; refused again,
+            // they wait for a resume. Nothing is dropped on a stream.
+            self.starved = false;
+            self.force_next = true;
         }
         let capacity = self.pool.buffer_size();
         let (indicated, available) = if framed {
@@ -452,9 +459,11 @@ impl ReceiveMachine {
                 self.consume(n);
                 if n == 0 {
                     self.starved = true;
-                    if self.end - self.start == capacity || (framed && held >= available) {
-                        // More bytes cannot change this indication: wait for
-                        // the client to resume, as if it had not accepted.
+                    if self.ended || self.end - self.start == capacity || (framed && held >= available) {
+                        // More bytes cannot change this indication (the end
+                        // came, the lookahead is full, or the whole message
+                        // is there): wait for the client to resume, as if it
+                        // had not accepted.
                         self.paused = true;
                     }
                 } else if !framed {
