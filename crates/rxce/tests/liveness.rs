@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::*;
-use rxce::{DisconnectFlags, EngineConfig, ReconnectPolicy, SendOptions, Status, TcpKeepalive};
+use rxce::{DisconnectFlags, EngineConfig, ReceiveAnswer, ReconnectPolicy, SendOptions, Status, TcpKeepalive};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
@@ -177,4 +177,41 @@ async fn the_engine_gives_up_after_the_policy_s_attempts() {
         .events()
         .iter()
         .any(|e| matches!(e, Event::Reconnected { .. } | Event::ReconnectFailed { .. })));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_holding_bytes_is_not_mistaken_for_a_dead_peer() {
+    let engine = engine_with(EngineConfig {
+        dead_peer_timeout: Some(Duration::from_millis(200)),
+        ..EngineConfig::default()
+    });
+    let (listener, addr) = tcp_listener().await;
+    let (_t, address) = tcp_address(&engine);
+    // Refuses everything until told otherwise: the engine stops reading.
+    let holding = Recorder::answering(|_, _| ReceiveAnswer::NotAccepted);
+    let (_c, vc) = address.build_connection(to(addr), holding.clone()).await.unwrap();
+    let (mut peer, _) = listener.accept().await.unwrap();
+    peer.write_all(b"held").await.unwrap();
+    holding
+        .wait_for("the refused indication", |e| {
+            e.iter().any(|e| matches!(e, Event::Received { .. }))
+        })
+        .await;
+    // Three dead-peer timeouts while the client holds the bytes.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(holding.disconnects().is_empty(), "{:?}", holding.events());
+    holding.set_answer(|_, ind| ReceiveAnswer::take_all(ind));
+    vc.resume_receive().unwrap();
+    assert_eq!(holding.wait_for_bytes(4).await, b"held");
+    // Reading again, the clock runs again: a silent peer is now dead.
+    let events = holding
+        .wait_for("the dead-peer disconnect", |e| {
+            e.iter().any(|e| matches!(e, Event::Disconnect { .. }))
+        })
+        .await;
+    assert_eq!(
+        holding.disconnects(),
+        vec![(DisconnectFlags::ABORT, Status::IO_TIMEOUT)],
+        "{events:?}"
+    );
 }

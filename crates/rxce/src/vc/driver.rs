@@ -355,10 +355,17 @@ impl Pump {
     }
 
     /// When the peer counts as dead if no byte arrives before: the
-    /// configured time after the last byte received (while reading).
+    /// configured time after the last byte received, while the VC reads.
+    /// While the engine does not read — the client holds bytes it has not
+    /// accepted, or the budget has no room for a buffer — silence is not
+    /// the peer's: the clock starts again when reading does.
     fn dead_peer_deadline(&mut self) -> Option<Instant> {
         let timeout = self.vc.0.address.transport.engine.config.dead_peer_timeout?;
         if !self.reading {
+            return None;
+        }
+        if !self.machine.wants_bytes() || self.budget_retry.is_some() {
+            self.received_at = Instant::now();
             return None;
         }
         let received = self.vc.0.counters.received.bytes.load(Ordering::Relaxed);
