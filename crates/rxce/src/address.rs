@@ -191,7 +191,7 @@ impl AddressShared {
             let _ = connection.tear_down().await;
         }
         for vc in self.borrowed_vcs.close().unwrap_or_default() {
-            let _ = vc.tear_down().await;
+            vc.tear_down_for_parent().await;
         }
         if let Some(datagram) = &self.datagram {
             datagram.close(self.id).await;

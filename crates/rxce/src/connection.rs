@@ -205,7 +205,7 @@ impl ConnectionShared {
         self.cancel.cancel();
         for vc in vcs {
             // A VC torn down on its own meanwhile is fine.
-            let _ = vc.tear_down().await;
+            vc.tear_down_for_parent().await;
         }
         self.address.connections.remove(self.id);
         tracing::debug!(connection = self.id, "connection torn down");

@@ -379,6 +379,90 @@ async fn two_vcs_tearing_each_other_down_from_their_callbacks_do_not_deadlock() 
     assert!(results.contains(&Err(Status::INVALID_DEVICE_STATE)), "{results:?}");
 }
 
+/// The first VC's callback tears down the whole connection (a little after
+/// the second's callback began tearing down the first VC): a cycle through
+/// a parent.
+struct ParentTearDownCycle {
+    vcs: Mutex<Vec<rxce::Vc>>,
+    results: Mutex<Vec<(&'static str, Result<(), Status>)>>,
+    both_inside: std::sync::Barrier,
+}
+
+impl rxce::ConnectionEventHandler for ParentTearDownCycle {
+    fn receive(&self, vc: &rxce::Vc, indication: &rxce::Indication<'_>) -> ReceiveAnswer {
+        let first = self.vcs.lock().unwrap()[0].clone();
+        self.both_inside.wait();
+        let handle = tokio::runtime::Handle::current();
+        let (what, result) = if *vc == first {
+            // Let the second VC's callback start waiting for this one first.
+            std::thread::sleep(Duration::from_millis(100));
+            let connection = vc.connection();
+            (
+                "connection",
+                tokio::task::block_in_place(|| handle.block_on(connection.tear_down())),
+            )
+        } else {
+            (
+                "first VC",
+                tokio::task::block_in_place(|| handle.block_on(first.tear_down())),
+            )
+        };
+        self.results.lock().unwrap().push((what, result));
+        ReceiveAnswer::take_all(indication)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_connection_torn_down_in_a_cycle_leaves_no_vc_running() {
+    let engine = engine();
+    let mut listener = engine.memory_listen("server").unwrap();
+    let (_t, address) = memory_address(&engine, "client");
+    let handler = Arc::new(ParentTearDownCycle {
+        vcs: Mutex::new(Vec::new()),
+        results: Mutex::new(Vec::new()),
+        both_inside: std::sync::Barrier::new(2),
+    });
+    let (connection, first) = address
+        .build_connection(
+            ConnectionInformation::to(TransportAddress::memory("server")),
+            handler.clone(),
+        )
+        .await
+        .unwrap();
+    let second = connection.build_vc().await.unwrap();
+    handler.vcs.lock().unwrap().extend([first.clone(), second.clone()]);
+    let mut peer_one = listener.accept().await.unwrap();
+    let mut peer_two = listener.accept().await.unwrap();
+    peer_one.write_all(b"go").await.unwrap();
+    peer_two.write_all(b"go").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while handler.results.lock().unwrap().len() < 2 {
+        assert!(Instant::now() < deadline, "the tear-downs deadlocked");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let results = handler.results.lock().unwrap().clone();
+    assert!(results.contains(&("connection", Ok(()))), "{results:?}");
+    // Both VCs are gone, not only the one the cycle let through.
+    assert!(!first.is_valid() && !second.is_valid(), "{results:?}");
+    // Once the client lets go of them, nothing of the connection is left.
+    handler.vcs.lock().unwrap().clear();
+    drop((first, second, connection));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let live = engine.live_objects();
+        if live.vcs == 0 && live.connections == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "left alive: {live:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The peers see their ends.
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), peer_two.read_to_end(&mut rest))
+        .await
+        .expect("the second VC's peer sees the end");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_receive_aborts_its_vc_and_nothing_hangs() {
     let engine = engine();

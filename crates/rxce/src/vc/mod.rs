@@ -313,11 +313,35 @@ impl VcShared {
                 let _ = task.await;
             }
         }
+        self.forget();
+        Ok(())
+    }
+
+    /// A parent's tear-down of this VC (its connection's or its address's):
+    /// as [`VcShared::tear_down`], except when waiting for the VC's running
+    /// callback would close a cycle (that callback waits for the caller's
+    /// own object). The VC is then torn down without waiting: its task
+    /// ends when that callback returns, delivering only the cancelled
+    /// completions. A parent never leaves a child running.
+    pub(crate) async fn tear_down_for_parent(&self) {
+        if let Err(status) = self.tear_down().await {
+            if status == Status::INVALID_DEVICE_STATE {
+                tracing::debug!(
+                    vc = self.id,
+                    "VC torn down without waiting: its callback waits for ours"
+                );
+                let _ = self.mark_torn_down();
+                self.forget();
+            }
+        }
+    }
+
+    /// Takes the VC off its connection's and its address's lists.
+    fn forget(&self) {
         self.connection.vcs.remove(self.id);
         if !Arc::ptr_eq(&self.address, &self.connection.address) {
             self.address.borrowed_vcs.remove(self.id);
         }
-        Ok(())
     }
 }
 
