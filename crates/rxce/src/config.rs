@@ -21,9 +21,12 @@ pub struct EngineConfig {
     /// Worker threads of the engine's own runtime (ignored when the engine
     /// runs on a runtime the embedder passes).
     pub worker_threads: usize,
-    /// The resource budget in bytes: objects, receive buffers and queued
-    /// sends are charged against it; past it, calls fail with
-    /// STATUS_INSUFFICIENT_RESOURCES.
+    /// The resource budget in bytes: objects (transports, addresses,
+    /// connections, VCs) and receive buffers are charged against it; past
+    /// it, builds fail with STATUS_INSUFFICIENT_RESOURCES and a VC waits
+    /// for room before it reads more. Queued sends are not charged: they
+    /// hold the caller's own buffers, and `send_queue_limit` bounds them
+    /// per VC.
     pub budget_bytes: usize,
     /// Size of the pooled receive (lookahead) buffers: the most bytes one
     /// receive indication carries.

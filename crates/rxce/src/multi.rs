@@ -148,6 +148,13 @@ impl From<Status> for MultiConnectError {
     }
 }
 
+/// The most telling of the attempts' statuses (see [`rank`]); of equally
+/// telling ones, the first in binding order.
+fn most_telling<'a>(statuses: impl DoubleEndedIterator<Item = &'a Status>) -> Option<&'a Status> {
+    // `max_by_key` keeps the last of equal keys: reversed, that is the first.
+    statuses.rev().max_by_key(|s| rank(s))
+}
+
 /// How telling a failure is, for the status of a build nothing came of:
 /// the server's own answer beats a refusal, which beats unreachability, a
 /// timeout, a name that did not resolve, and finally a cancellation.
@@ -390,10 +397,7 @@ pub async fn build_connection_over_multiple_transports(
     let mut attempts = started_reports;
     attempts.append(&mut reports);
     if keep.kept.is_empty() {
-        let status = attempts
-            .iter()
-            .map(|a| &a.status)
-            .max_by_key(|s| rank(s))
+        let status = most_telling(attempts.iter().map(|a| &a.status))
             .cloned()
             .unwrap_or_else(|| Status::INVALID_HANDLE.with_message("no attempt could start"));
         let status = if timed_out && rank(&status) <= rank(&Status::IO_TIMEOUT) {
@@ -456,10 +460,8 @@ pub async fn build_connection_over_multiple_transports(
         }
     }
     let Some(connection) = connection.filter(|_| !vcs.is_empty()) else {
-        let status = attempts
-            .iter()
-            .map(|a| a.status.clone())
-            .max_by_key(rank)
+        let status = most_telling(attempts.iter().map(|a| &a.status))
+            .cloned()
             .unwrap_or(Status::INSUFFICIENT_RESOURCES);
         return Err(MultiConnectError { status, attempts });
     };
@@ -540,5 +542,31 @@ fn choose(
                 },
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_most_telling_status_wins_and_ties_go_to_binding_order() {
+        let statuses = [
+            Status::CANCELLED,
+            Status::IO_TIMEOUT.with_message("first timeout"),
+            Status::CONNECTION_REFUSED.with_message("first refusal"),
+            Status::IO_TIMEOUT,
+            Status::CONNECTION_REFUSED.with_message("second refusal"),
+        ];
+        let chosen = most_telling(statuses.iter()).unwrap();
+        assert_eq!(*chosen, Status::CONNECTION_REFUSED);
+        assert!(chosen.to_string().contains("first refusal"), "{chosen}");
+        let server_said = [
+            Status::CONNECTION_RESET,
+            Status::REMOTE_NOT_LISTENING,
+            Status::CONNECTION_REFUSED,
+        ];
+        assert_eq!(*most_telling(server_said.iter()).unwrap(), Status::REMOTE_NOT_LISTENING);
+        assert!(most_telling([].iter()).is_none());
     }
 }
