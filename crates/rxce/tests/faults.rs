@@ -468,6 +468,12 @@ async fn a_panicking_receive_aborts_its_vc_and_nothing_hangs() {
     let engine = engine();
     let handler = Recorder::answering(|_, _| panic!("the handler's own bug"));
     let (connection, vc, mut peer) = tcp_vc(&engine, "tcp", handler.clone()).await;
+    // A reconnect policy does not rebuild what the client's own panic ended.
+    connection.set_reconnect_policy(Some(rxce::ReconnectPolicy {
+        attempts: 1,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(10),
+    }));
     assert_eq!(
         vc.submit_send(&b"queued before"[..], SendOptions::empty(), 1).await,
         Status::PENDING
@@ -490,6 +496,15 @@ async fn a_panicking_receive_aborts_its_vc_and_nothing_hangs() {
     );
     assert_eq!(handler.completions(), vec![(1, Status::SUCCESS, 13)]);
     assert_eq!(vc.state(), VcState::Disconnected);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !handler
+            .events()
+            .iter()
+            .any(|e| matches!(e, Event::Reconnected { .. } | Event::ReconnectFailed { .. })),
+        "{:#?}",
+        handler.events()
+    );
     let refused = vc.send(&b"more"[..], SendOptions::empty()).await.unwrap_err();
     assert_eq!(refused, Status::CONNECTION_DISCONNECTED);
     // The VC was aborted: the peer sees a reset, not an orderly end.

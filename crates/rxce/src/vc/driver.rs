@@ -341,7 +341,11 @@ impl Pump {
         let (first, lost) = {
             let mut inner = shared.lock();
             let first = !std::mem::replace(&mut inner.indicated_disconnect, true) && inner.state != VcState::TornDown;
-            (first, !inner.disconnect_initiated)
+            // A VC the client's own panic ended is not the network's loss:
+            // a reconnect policy does not rebuild it (the rebuilt VC would
+            // meet the same bug).
+            let lost = !inner.disconnect_initiated && status != Status::UNHANDLED_EXCEPTION;
+            (first, lost)
         };
         if first {
             shared.counters.last_event.store(event::DISCONNECT, Ordering::Relaxed);
