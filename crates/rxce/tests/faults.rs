@@ -326,99 +326,62 @@ async fn an_announced_message_over_the_limit_is_refused_without_waiting_for_it()
     assert!(engine.budget_in_use() < 1 << 20, "no buffer of the announced size");
 }
 
-/// Tears the other VC down, blocking, from inside its own receive
-/// callback, once both VCs are inside theirs.
-struct MutualTearDown {
+/// What a VC's receive callback tears down, blocking (as C code does),
+/// once both VCs of the connection are inside theirs.
+enum Victim {
+    /// The other VC.
+    OtherVc,
+    /// The whole connection, after a pause (the other callback starts
+    /// waiting first).
+    ConnectionAfter(Duration),
+}
+
+/// Two VCs of one connection whose receive callbacks, entered together,
+/// each tear something down; `plan` says what, per VC (0 or 1).
+struct TearDownsInCallbacks {
     vcs: Mutex<Vec<rxce::Vc>>,
-    results: Mutex<Vec<Result<(), Status>>>,
+    plan: [Victim; 2],
+    results: Mutex<Vec<(usize, Result<(), Status>)>>,
     both_inside: std::sync::Barrier,
 }
 
-impl rxce::ConnectionEventHandler for MutualTearDown {
+impl rxce::ConnectionEventHandler for TearDownsInCallbacks {
     fn receive(&self, vc: &rxce::Vc, indication: &rxce::Indication<'_>) -> ReceiveAnswer {
-        let other = self.vcs.lock().unwrap().iter().find(|o| *o != vc).cloned().unwrap();
-        self.both_inside.wait();
-        // A blocking tear-down from inside a callback, as C code does.
-        let handle = tokio::runtime::Handle::current();
-        let result = tokio::task::block_in_place(|| handle.block_on(other.tear_down()));
-        self.results.lock().unwrap().push(result);
-        ReceiveAnswer::take_all(indication)
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_vcs_tearing_each_other_down_from_their_callbacks_do_not_deadlock() {
-    let engine = engine();
-    let mut listener = engine.memory_listen("server").unwrap();
-    let (_t, address) = memory_address(&engine, "client");
-    let handler = Arc::new(MutualTearDown {
-        vcs: Mutex::new(Vec::new()),
-        results: Mutex::new(Vec::new()),
-        both_inside: std::sync::Barrier::new(2),
-    });
-    let (connection, first) = address
-        .build_connection(
-            ConnectionInformation::to(TransportAddress::memory("server")),
-            handler.clone(),
-        )
-        .await
-        .unwrap();
-    let second = connection.build_vc().await.unwrap();
-    handler.vcs.lock().unwrap().extend([first, second]);
-    let mut peer_one = listener.accept().await.unwrap();
-    let mut peer_two = listener.accept().await.unwrap();
-    peer_one.write_all(b"go").await.unwrap();
-    peer_two.write_all(b"go").await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while handler.results.lock().unwrap().len() < 2 {
-        assert!(Instant::now() < deadline, "the mutual tear-down deadlocked");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let results = handler.results.lock().unwrap().clone();
-    assert!(results.contains(&Ok(())), "{results:?}");
-    assert!(results.contains(&Err(Status::INVALID_DEVICE_STATE)), "{results:?}");
-}
-
-/// The first VC's callback tears down the whole connection (a little after
-/// the second's callback began tearing down the first VC): a cycle through
-/// a parent.
-struct ParentTearDownCycle {
-    vcs: Mutex<Vec<rxce::Vc>>,
-    results: Mutex<Vec<(&'static str, Result<(), Status>)>>,
-    both_inside: std::sync::Barrier,
-}
-
-impl rxce::ConnectionEventHandler for ParentTearDownCycle {
-    fn receive(&self, vc: &rxce::Vc, indication: &rxce::Indication<'_>) -> ReceiveAnswer {
-        let first = self.vcs.lock().unwrap()[0].clone();
+        let vcs = self.vcs.lock().unwrap().clone();
+        let me = vcs.iter().position(|v| v == vc).unwrap();
         self.both_inside.wait();
         let handle = tokio::runtime::Handle::current();
-        let (what, result) = if *vc == first {
-            // Let the second VC's callback start waiting for this one first.
-            std::thread::sleep(Duration::from_millis(100));
-            let connection = vc.connection();
-            (
-                "connection",
-                tokio::task::block_in_place(|| handle.block_on(connection.tear_down())),
-            )
-        } else {
-            (
-                "first VC",
-                tokio::task::block_in_place(|| handle.block_on(first.tear_down())),
-            )
+        let result = match self.plan[me] {
+            Victim::OtherVc => {
+                let other = vcs[1 - me].clone();
+                tokio::task::block_in_place(|| handle.block_on(other.tear_down()))
+            }
+            Victim::ConnectionAfter(pause) => {
+                std::thread::sleep(pause);
+                let connection = vc.connection();
+                tokio::task::block_in_place(|| handle.block_on(connection.tear_down()))
+            }
         };
-        self.results.lock().unwrap().push((what, result));
+        self.results.lock().unwrap().push((me, result));
         ReceiveAnswer::take_all(indication)
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_connection_torn_down_in_a_cycle_leaves_no_vc_running() {
-    let engine = engine();
+/// Runs `plan` on two VCs of a memory connection: returns the handler
+/// (with both results), the VCs and their peers.
+async fn tear_downs_in_callbacks(
+    engine: &rxce::Engine,
+    plan: [Victim; 2],
+) -> (
+    Arc<TearDownsInCallbacks>,
+    [rxce::Vc; 2],
+    [rxce::provider::MemoryStream; 2],
+) {
     let mut listener = engine.memory_listen("server").unwrap();
-    let (_t, address) = memory_address(&engine, "client");
-    let handler = Arc::new(ParentTearDownCycle {
+    let (_t, address) = memory_address(engine, "client");
+    let handler = Arc::new(TearDownsInCallbacks {
         vcs: Mutex::new(Vec::new()),
+        plan,
         results: Mutex::new(Vec::new()),
         both_inside: std::sync::Barrier::new(2),
     });
@@ -431,22 +394,44 @@ async fn a_connection_torn_down_in_a_cycle_leaves_no_vc_running() {
         .unwrap();
     let second = connection.build_vc().await.unwrap();
     handler.vcs.lock().unwrap().extend([first.clone(), second.clone()]);
-    let mut peer_one = listener.accept().await.unwrap();
-    let mut peer_two = listener.accept().await.unwrap();
-    peer_one.write_all(b"go").await.unwrap();
-    peer_two.write_all(b"go").await.unwrap();
+    let mut peers = [listener.accept().await.unwrap(), listener.accept().await.unwrap()];
+    for peer in &mut peers {
+        peer.write_all(b"go").await.unwrap();
+    }
     let deadline = Instant::now() + Duration::from_secs(10);
     while handler.results.lock().unwrap().len() < 2 {
         assert!(Instant::now() < deadline, "the tear-downs deadlocked");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    (handler, [first, second], peers)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_vcs_tearing_each_other_down_from_their_callbacks_do_not_deadlock() {
+    let engine = engine();
+    let (handler, _vcs, _peers) = tear_downs_in_callbacks(&engine, [Victim::OtherVc, Victim::OtherVc]).await;
+    let results: Vec<_> = handler.results.lock().unwrap().iter().map(|r| r.1.clone()).collect();
+    assert!(results.contains(&Ok(())), "{results:?}");
+    assert!(results.contains(&Err(Status::INVALID_DEVICE_STATE)), "{results:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_connection_torn_down_in_a_cycle_leaves_no_vc_running() {
+    let engine = engine();
+    // The second VC's callback waits for the first's, which then tears the
+    // whole connection down: a cycle through the parent.
+    let plan = [Victim::ConnectionAfter(Duration::from_millis(100)), Victim::OtherVc];
+    let (handler, [first, second], [_peer_one, mut peer_two]) = tear_downs_in_callbacks(&engine, plan).await;
     let results = handler.results.lock().unwrap().clone();
-    assert!(results.contains(&("connection", Ok(()))), "{results:?}");
+    assert!(
+        results.contains(&(0, Ok(()))),
+        "the connection's tear-down: {results:?}"
+    );
     // Both VCs are gone, not only the one the cycle let through.
     assert!(!first.is_valid() && !second.is_valid(), "{results:?}");
     // Once the client lets go of them, nothing of the connection is left.
     handler.vcs.lock().unwrap().clear();
-    drop((first, second, connection));
+    drop((first, second));
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let live = engine.live_objects();
@@ -456,7 +441,7 @@ async fn a_connection_torn_down_in_a_cycle_leaves_no_vc_running() {
         assert!(Instant::now() < deadline, "left alive: {live:?}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    // The peers see their ends.
+    // The second VC's peer sees its end.
     let mut rest = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(10), peer_two.read_to_end(&mut rest))
         .await
