@@ -221,8 +221,8 @@ fn tcp_smb_echoes_each_message_whole_through_rxce() {
     let served = serve(&["--listen", "tcp+smb://127.0.0.1:0"]);
     let url = served.urls[0].clone();
     assert!(url.starts_with("tcp+smb://127.0.0.1:"), "{url}");
-    // Larger than the engine's 64 KiB lookahead: it comes back whole all the same.
-    let messages = vec![payload(10, 1), payload(70_000, 2), payload(300, 3)];
+    // Larger than the engine's 256 KiB lookahead: it comes back whole all the same.
+    let messages = vec![payload(10, 1), payload(300_000, 2), payload(300, 3)];
     let back = echo_through_rxce(&url, &messages);
     assert_eq!(back.len(), messages.len());
     for (got, sent) in back.iter().zip(&messages) {
@@ -233,8 +233,8 @@ fn tcp_smb_echoes_each_message_whole_through_rxce() {
     let row = done.row(&url);
     assert_eq!(row["connections"], "1");
     assert_eq!((row["messages in"].as_str(), row["messages out"].as_str()), ("3", "3"));
-    assert_eq!(row["received"], bytes(70_310));
-    assert_eq!(row["sent"], bytes(70_310));
+    assert_eq!(row["received"], bytes(300_310));
+    assert_eq!(row["sent"], bytes(300_310));
     assert_eq!(row["refused"], "", "only netbt refuses sessions");
 }
 

@@ -14,7 +14,7 @@ pub const MIN_RECEIVE_BUFFER_SIZE: usize = 128;
 ///     budget_bytes: 64 * 1024 * 1024,
 ///     ..rxce::EngineConfig::default()
 /// };
-/// assert_eq!(config.receive_buffer_size, 64 * 1024);
+/// assert_eq!(config.receive_buffer_size, 256 * 1024);
 /// ```
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -29,9 +29,14 @@ pub struct EngineConfig {
     /// per VC.
     pub budget_bytes: usize,
     /// Size of the pooled receive (lookahead) buffers: the most bytes one
-    /// receive indication carries.
+    /// receive indication carries, and the most one read of the socket
+    /// takes. The default, 256 KiB, lets a bulk receiver drain the kernel's
+    /// buffer in a quarter of the reads 64 KiB needs (BENCHMARKS.md); a VC
+    /// holds a buffer only while it holds unindicated bytes, so idle VCs
+    /// cost nothing of it.
     pub receive_buffer_size: usize,
-    /// How many idle receive buffers the pool keeps for reuse.
+    /// How many idle receive buffers the pool keeps for reuse (the default,
+    /// 64, keeps at most 16 MiB).
     pub pooled_buffers: usize,
     /// Unsent bytes a VC queues before senders wait (or, non-blocking, get
     /// STATUS_DEVICE_NOT_READY). A single send larger than this is accepted
@@ -158,8 +163,8 @@ impl Default for EngineConfig {
         EngineConfig {
             worker_threads: 2,
             budget_bytes: 1 << 30,
-            receive_buffer_size: 64 * 1024,
-            pooled_buffers: 256,
+            receive_buffer_size: 256 * 1024,
+            pooled_buffers: 64,
             send_queue_limit: 1 << 20,
             connect_timeout: Duration::from_secs(20),
             disconnect_timeout: Duration::from_secs(20),

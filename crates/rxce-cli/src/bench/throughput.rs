@@ -5,7 +5,8 @@
 //!   [`Accepted`] provider); that end takes the bytes through receive
 //!   indications. With `--peer URL` or `netbt` the other end is the peer.
 //! * raw tokio: `write_all` of the same sizes on a `TcpStream` (or the
-//!   transport's socket), the other end `read` into a 64 KiB buffer.
+//!   transport's socket), the other end `read` into a buffer of the
+//!   engine's receive buffer size (256 KiB by default).
 //! * blocking (tcp only): std sockets, a writer and a reader thread with
 //!   1 MiB buffers — the machine's loopback limit.
 //!
@@ -34,8 +35,10 @@ use crate::serve::{Mode, Peer};
 
 /// The blocking copy's buffer size.
 const BLOCKING_BUFFER: usize = 1 << 20;
-/// The raw receiver's read size (the engine's receive buffer size).
-const RAW_READ: usize = 64 * 1024;
+/// The raw receiver's read size: the engine's receive buffer size.
+fn raw_read() -> usize {
+    rxce::EngineConfig::default().receive_buffer_size
+}
 
 /// Where the rxce side's bytes are counted.
 enum RxceEnd {
@@ -96,14 +99,14 @@ pub(crate) async fn run(ctx: &Ctx<'_>) -> Result<Vec<Row>, Status> {
         (Some(url), _) => link::raw_connect(url).await?,
         (None, Kind::Memory) => {
             let (client, server) = rxce::provider::MemoryStream::pair("bench-writer", "bench-reader");
-            tokio::spawn(link::drain_into(server, raw_counting.clone(), RAW_READ));
+            tokio::spawn(link::drain_into(server, raw_counting.clone(), raw_read()));
             Box::new(client)
         }
         (None, Kind::Netbt) => link::raw_connect(&endpoint).await?,
         (None, _) => {
             let (endpoint, mut listener) = listen(kind, ctx).await?;
             let (writer, reader) = tokio::join!(link::raw_connect(&endpoint), listener.accept_raw());
-            tokio::spawn(link::drain_into(reader?, raw_counting.clone(), RAW_READ));
+            tokio::spawn(link::drain_into(reader?, raw_counting.clone(), raw_read()));
             writer?
         }
     };
