@@ -60,6 +60,13 @@ pub struct EngineConfig {
     /// A VC that receives no byte from its peer for this long is
     /// disconnected (ABORT, STATUS_IO_TIMEOUT). `None`: never.
     pub dead_peer_timeout: Option<Duration>,
+    /// A client callback that runs longer than this is logged (a warning
+    /// naming the object and the callback) and counted
+    /// ([`Engine::slow_callbacks`](crate::Engine::slow_callbacks)):
+    /// callbacks run on the engine's workers, and one that blocks holds up
+    /// every VC and timer that worker serves. `None`: callbacks are not
+    /// timed.
+    pub slow_callback: Option<Duration>,
 }
 
 /// The kernel's TCP keepalive settings of a VC.
@@ -173,6 +180,7 @@ impl Default for EngineConfig {
             netbt: NetbtConfig::default(),
             tcp_keepalive: None,
             dead_peer_timeout: None,
+            slow_callback: Some(Duration::from_millis(100)),
         }
     }
 }
@@ -201,6 +209,9 @@ impl EngineConfig {
         }
         if self.dead_peer_timeout.is_some_and(|d| d.is_zero()) {
             return bad("a dead-peer timeout must be longer than zero".into());
+        }
+        if self.slow_callback.is_some_and(|d| d.is_zero()) {
+            return bad("a slow-callback threshold must be longer than zero".into());
         }
         if self.max_message_size == 0 {
             return bad("max_message_size must be at least 1".into());

@@ -117,7 +117,8 @@ impl ConnectionShared {
                 match connection.rebuild(&lost).await {
                     Ok(restored) => {
                         tracing::debug!(lost = lost.id(), restored = restored.id(), attempt, "VC rebuilt");
-                        let _ = crate::registry::guarded_callback(lost.id(), "reconnected", || {
+                        let watch = &connection.address.transport.engine.callbacks;
+                        let _ = crate::registry::guarded_callback(lost.id(), "reconnected", watch, || {
                             connection.handler.reconnected(&lost, &restored)
                         });
                         return;
@@ -135,7 +136,8 @@ impl ConnectionShared {
                 policy.attempts,
                 last.name()
             ));
-            let _ = crate::registry::guarded_callback(lost.id(), "reconnect failed", || {
+            let watch = &connection.address.transport.engine.callbacks;
+            let _ = crate::registry::guarded_callback(lost.id(), "reconnect failed", watch, || {
                 connection.handler.reconnect_failed(&lost, status)
             });
         });

@@ -199,7 +199,7 @@ async fn run(endpoint: Arc<DatagramEndpoint>, address: Address) {
             (inner.closed, std::mem::take(&mut inner.resume))
         };
         for Due::Complete { context, status } in due.drain(..) {
-            let _ = guarded_callback(id, "datagram send complete", || {
+            let _ = guarded_callback(id, "datagram send complete", watch(&address), || {
                 handler.send_complete(&address, context, status)
             });
         }
@@ -235,7 +235,7 @@ async fn run(endpoint: Arc<DatagramEndpoint>, address: Address) {
                     // socket: the address stays usable.
                     let status = Status::from_io(e, "receiving a datagram");
                     tracing::debug!(%status, "datagram socket error");
-                    let _ = guarded_callback(id, "error", || handler.error(&address, status));
+                    let _ = guarded_callback(id, "error", watch(&address), || handler.error(&address, status));
                 }
             }
         }
@@ -249,6 +249,11 @@ async fn run(endpoint: Arc<DatagramEndpoint>, address: Address) {
             _ = socket.readable(), if held.is_none() => {}
         }
     }
+}
+
+/// The engine's callback timing, for `address`'s callbacks.
+fn watch(address: &Address) -> &crate::registry::CallbackWatch {
+    &address.0.transport.engine.callbacks
 }
 
 /// Indicates one datagram; returns it when the client did not accept it.
@@ -270,7 +275,7 @@ fn indicate(
     };
     // A panicking handler loses this one datagram (logged); the address
     // goes on receiving.
-    let Ok(answer) = guarded_callback(address.id(), "receive datagram", || {
+    let Ok(answer) = guarded_callback(address.id(), "receive datagram", watch(address), || {
         handler.receive_datagram(address, &indication)
     }) else {
         return None;
@@ -300,7 +305,7 @@ fn indicate(
             } else {
                 Status::SUCCESS
             };
-            let _ = guarded_callback(address.id(), "data ready", || {
+            let _ = guarded_callback(address.id(), "data ready", watch(address), || {
                 handler.data_ready(address, buffer, copied, status)
             });
             None

@@ -26,6 +26,7 @@ pub(crate) struct EngineShared {
     provider_context: ProviderContext,
     pub(crate) transports: Children<TransportShared>,
     pub(crate) live: Arc<LiveCounts>,
+    pub(crate) callbacks: crate::registry::CallbackWatch,
 }
 
 /// Stops the engine when the last [`Engine`] handle goes.
@@ -118,6 +119,7 @@ impl Engine {
 
     fn build(runtime: Handle, owned: Option<Runtime>, config: EngineConfig) -> Engine {
         let config = Arc::new(config);
+        let slow_callback = config.slow_callback;
         let budget = Budget::new(config.budget_bytes);
         let pool = Arc::new(BufferPool::new(
             config.receive_buffer_size,
@@ -144,6 +146,7 @@ impl Engine {
                     provider_context,
                     transports: Children::default(),
                     live: Arc::new(LiveCounts::default()),
+                    callbacks: crate::registry::CallbackWatch::new(slow_callback),
                 }),
             }),
         }
@@ -226,6 +229,13 @@ impl Engine {
     /// How many objects of each kind are alive.
     pub fn live_objects(&self) -> LiveObjects {
         self.shared().live.snapshot()
+    }
+
+    /// How many client callbacks so far ran longer than the configured
+    /// [`slow_callback`](EngineConfig::slow_callback) threshold (each is
+    /// also logged as a warning).
+    pub fn slow_callbacks(&self) -> u64 {
+        self.shared().callbacks.slow()
     }
 
     /// Bytes of the budget in use now.

@@ -100,7 +100,9 @@ impl std::fmt::Debug for ReceiveAnswer {
 /// `RXCE_CONNECTION_EVENT_HANDLER`: what a connection's VCs tell the client.
 ///
 /// Callbacks run on the engine's worker threads and should return quickly:
-/// a callback that blocks holds up that worker. A callback that panics does
+/// a callback that blocks holds up that worker (one that runs longer than
+/// [`EngineConfig::slow_callback`](crate::EngineConfig::slow_callback), 100 ms
+/// by default, is logged and counted). A callback that panics does
 /// not take the engine down: the engine stops the panic and aborts the VC
 /// it was called for; its sends still complete once each and the disconnect
 /// indication carries [`Status::UNHANDLED_EXCEPTION`] with the panic's

@@ -24,7 +24,52 @@ pub(crate) fn in_callback_of(id: u64) -> bool {
 /// `STATUS_UNHANDLED_EXCEPTION` naming the callback and the panic's message,
 /// logged at error level. The caller decides what the panic fails (a VC
 /// aborts; an address drops the datagram).
-pub(crate) fn guarded_callback<R>(id: u64, callback: &'static str, f: impl FnOnce() -> R) -> Result<R, Status> {
+pub(crate) fn guarded_callback<R>(
+    id: u64,
+    callback: &'static str,
+    watch: &CallbackWatch,
+    f: impl FnOnce() -> R,
+) -> Result<R, Status> {
+    let started = watch.threshold.map(|_| std::time::Instant::now());
+    let outcome = catch_callback_panic(id, callback, f);
+    if let (Some(started), Some(threshold)) = (started, watch.threshold) {
+        let took = started.elapsed();
+        if took > threshold {
+            watch.slow.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                object = id,
+                callback,
+                ?took,
+                "a client callback ran for {took:?}: it held an engine worker, and every VC and timer on it, that long"
+            );
+        }
+    }
+    outcome
+}
+
+/// Times client callbacks against the engine's `slow_callback` threshold.
+#[derive(Debug, Default)]
+pub(crate) struct CallbackWatch {
+    threshold: Option<std::time::Duration>,
+    slow: AtomicU64,
+}
+
+impl CallbackWatch {
+    pub(crate) fn new(threshold: Option<std::time::Duration>) -> CallbackWatch {
+        CallbackWatch {
+            threshold,
+            slow: AtomicU64::new(0),
+        }
+    }
+
+    /// Callbacks that ran longer than the threshold so far.
+    pub(crate) fn slow(&self) -> u64 {
+        self.slow.load(Ordering::Relaxed)
+    }
+}
+
+/// The panic-stopping half of [`guarded_callback`].
+fn catch_callback_panic<R>(id: u64, callback: &'static str, f: impl FnOnce() -> R) -> Result<R, Status> {
     // AssertUnwindSafe: the closure borrows engine state only to read it
     // (the indicated bytes) or hands values over (client buffers, which
     // unwind drops). The engine does not look at state the callback

@@ -572,3 +572,48 @@ async fn a_panicking_completion_still_completes_every_other_send_once() {
     );
     connection.tear_down().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_that_blocks_a_worker_is_reported() {
+    let engine = engine_with(EngineConfig {
+        slow_callback: Some(Duration::from_millis(50)),
+        ..EngineConfig::default()
+    });
+    // Blocks its worker on the second indication only.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let handler = Recorder::answering({
+        let calls = calls.clone();
+        move |_, ind| {
+            if calls.fetch_add(1, Ordering::SeqCst) == 1 {
+                std::thread::sleep(Duration::from_millis(150));
+            }
+            ReceiveAnswer::take_all(ind)
+        }
+    });
+    let (_c, _vc, mut peer) = tcp_vc(&engine, "tcp", handler.clone()).await;
+    peer.write_all(b"quick").await.unwrap();
+    handler.wait_for_bytes(5).await;
+    assert_eq!(engine.slow_callbacks(), 0, "a quick callback is not reported");
+    peer.write_all(b"slow").await.unwrap();
+    assert_eq!(handler.wait_for_bytes(9).await, b"quickslow");
+    // Counted as the callback returns, just after it recorded the bytes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while engine.slow_callbacks() == 0 {
+        assert!(Instant::now() < deadline, "the slow callback was not reported");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(engine.slow_callbacks(), 1);
+    // Off, nothing is timed; zero is no threshold.
+    let untimed = engine_with(EngineConfig {
+        slow_callback: None,
+        ..EngineConfig::default()
+    });
+    assert_eq!(untimed.slow_callbacks(), 0);
+    let zero = rxce::Engine::new(EngineConfig {
+        slow_callback: Some(Duration::ZERO),
+        ..EngineConfig::default()
+    })
+    .err()
+    .expect("a zero threshold is refused");
+    assert_eq!(zero, Status::INVALID_PARAMETER);
+}

@@ -33,7 +33,7 @@ async fn when<F: std::future::Future>(future: Option<F>) -> F::Output {
 /// Runs the handler's `callback` for `vc` on this thread, stopping a panic
 /// in it (see [`crate::registry::guarded_callback`]).
 fn guarded<R>(vc: &Vc, callback: &'static str, f: impl FnOnce() -> R) -> Result<R, Status> {
-    crate::registry::guarded_callback(vc.0.id, callback, f)
+    crate::registry::guarded_callback(vc.0.id, callback, &vc.0.address.transport.engine.callbacks, f)
 }
 
 /// The receive machine's way to the handler. A panic in a callback is kept
