@@ -609,11 +609,11 @@ async fn a_callback_that_blocks_a_worker_is_reported() {
         ..EngineConfig::default()
     });
     assert_eq!(untimed.slow_callbacks(), 0);
-    let zero = rxce::Engine::new(EngineConfig {
+    let Err(zero) = rxce::Engine::new(EngineConfig {
         slow_callback: Some(Duration::ZERO),
         ..EngineConfig::default()
-    })
-    .err()
-    .expect("a zero threshold is refused");
+    }) else {
+        panic!("a zero threshold is refused");
+    };
     assert_eq!(zero, Status::INVALID_PARAMETER);
 }
