@@ -55,7 +55,7 @@ impl std::fmt::Debug for Address {
 struct PendingConnect {
     id: u64,
     /// The remote side as the client named it.
-    remote: ConnectionInformation,
+    remote: Arc<ConnectionInformation>,
     cancel: CancellationToken,
 }
 
@@ -107,8 +107,8 @@ impl AddressShared {
     /// `named`, the remote side as the client gave it).
     pub(crate) async fn attempt(
         &self,
-        target: ConnectionInformation,
-        named: &ConnectionInformation,
+        target: Arc<ConnectionInformation>,
+        named: &Arc<ConnectionInformation>,
         cancel: CancellationToken,
         timeout: std::time::Duration,
         start_after: std::time::Duration,

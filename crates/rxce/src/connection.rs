@@ -20,7 +20,8 @@ pub(crate) struct ConnectionShared {
     pub(crate) id: u64,
     pub(crate) address: Arc<AddressShared>,
     pub(crate) handler: Arc<dyn ConnectionEventHandler>,
-    pub(crate) information: ConnectionInformation,
+    /// Shared with the connection's VCs and its pending connect attempts.
+    pub(crate) information: Arc<ConnectionInformation>,
     pub(crate) vcs: Children<VcShared>,
     /// Cancels connect attempts in flight when the connection goes.
     pub(crate) cancel: CancellationToken,
@@ -61,7 +62,7 @@ impl ConnectionShared {
             _live: engine.live.token(Kind::Connection),
             address,
             handler,
-            information,
+            information: Arc::new(information),
             vcs: Children::default(),
             server_name: std::sync::OnceLock::new(),
             reconnect: std::sync::Mutex::new(None),
@@ -169,7 +170,7 @@ impl ConnectionShared {
     pub(crate) fn adopt(
         self: &Arc<Self>,
         address: Arc<AddressShared>,
-        information: ConnectionInformation,
+        information: Arc<ConnectionInformation>,
         connected: Connected,
         charge: Charge,
         tag: usize,

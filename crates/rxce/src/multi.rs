@@ -326,7 +326,9 @@ pub async fn build_connection_over_multiple_transports(
                 let outcome = if address.connections.is_closed() {
                     Err(Status::INVALID_HANDLE.with_message("the local address is torn down"))
                 } else {
-                    address.attempt(target, &named, cancel, attempt_timeout, start).await
+                    address
+                        .attempt(Arc::new(target), &Arc::new(named), cancel, attempt_timeout, start)
+                        .await
                 };
                 (slot, address, outcome)
             },
@@ -444,7 +446,7 @@ pub async fn build_connection_over_multiple_transports(
             }
         };
         let tag = if vcs.is_empty() { options.first_vc_tag } else { 0 };
-        match owner.adopt(address, remote_of(index).clone(), connected, charge, tag) {
+        match owner.adopt(address, Arc::new(remote_of(index).clone()), connected, charge, tag) {
             Ok(vc) => {
                 attempts[slot].chosen = true;
                 vcs.push(vc);

@@ -134,7 +134,7 @@ pub(crate) struct VcShared {
     /// another transport's for a VC added by a multi-transport build.
     pub(crate) address: Arc<AddressShared>,
     /// The remote side the VC was connected to (rebuilds connect there).
-    pub(crate) information: crate::tdi::ConnectionInformation,
+    pub(crate) information: Arc<crate::tdi::ConnectionInformation>,
     pub(crate) framing: Framing,
     /// Send a keepalive frame after this long without sends.
     pub(crate) keepalive: Option<std::time::Duration>,
@@ -187,7 +187,7 @@ impl VcShared {
     pub(crate) fn new(
         connection: Arc<ConnectionShared>,
         address: Arc<AddressShared>,
-        information: crate::tdi::ConnectionInformation,
+        information: Arc<crate::tdi::ConnectionInformation>,
         connected: &Connected,
         charge: Charge,
     ) -> Arc<VcShared> {
@@ -486,7 +486,9 @@ impl Vc {
             InformationClass::TransportProvider => {
                 Information::TransportProvider(shared.address.transport.info.clone())
             }
-            InformationClass::Connection => Information::Connection(connection.information.clone()),
+            InformationClass::Connection => {
+                Information::Connection(crate::tdi::ConnectionInformation::clone(&connection.information))
+            }
             InformationClass::ConnectionEndpoint => {
                 let c = &shared.counters;
                 let stream_info = inner.stream.as_ref().map(|s| s.info()).unwrap_or_default();
