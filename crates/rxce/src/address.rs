@@ -63,15 +63,18 @@ struct PendingConnect {
 struct PendingGuard<'a> {
     address: &'a AddressShared,
     id: u64,
+    /// The attempt came to its end (nothing left to cancel).
+    ended: bool,
 }
 
 impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
-        // Cancelling an attempt that already ended changes nothing; one
-        // whose caller went away (its future dropped) stops here, and its
-        // socket closes.
+        // An attempt whose caller went away (its future dropped) before it
+        // ended is cancelled here: a spawned one stops, and its socket
+        // closes.
+        let ended = self.ended;
         self.address.lock_pending().retain(|p| {
-            if p.id == self.id {
+            if p.id == self.id && !ended {
                 p.cancel.cancel();
             }
             p.id != self.id
@@ -119,7 +122,11 @@ impl AddressShared {
             remote: named.clone(),
             cancel: cancel.clone(),
         });
-        let _guard = PendingGuard { address: self, id };
+        let mut guard = PendingGuard {
+            address: self,
+            id,
+            ended: false,
+        };
         let provider = self.transport.provider.clone();
         let local = self.local.clone();
         let attempt = async move {
@@ -145,13 +152,16 @@ impl AddressShared {
         // task would cost two cross-thread wake-ups per connect. From
         // elsewhere it is spawned, so that its socket belongs to the engine.
         let runtime = &self.transport.engine.runtime;
-        if tokio::runtime::Handle::try_current().is_ok_and(|current| current.id() == runtime.id()) {
-            return attempt.await;
-        }
-        runtime
-            .spawn(attempt)
-            .await
-            .map_err(|_| Status::CANCELLED.with_message("the engine stopped during the connect attempt"))?
+        let outcome = if tokio::runtime::Handle::try_current().is_ok_and(|current| current.id() == runtime.id()) {
+            attempt.await
+        } else {
+            runtime
+                .spawn(attempt)
+                .await
+                .map_err(|_| Status::CANCELLED.with_message("the engine stopped during the connect attempt"))?
+        };
+        guard.ended = true;
+        outcome
     }
 
     pub(crate) fn new(
