@@ -46,8 +46,8 @@ pub enum ReceiveAnswer {
     /// some were taken; when more bytes arrive when none were (the client
     /// wants more lookahead; with a full lookahead or a whole message the
     /// VC waits for a resume instead); at once, with FORCE_INDICATION, when
-    /// the peer's data ends while none were taken (refused then too, they
-    /// wait for a resume: nothing is dropped).
+    /// the peer's data ends while none were taken. Refused even then, they
+    /// are declined: discarded, and counted in the disconnect's message.
     Taken(usize),
     /// STATUS_MORE_PROCESSING_REQUIRED: `taken` bytes were consumed and the
     /// next `size` bytes (capped by the buffer's capacity and, on a framed

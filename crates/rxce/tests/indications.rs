@@ -364,4 +364,30 @@ async fn bytes_held_for_more_lookahead_come_again_when_the_peer_ends() {
         handler.disconnects(),
         vec![(DisconnectFlags::RELEASE, Status::REMOTE_DISCONNECT)]
     );
+
+    // A client that declines even the forced indication still hears of the
+    // end, and the disconnect says what it left.
+    let stubborn = Recorder::answering(|_, _| ReceiveAnswer::Taken(0));
+    let (_c, _vc, mut peer) = tcp_vc(&engine, "tcp", stubborn.clone()).await;
+    peer.write_all(b"abc").await.unwrap();
+    stubborn
+        .wait_for("the first indication", |e| {
+            e.iter().any(|e| matches!(e, Event::Received { .. }))
+        })
+        .await;
+    drop(peer);
+    stubborn
+        .wait_for("the disconnect", |e| {
+            e.iter().any(|e| matches!(e, Event::Disconnect { .. }))
+        })
+        .await;
+    let disconnects = stubborn.disconnects();
+    assert_eq!(disconnects.len(), 1);
+    assert_eq!(
+        (disconnects[0].0, disconnects[0].1.clone()),
+        (DisconnectFlags::RELEASE, Status::REMOTE_DISCONNECT)
+    );
+    let text = disconnects[0].1.to_string();
+    assert!(text.contains("declined its last 3 bytes"), "{text}");
+    assert!(stubborn.stream().is_empty());
 }

@@ -301,7 +301,13 @@ impl Pump {
             let status = match inner.state {
                 VcState::Active => {
                     inner.state = VcState::PeerReleased;
-                    Status::REMOTE_DISCONNECT.with_message("the peer ended the connection")
+                    match self.machine.declined() {
+                        0 => Status::REMOTE_DISCONNECT.with_message("the peer ended the connection"),
+                        declined => Status::REMOTE_DISCONNECT.with_message(format!(
+                            "the peer ended the connection; the client declined its last {declined} bytes \
+                             (indicated with FORCE_INDICATION, not taken), which were discarded"
+                        )),
+                    }
                 }
                 VcState::Disconnecting => {
                     if !inner.task_must_write() {

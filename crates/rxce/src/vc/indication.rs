@@ -108,6 +108,8 @@ pub(crate) struct ReceiveMachine {
     /// The next indication repeats rejected data.
     force_next: bool,
     ended: bool,
+    /// Bytes the client declined after the peer's end (see `step_indicate`).
+    declined: usize,
     failed: Option<Status>,
     stats: Arc<ReceiveCounters>,
 }
@@ -134,6 +136,7 @@ impl ReceiveMachine {
             starved: false,
             force_next: false,
             ended: false,
+            declined: 0,
             failed: None,
             stats,
         }
@@ -152,6 +155,12 @@ impl ReceiveMachine {
     #[cfg(test)]
     pub(crate) fn filling(&self) -> bool {
         self.fill.is_some()
+    }
+
+    /// Bytes the client declined after the peer's end: indicated with
+    /// FORCE_INDICATION once the data could not grow, and still not taken.
+    pub(crate) fn declined(&self) -> usize {
+        self.declined
     }
 
     /// True when the machine would read now: not paused, ended or failed,
@@ -421,8 +430,8 @@ impl ReceiveMachine {
             }
             // The client took nothing, waiting for more bytes, and the
             // peer's data ended: no more will come. The same bytes are
-            // indicated again at once, with FORCE_INDICATION; refused again,
-            // they wait for a resume. Nothing is dropped on a stream.
+            // indicated again at once, with FORCE_INDICATION: the last
+            // chance (see the answer below).
             self.starved = false;
             self.force_next = true;
         }
@@ -447,23 +456,33 @@ impl ReceiveMachine {
         if framed && indicated == available {
             flags |= ReceiveFlags::ENTIRE_MESSAGE;
         }
-        if std::mem::take(&mut self.force_next) {
+        let forced = std::mem::take(&mut self.force_next);
+        if forced {
             flags |= ReceiveFlags::FORCE_INDICATION;
         }
         let lookahead = self.lookahead.as_ref().expect("bytes are held in the lookahead");
         let data = &lookahead[self.start..self.start + indicated];
         let answer = sink.receive(&Indication { flags, data, available });
         match answer {
+            ReceiveAnswer::Taken(0) if self.ended && forced => {
+                // Refused again after the peer's end, when the indication
+                // said these bytes will never grow: the client declined
+                // them. They are discarded, and counted (the disconnect
+                // says so), so that the VC comes to its end instead of
+                // waiting for a resume nobody will make.
+                self.declined += indicated;
+                self.consume(indicated);
+            }
             ReceiveAnswer::Taken(n) => {
                 let n = n.min(indicated);
                 self.consume(n);
                 if n == 0 {
                     self.starved = true;
-                    if self.ended || self.end - self.start == capacity || (framed && held >= available) {
-                        // More bytes cannot change this indication (the end
-                        // came, the lookahead is full, or the whole message
-                        // is there): wait for the client to resume, as if it
-                        // had not accepted.
+                    if self.end - self.start == capacity || (framed && held >= available) {
+                        // More bytes cannot change this indication (the
+                        // lookahead is full, or the whole message is there):
+                        // wait for the client to resume, as if it had not
+                        // accepted.
                         self.paused = true;
                     }
                 } else if !framed {
