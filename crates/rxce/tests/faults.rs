@@ -603,11 +603,20 @@ async fn a_callback_that_blocks_a_worker_is_reported() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert_eq!(engine.slow_callbacks(), 1);
-    // Off, nothing is timed; zero is no threshold.
+    // Off, nothing is timed, not even the same slow callback; zero is no
+    // threshold.
     let untimed = engine_with(EngineConfig {
         slow_callback: None,
         ..EngineConfig::default()
     });
+    let slow = Recorder::answering(|_, ind| {
+        std::thread::sleep(Duration::from_millis(150));
+        ReceiveAnswer::take_all(ind)
+    });
+    let (_c, _vc, mut peer) = tcp_vc(&untimed, "tcp", slow.clone()).await;
+    peer.write_all(b"slow").await.unwrap();
+    slow.wait_for_bytes(4).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(untimed.slow_callbacks(), 0);
     let Err(zero) = rxce::Engine::new(EngineConfig {
         slow_callback: Some(Duration::ZERO),
