@@ -67,6 +67,13 @@ fn exited_cleanly(done: &Finished) {
     assert!(done.stdout.starts_with("rxce serve: stopped by "), "{}", done.stdout);
 }
 
+/// Stops the server (SIGTERM) and checks that it exited cleanly.
+fn stop(served: Served) -> Finished {
+    let done = served.terminate();
+    exited_cleanly(&done);
+    done
+}
+
 #[test]
 fn tcp_echo_sends_back_every_byte() {
     let served = serve(&["--listen", "tcp://127.0.0.1:0"]);
@@ -79,8 +86,7 @@ fn tcp_echo_sends_back_every_byte() {
     let mut back = Vec::new();
     stream.read_to_end(&mut back).unwrap();
     assert_same(&back, &data, "the echo");
-    let done = served.terminate();
-    exited_cleanly(&done);
+    let done = stop(served);
     assert!(
         done.stdout.starts_with("rxce serve: stopped by SIGTERM"),
         "{}",
@@ -105,9 +111,8 @@ fn tcp_sink_discards_and_source_streams_until_the_client_closes() {
     let mut back = Vec::new();
     stream.read_to_end(&mut back).unwrap();
     assert!(back.is_empty());
-    let done = served.terminate();
-    exited_cleanly(&done);
-    let row = done.row(&done.table[1][0]);
+    let done = stop(served);
+    let row = done.first_row();
     assert_eq!(row["mode"], "sink");
     assert_eq!(
         (row["received"].as_str(), row["sent"].as_str()),
@@ -120,9 +125,8 @@ fn tcp_sink_discards_and_source_streams_until_the_client_closes() {
     stream.read_exact(&mut got).unwrap();
     assert_same(&got, &pattern(200_000), "an unbroken 251-byte cycle");
     drop(stream);
-    let done = served.terminate();
-    exited_cleanly(&done);
-    let row = done.row(&done.table[1][0]);
+    let done = stop(served);
+    let row = done.first_row();
     assert_eq!(row["connections"], "1");
     assert!(parse_bytes(&row["sent"]) >= 190_000.0, "{row:?}");
 }
@@ -228,8 +232,7 @@ fn tcp_smb_echoes_each_message_whole_through_rxce() {
     for (got, sent) in back.iter().zip(&messages) {
         assert_same(got, sent, "an echoed message");
     }
-    let done = served.terminate();
-    exited_cleanly(&done);
+    let done = stop(served);
     let row = done.row(&url);
     assert_eq!(row["connections"], "1");
     assert_eq!((row["messages in"].as_str(), row["messages out"].as_str()), ("3", "3"));
@@ -250,8 +253,8 @@ fn tcp_smb_sink_and_source_keep_the_framing() {
     let mut back = Vec::new();
     stream.read_to_end(&mut back).unwrap();
     assert!(back.is_empty());
-    let done = served.terminate();
-    let row = done.row(&done.table[1][0]);
+    let done = stop(served);
+    let row = done.first_row();
     assert_eq!(
         (row["messages in"].as_str(), row["received"].as_str()),
         ("3", bytes(6000).as_str())
@@ -268,9 +271,8 @@ fn tcp_smb_sink_and_source_keep_the_framing() {
         assert_same(&body, &pattern(65_536), "a source message");
     }
     drop(stream);
-    let done = served.terminate();
-    exited_cleanly(&done);
-    let row = done.row(&done.table[1][0]);
+    let done = stop(served);
+    let row = done.first_row();
     assert!(row["messages out"].parse::<u64>().unwrap() >= 3, "{row:?}");
 }
 
@@ -291,8 +293,7 @@ fn netbt_accepts_its_names_and_echoes_through_rxce() {
     for (got, sent) in back.iter().zip(&messages) {
         assert_same(got, sent, "an echoed message");
     }
-    let done = served.terminate();
-    exited_cleanly(&done);
+    let done = stop(served);
     let row = done.row(&url);
     assert_eq!((row["connections"].as_str(), row["refused"].as_str()), ("1", "0"));
     assert_eq!((row["messages in"].as_str(), row["messages out"].as_str()), ("2", "2"));
@@ -329,8 +330,7 @@ fn netbt_refuses_other_names_with_0x82() {
     assert_eq!(status, Status::BAD_NETWORK_NAME, "{status}");
     assert!(status.to_string().contains("0x82"), "{status}");
 
-    let done = served.terminate();
-    exited_cleanly(&done);
+    let done = stop(served);
     let row = done.row(&url);
     assert_eq!((row["connections"].as_str(), row["refused"].as_str()), ("3", "3"));
 }
@@ -359,9 +359,8 @@ fn netbt_sends_keepalives_on_idle_sessions() {
     let waited = started.elapsed();
     assert!(waited >= Duration::from_millis(450), "two intervals: {waited:?}");
     drop(stream);
-    let done = served.terminate();
-    exited_cleanly(&done);
-    let row = done.row(&done.table[1][0]);
+    let done = stop(served);
+    let row = done.first_row();
     assert!(row["keepalives"].parse::<u64>().unwrap() >= 2, "{row:?}");
 }
 
@@ -387,8 +386,7 @@ fn netbt_source_sends_session_messages() {
     stream.read_exact(&mut body).unwrap();
     assert_same(&body, &pattern(65_536), "a source message");
     drop(stream);
-    let done = served.terminate();
-    exited_cleanly(&done);
+    stop(served);
 }
 
 #[test]
@@ -422,9 +420,8 @@ fn udp_echoes_each_datagram_to_its_source_and_sink_drops_them() {
         "{err}"
     );
 
-    let done = served.terminate();
-    exited_cleanly(&done);
-    let row = done.row(&done.table[1][0]);
+    let done = stop(served);
+    let row = done.first_row();
     assert_eq!(row["connections"], "1", "one source");
     assert_eq!((row["messages in"].as_str(), row["messages out"].as_str()), ("3", "3"));
     assert_eq!(row["received"], bytes(61_001));
@@ -432,7 +429,7 @@ fn udp_echoes_each_datagram_to_its_source_and_sink_drops_them() {
     let idle = done.row(&done.table[2][0]);
     assert_eq!((idle["connections"].as_str(), idle["received"].as_str()), ("0", "0 B"));
     let done = sink.terminate();
-    let row = done.row(&done.table[1][0]);
+    let row = done.first_row();
     assert_eq!((row["messages in"].as_str(), row["sent"].as_str()), ("1", "0 B"));
 }
 

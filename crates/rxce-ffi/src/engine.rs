@@ -44,12 +44,7 @@ fn lock() -> MutexGuard<'static, Option<Running>> {
 
 fn start() -> Result<Running, Status> {
     let config = EngineConfig::default();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.worker_threads.max(1))
-        .thread_name("rxce-worker")
-        .enable_all()
-        .build()
-        .map_err(|e| Status::from_io(e, "starting the engine's worker threads"))?;
+    let runtime = Engine::worker_runtime(&config)?;
     let engine = Engine::with_runtime(runtime.handle().clone(), config)?;
     Ok(Running { engine, runtime })
 }

@@ -100,14 +100,23 @@ impl Engine {
     /// STATUS_INVALID_PARAMETER.
     pub fn new(config: EngineConfig) -> Result<Engine, Status> {
         config.check()?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+        let runtime = Engine::worker_runtime(&config)?;
+        let handle = runtime.handle().clone();
+        Ok(Engine::build(handle, Some(runtime), config))
+    }
+
+    /// The runtime [`Engine::new`] runs on: `config.worker_threads` worker
+    /// threads named `rxce-worker`, with the I/O and time drivers. For an
+    /// embedder that wants to own it (to wait for its threads when it
+    /// stops, as the C ABI's RxCeShutdown does) and hand it to
+    /// [`Engine::with_runtime`].
+    pub fn worker_runtime(config: &EngineConfig) -> Result<tokio::runtime::Runtime, Status> {
+        tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.worker_threads.max(1))
             .thread_name("rxce-worker")
             .enable_all()
             .build()
-            .map_err(|e| Status::from_io(e, "starting the engine's worker threads"))?;
-        let handle = runtime.handle().clone();
-        Ok(Engine::build(handle, Some(runtime), config))
+            .map_err(|e| Status::from_io(e, "starting the engine's worker threads"))
     }
 
     /// An engine whose tasks and callbacks run on the embedder's runtime

@@ -49,7 +49,7 @@ pub(crate) fn guarded_callback<R>(
 }
 
 /// Times client callbacks against the engine's `slow_callback` threshold.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct CallbackWatch {
     threshold: Option<std::time::Duration>,
     slow: AtomicU64,

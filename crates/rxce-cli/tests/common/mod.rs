@@ -30,6 +30,11 @@ pub struct Finished {
 }
 
 impl Finished {
+    /// The row of the first endpoint listed.
+    pub fn first_row(&self) -> std::collections::HashMap<String, String> {
+        self.row(&self.table[1][0])
+    }
+
     /// The table row of the endpoint `url`, as a map from column to cell.
     pub fn row(&self, url: &str) -> std::collections::HashMap<String, String> {
         let header = &self.table[0];
