@@ -98,7 +98,7 @@ unsafe fn send_datagram(
     let address = unsafe { lookup(address) }?.handle;
     let remote = unsafe { connection_information(information) }?;
     let data = unsafe { send_buffers(mdl, length) }?;
-    let options = Options(options);
+    let options = Options::from_bits_retain(options);
     // A datagram is handed to the kernel before either call returns, so the
     // caller's bytes are never read after RxCeSendDatagram returns.
     if options.contains(Options::SYNCHRONOUS) {

@@ -101,7 +101,7 @@ unsafe fn send(
     // SAFETY (for the calls below): forwarded caller promises.
     let vc = unsafe { lookup(p) }?.handle;
     let data = unsafe { send_buffers(mdl, length) }?;
-    let options = Options(options);
+    let options = Options::from_bits_retain(options);
     if options.contains(Options::SYNCHRONOUS) {
         engine::block_on(vc.send(data, options))??;
         return Ok(Status::SUCCESS);

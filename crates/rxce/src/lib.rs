@@ -79,8 +79,6 @@
 #[allow(unsafe_code)]
 mod adapter;
 mod address;
-mod budget;
-mod buffer;
 mod config;
 mod connection;
 mod datagram;
@@ -93,10 +91,14 @@ mod registry;
 mod resolve;
 #[allow(unsafe_code)]
 mod sockopt;
-mod status;
-pub mod tdi;
 mod transport;
 mod vc;
+
+// The sans-I/O core's modules, under the names the engine's own modules use.
+/// The sans-I/O core (statuses, TDI values, buffers, the VC machine).
+pub use rxce_proto as proto;
+pub use rxce_proto::tdi;
+use rxce_proto::{budget, buffer, status};
 
 pub use adapter::AdapterStatus;
 pub use address::Address;

@@ -366,7 +366,7 @@ async fn run(ops: Vec<Op>) {
                 let Some(v) = pick(vc, vcs.len()) else { continue };
                 let id = next_id;
                 next_id += 1;
-                let options = SendOptions(options);
+                let options = SendOptions::from_bits_retain(options);
                 let target = &mut vcs[v];
                 let data = tsdu(id, len);
                 let expedited = options.contains(SendOptions::EXPEDITED);

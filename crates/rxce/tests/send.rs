@@ -263,7 +263,10 @@ async fn bad_sends_are_invalid_parameters_and_call_nothing() {
     let (_c, vc) = address.build_connection(to(echo), handler.clone()).await.unwrap();
     let empty = vc.send(SendBuffers::new(), SendOptions::empty()).await.unwrap_err();
     assert_eq!(empty, Status::INVALID_PARAMETER);
-    let unknown = vc.send(&b"x"[..], SendOptions(0x4)).await.unwrap_err();
+    let unknown = vc
+        .send(&b"x"[..], SendOptions::from_bits_retain(0x4))
+        .await
+        .unwrap_err();
     assert_eq!(unknown, Status::INVALID_PARAMETER);
     assert_eq!(
         vc.submit_send(SendBuffers::new(), SendOptions::empty(), 5).await,

@@ -269,7 +269,7 @@ pub struct TransportInformation {
 /// `TDI_CONNECTION_INFO`: live state and counters of one VC's endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConnectionEndpointInfo {
-    /// The VC state (see [`VcState`](crate::VcState) as a number).
+    /// The VC state (rxce's `VcState` as a number).
     pub state: u32,
     /// The last TDI event indicated (`TDI_EVENT_*`).
     pub event: u32,
@@ -317,7 +317,7 @@ pub enum InformationClass {
     RemoteAddress = 4,
 }
 
-/// The answer to a [`Vc::query_information`](crate::Vc::query_information).
+/// The answer to a VC's `query_information` (RxCeQueryInformation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Information {
     /// For [`InformationClass::TransportProvider`].
@@ -330,108 +330,61 @@ pub enum Information {
     RemoteAddress(AddressInfo),
 }
 
-macro_rules! flag_set {
-    ($(#[$doc:meta])* $name:ident { $( $(#[$fdoc:meta])* $flag:ident = $value:expr; )* }) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
-        pub struct $name(pub u32);
-
-        impl $name {
-            $( $(#[$fdoc])* pub const $flag: $name = $name($value); )*
-
-            /// No flag set.
-            pub const fn empty() -> $name { $name(0) }
-            /// The raw bits.
-            pub const fn bits(self) -> u32 { self.0 }
-            /// True when every bit of `other` is set here.
-            pub const fn contains(self, other: $name) -> bool { self.0 & other.0 == other.0 }
-            /// True when no bit is set.
-            pub const fn is_empty(self) -> bool { self.0 == 0 }
-            /// All the flags rxce knows in this set.
-            pub const fn all() -> $name { $name(0 $( | $value )*) }
-        }
-
-        impl std::ops::BitOr for $name {
-            type Output = $name;
-            fn bitor(self, rhs: $name) -> $name { $name(self.0 | rhs.0) }
-        }
-
-        impl std::ops::BitOrAssign for $name {
-            fn bitor_assign(&mut self, rhs: $name) { self.0 |= rhs.0; }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                let mut first = true;
-                write!(f, "{}(", stringify!($name))?;
-                $( if self.0 & $value != 0 {
-                    if !first { f.write_str(" | ")?; }
-                    f.write_str(stringify!($flag))?;
-                    first = false;
-                } )*
-                let unknown = self.0 & !Self::all().0;
-                if unknown != 0 {
-                    if !first { f.write_str(" | ")?; }
-                    write!(f, "{unknown:#x}")?;
-                }
-                f.write_str(")")
-            }
-        }
-    };
-}
-
-flag_set! {
+bitflags::bitflags! {
     /// `RXCE_SEND_*` options of a send.
-    SendOptions {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct SendOptions: u32 {
         /// Queue ahead of normal sends.
-        EXPEDITED = 0x0000_0020;
+        const EXPEDITED = 0x0000_0020;
         /// A hint: the peer will not answer this data.
-        NO_RESPONSE_EXPECTED = 0x0000_0080;
+        const NO_RESPONSE_EXPECTED = 0x0000_0080;
         /// Never wait for queue space: DEVICE_NOT_READY (or a partial send with PARTIAL) instead.
-        NON_BLOCKING = 0x0000_0100;
+        const NON_BLOCKING = 0x0000_0100;
         /// Wait for completion and return its status (the C ABI's mode; async Rust always waits).
-        SYNCHRONOUS = 0x1000_0000;
+        const SYNCHRONOUS = 0x1000_0000;
         /// Part of the buffer may be sent.
-        PARTIAL = 0x2000_0000;
+        const PARTIAL = 0x2000_0000;
     }
 }
 
-flag_set! {
+bitflags::bitflags! {
     /// `TDI_RECEIVE_*` flags of a receive indication.
-    ReceiveFlags {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct ReceiveFlags: u32 {
         /// A broadcast datagram.
-        BROADCAST = 0x0000_0004;
+        const BROADCAST = 0x0000_0004;
         /// A multicast datagram.
-        MULTICAST = 0x0000_0008;
+        const MULTICAST = 0x0000_0008;
         /// Legacy: more of the TSDU follows.
-        PARTIAL = 0x0000_0010;
+        const PARTIAL = 0x0000_0010;
         /// Normal data.
-        NORMAL = 0x0000_0020;
+        const NORMAL = 0x0000_0020;
         /// Expedited data.
-        EXPEDITED = 0x0000_0040;
+        const EXPEDITED = 0x0000_0040;
         /// The lookahead must be copied before returning.
-        COPY_LOOKAHEAD = 0x0000_0200;
+        const COPY_LOOKAHEAD = 0x0000_0200;
         /// The whole TSDU is present in this indication.
-        ENTIRE_MESSAGE = 0x0000_0400;
+        const ENTIRE_MESSAGE = 0x0000_0400;
         /// Rejected data indicated again.
-        FORCE_INDICATION = 0x0000_2000;
+        const FORCE_INDICATION = 0x0000_2000;
     }
 }
 
-flag_set! {
+bitflags::bitflags! {
     /// `TDI_DISCONNECT_*` flags of a disconnect indication.
-    DisconnectFlags {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct DisconnectFlags: u32 {
         /// Unused by TDI.
-        WAIT = 0x0000_0001;
+        const WAIT = 0x0000_0001;
         /// The connection closed at once (reset, local abort, timeout).
-        ABORT = 0x0000_0002;
+        const ABORT = 0x0000_0002;
         /// The peer closed in an orderly way.
-        RELEASE = 0x0000_0004;
+        const RELEASE = 0x0000_0004;
     }
 }
 
 /// Converts a duration to TDI's negative 100-nanosecond units.
-pub(crate) fn tdi_delay(d: Duration) -> i64 {
+pub fn tdi_delay(d: Duration) -> i64 {
     -i64::try_from(d.as_nanos() / 100).unwrap_or(i64::MAX)
 }
 
@@ -450,7 +403,10 @@ mod tests {
         assert!(both.contains(SendOptions::PARTIAL));
         assert!(!both.contains(SendOptions::EXPEDITED));
         assert_eq!(format!("{both:?}"), "SendOptions(NON_BLOCKING | PARTIAL)");
-        assert_eq!(format!("{:?}", SendOptions(0x20 | 0x4)), "SendOptions(EXPEDITED | 0x4)");
+        assert_eq!(
+            format!("{:?}", SendOptions::from_bits_retain(0x20 | 0x4)),
+            "SendOptions(EXPEDITED | 0x4)"
+        );
     }
 
     #[test]

@@ -158,7 +158,7 @@ impl SendBuffers {
     }
 
     /// Drops the first `n` bytes (after a partial write).
-    pub(crate) fn advance(&mut self, mut n: usize) {
+    pub fn advance(&mut self, mut n: usize) {
         self.len -= n.min(self.len);
         let mut drop_chunks = 0;
         for chunk in &mut self.chunks {
@@ -211,7 +211,7 @@ impl From<Vec<Bytes>> for SendBuffers {
 /// received bytes, so idle VCs cost no buffer memory; every buffer out of the
 /// pool is charged to the engine's budget.
 #[derive(Debug)]
-pub(crate) struct BufferPool {
+pub struct BufferPool {
     size: usize,
     keep: usize,
     free: Mutex<Vec<Box<[u8]>>>,
@@ -220,7 +220,7 @@ pub(crate) struct BufferPool {
 
 /// A receive buffer out of a [`BufferPool`], charged to the budget.
 #[derive(Debug)]
-pub(crate) struct PooledBuffer {
+pub struct PooledBuffer {
     bytes: Box<[u8]>,
     _charge: Charge,
 }
@@ -239,7 +239,9 @@ impl std::ops::DerefMut for PooledBuffer {
 }
 
 impl BufferPool {
-    pub(crate) fn new(size: usize, keep: usize, budget: Arc<Budget>) -> BufferPool {
+    /// A pool of `size`-byte buffers charged to `budget`, keeping up to
+    /// `keep` returned buffers for reuse.
+    pub fn new(size: usize, keep: usize, budget: Arc<Budget>) -> BufferPool {
         BufferPool {
             size: size.max(1),
             keep,
@@ -249,12 +251,12 @@ impl BufferPool {
     }
 
     /// The size of every buffer of the pool.
-    pub(crate) fn buffer_size(&self) -> usize {
+    pub fn buffer_size(&self) -> usize {
         self.size
     }
 
     /// A buffer, or INSUFFICIENT_RESOURCES when the budget is spent.
-    pub(crate) fn take(&self) -> Result<PooledBuffer, Status> {
+    pub fn take(&self) -> Result<PooledBuffer, Status> {
         let charge = self.budget.charge(self.size, "a receive buffer")?;
         let reused = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop();
         Ok(PooledBuffer {
@@ -264,7 +266,7 @@ impl BufferPool {
     }
 
     /// Returns a buffer for reuse (the pool keeps up to its keep count).
-    pub(crate) fn give_back(&self, buffer: PooledBuffer) {
+    pub fn give_back(&self, buffer: PooledBuffer) {
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
         if free.len() < self.keep {
             free.push(buffer.bytes);
@@ -272,7 +274,8 @@ impl BufferPool {
     }
 
     #[cfg(test)]
-    pub(crate) fn free_count(&self) -> usize {
+    /// Buffers kept for reuse now.
+    pub fn free_count(&self) -> usize {
         self.free.lock().map(|f| f.len()).unwrap_or(0)
     }
 }

@@ -9,22 +9,27 @@ use crate::status::Status;
 
 /// What one object of each kind is charged (its bookkeeping, not its socket
 /// buffers, which the kernel owns).
-pub(crate) mod cost {
-    pub(crate) const TRANSPORT: usize = 1024;
-    pub(crate) const ADDRESS: usize = 512;
-    pub(crate) const CONNECTION: usize = 512;
-    pub(crate) const VC: usize = 2048;
+pub mod cost {
+    /// A transport.
+    pub const TRANSPORT: usize = 1024;
+    /// An address.
+    pub const ADDRESS: usize = 512;
+    /// A connection.
+    pub const CONNECTION: usize = 512;
+    /// A VC.
+    pub const VC: usize = 2048;
 }
 
 /// A byte budget shared by one engine.
 #[derive(Debug)]
-pub(crate) struct Budget {
+pub struct Budget {
     limit: usize,
     used: AtomicUsize,
 }
 
 impl Budget {
-    pub(crate) fn new(limit: usize) -> Arc<Budget> {
+    /// A budget of `limit` bytes, none charged.
+    pub fn new(limit: usize) -> Arc<Budget> {
         Arc::new(Budget {
             limit,
             used: AtomicUsize::new(0),
@@ -32,17 +37,17 @@ impl Budget {
     }
 
     /// Bytes charged now.
-    pub(crate) fn used(&self) -> usize {
+    pub fn used(&self) -> usize {
         self.used.load(Ordering::Relaxed)
     }
 
     /// The limit.
-    pub(crate) fn limit(&self) -> usize {
+    pub fn limit(&self) -> usize {
         self.limit
     }
 
     /// Charges `bytes`, returned when the charge drops.
-    pub(crate) fn charge(self: &Arc<Self>, bytes: usize, what: &str) -> Result<Charge, Status> {
+    pub fn charge(self: &Arc<Self>, bytes: usize, what: &str) -> Result<Charge, Status> {
         let mut used = self.used.load(Ordering::Relaxed);
         loop {
             let next = used.checked_add(bytes).filter(|n| *n <= self.limit).ok_or_else(|| {
@@ -69,7 +74,7 @@ impl Budget {
 
 /// Bytes held against a [`Budget`]; dropping it returns them.
 #[derive(Debug)]
-pub(crate) struct Charge {
+pub struct Charge {
     budget: Arc<Budget>,
     bytes: usize,
 }

@@ -29,7 +29,7 @@ pub enum Severity {
 /// source are explanation, not identity.
 ///
 /// ```
-/// use rxce::Status;
+/// use rxce_proto::Status;
 /// let refused = Status::CONNECTION_REFUSED;
 /// assert_eq!(refused.code(), 0xC000_0236);
 /// assert_eq!(refused.name(), "STATUS_CONNECTION_REFUSED");
