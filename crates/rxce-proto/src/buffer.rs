@@ -29,6 +29,14 @@ pub trait ReceiveBuffer: Any + Send {
     fn segment_mut(&mut self, offset: usize) -> &mut [u8];
 }
 
+impl std::fmt::Debug for dyn ReceiveBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceiveBuffer")
+            .field("capacity", &self.capacity())
+            .finish()
+    }
+}
+
 impl ReceiveBuffer for Vec<u8> {
     fn capacity(&self) -> usize {
         self.len()

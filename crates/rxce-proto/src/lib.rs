@@ -3,7 +3,7 @@
 //! The values and state machines of the RDBSS connection engine, with no
 //! sockets, no runtime and no clock: [`Status`] (NTSTATUS), the TDI value
 //! types ([`tdi`]), buffers ([`buffer`]) and the engine's byte budget
-//! ([`budget`]). The `rxce` crate drives these with tokio and re-exports
+//! ([`budget`]), and the VC as one state machine ([`vc::VcMachine`]). The `rxce` crate drives these with tokio and re-exports
 //! every public item a client needs; depend on this crate directly to
 //! drive the machines yourself (a custom runtime, a simulator, a fuzzer).
 #![warn(missing_docs)]
@@ -14,6 +14,7 @@ pub mod buffer;
 pub mod indication;
 pub mod status;
 pub mod tdi;
+pub mod vc;
 
 pub use buffer::{BufferChain, ReceiveBuffer, SendBuffers};
 pub use indication::{DatagramIndication, Indication, ReceiveAnswer};

@@ -7,18 +7,28 @@
 //! reads the socket, runs the [receive indication machine](indication) and
 //! delivers every callback of the VC, one at a time.
 
+//! Virtual circuits: the [`Vc`] handle and what its handles share — the
+//! VC's [sans-I/O machine](rxce_proto::vc::VcMachine) beside its socket,
+//! under one lock, and the task that drives them.
+//!
+//! Sends are written by whoever is at hand: a synchronous sender writes the
+//! queue itself while it waits (no hand-off to another task), and the VC's
+//! own task writes only for asynchronous sends nobody waits for. The task
+//! reads the socket into the machine and delivers every callback of the VC,
+//! one at a time, never holding the VC's lock while a client callback runs.
+
 mod driver;
-pub(crate) mod indication;
+mod io;
 mod send;
-pub(crate) mod send_queue;
 mod wake;
 
 pub(crate) use wake::TaskWake;
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use rxce_proto::vc::{VcConfig, VcMachine};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -26,104 +36,18 @@ use crate::address::AddressShared;
 use crate::budget::Charge;
 use crate::buffer::SendBuffers;
 use crate::connection::{Connection, ConnectionShared};
-use crate::provider::{Connected, Framing, Stream};
+use crate::provider::{Connected, Framing};
 use crate::registry::LiveToken;
 use crate::status::Status;
 use crate::tdi::{tdi_delay, AddressInfo, ConnectionEndpointInfo, Information, InformationClass, SendOptions};
-use send_queue::SendQueue;
+use io::{VcCore, VcLock};
 
-/// The life of a VC, as [`Vc::state`] and the `State` of its endpoint
-/// information report it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u32)]
-pub enum VcState {
-    /// Connected: sends and receives flow.
-    Active = 1,
-    /// A graceful disconnect was initiated: queued sends are written, then
-    /// our direction ends; the disconnect indication follows the peer's end.
-    Disconnecting = 2,
-    /// The peer ended its direction (disconnect indicated with RELEASE);
-    /// sends still go out until the client disconnects or tears down.
-    PeerReleased = 3,
-    /// Both directions are over, or the VC failed; sends are refused.
-    Disconnected = 4,
-    /// Torn down: the handle is no longer valid.
-    TornDown = 5,
-}
+pub use rxce_proto::vc::VcState;
 
-/// TDI event numbers kept as the endpoint's "last event".
-pub(crate) mod event {
-    pub(crate) const DISCONNECT: u32 = 1;
-    pub(crate) const ERROR: u32 = 2;
-    pub(crate) const RECEIVE: u32 = 3;
-    pub(crate) const SEND_POSSIBLE: u32 = 6;
-}
-
-/// A callback the VC's task owes the client.
-#[derive(Debug)]
-pub(crate) enum Due {
-    Submitted(usize),
-    Complete {
-        context: usize,
-        status: Status,
-        bytes: usize,
-    },
-    SendPossible(usize),
-}
-
-/// What a write pass ended with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Flush {
-    /// Nothing left to write.
-    Idle,
-    /// The socket takes no more now.
-    Blocked,
-    /// The VC cannot write (failed, torn down).
-    Failed,
-}
-
-/// The parts of a VC that change, under one lock.
-pub(crate) struct VcInner {
-    pub(crate) state: VcState,
-    /// Why sends are refused once the VC failed.
-    failure: Option<Status>,
-    pub(crate) stream: Option<Arc<dyn Stream>>,
-    queue: SendQueue,
-    /// Outcomes of failed synchronous sends, picked up by their waiters.
-    failed_waiters: Vec<(u64, Status)>,
-    pub(crate) due: Vec<Due>,
-    /// A disconnect the task must indicate (abortive ends).
-    pub(crate) ending: Option<(crate::tdi::DisconnectFlags, Status)>,
-    pub(crate) resume: bool,
-    send_possible_wanted: bool,
-    /// Queued sends nobody waits for: the task writes them.
-    unattended: usize,
-    /// End our direction once the queue is written.
-    shutdown_after_flush: bool,
-    pub(crate) disconnect_deadline: Option<Instant>,
-    /// The peer's data ended (and was indicated).
-    pub(crate) peer_ended: bool,
-    /// The one disconnect indication was delivered (or is being delivered).
-    pub(crate) indicated_disconnect: bool,
-    /// The client started a graceful disconnect: the end is no loss.
-    pub(crate) disconnect_initiated: bool,
-}
-
-impl VcInner {
-    /// True when the task must write: queued bytes nobody else will write.
-    pub(crate) fn task_must_write(&self) -> bool {
-        self.stream.is_some() && (self.unattended > 0 || self.shutdown_after_flush)
-    }
-}
-
-/// Counters of one VC, readable from any thread.
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub(crate) transmitted_tsdus: AtomicU64,
-    pub(crate) transmission_errors: AtomicU64,
-    pub(crate) bytes_sent: AtomicU64,
-    pub(crate) received: Arc<indication::ReceiveCounters>,
-    pub(crate) last_event: AtomicU32,
+/// The engine's clock, as the VC machine takes it (tokio's, so that paused
+/// time in tests moves it).
+pub(crate) fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
 }
 
 /// What every handle to one VC shares.
@@ -135,18 +59,13 @@ pub(crate) struct VcShared {
     pub(crate) address: Arc<AddressShared>,
     /// The remote side the VC was connected to (rebuilds connect there).
     pub(crate) information: Arc<crate::tdi::ConnectionInformation>,
-    pub(crate) framing: Framing,
-    /// Send a keepalive frame after this long without sends.
-    pub(crate) keepalive: Option<std::time::Duration>,
-    max_send: usize,
-    inner: Mutex<VcInner>,
+    core: Mutex<VcCore>,
     /// Mirrors `state == TornDown` for checks without the lock.
     torn_down: AtomicBool,
     /// Wakes the VC's task.
-    pub(crate) wake_task: TaskWake,
+    wake_task: TaskWake,
     /// Wakes synchronous senders (progress, failure, tear-down).
-    pub(crate) waiters: Notify,
-    pub(crate) counters: Counters,
+    waiters: Notify,
     tag: AtomicUsize,
     task: Mutex<Option<JoinHandle<()>>>,
     built_at: Instant,
@@ -179,7 +98,7 @@ impl PartialEq for Vc {
 
 impl Eq for Vc {}
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -193,40 +112,26 @@ impl VcShared {
     ) -> Arc<VcShared> {
         let engine = &address.transport.engine;
         let live = engine.live.token(crate::registry::Kind::Vc);
-        let (stream, framing, keepalive) = (connected.stream.clone(), connected.framing, connected.keepalive);
-        let max_send = match framing.wire() {
-            Some(wire) => wire.max_message_len().min(engine.config.max_message_size),
-            None => usize::MAX,
+        let framing = connected.framing;
+        let config = VcConfig {
+            framing: framing.wire(),
+            max_message_size: engine.config.max_message_size,
+            send_queue_limit: engine.config.send_queue_limit,
+            keepalive: connected.keepalive.filter(|_| framing == Framing::NetbiosSession),
+            dead_peer_timeout: engine.config.dead_peer_timeout,
+            disconnect_timeout: engine.config.disconnect_timeout,
         };
+        let built_at = now();
+        let machine = VcMachine::new(config, engine.pool.clone(), built_at);
         Arc::new(VcShared {
             id: crate::registry::next_id(),
-            framing,
-            keepalive: keepalive.filter(|_| framing == Framing::NetbiosSession),
-            max_send,
-            inner: Mutex::new(VcInner {
-                state: VcState::Active,
-                failure: None,
-                stream: Some(stream),
-                queue: SendQueue::new(engine.config.send_queue_limit),
-                failed_waiters: Vec::new(),
-                due: Vec::new(),
-                ending: None,
-                resume: false,
-                send_possible_wanted: false,
-                unattended: 0,
-                shutdown_after_flush: false,
-                disconnect_deadline: None,
-                peer_ended: false,
-                indicated_disconnect: false,
-                disconnect_initiated: false,
-            }),
+            core: Mutex::new(VcCore::new(machine, connected.stream.clone())),
             torn_down: AtomicBool::new(false),
             wake_task: TaskWake::default(),
             waiters: Notify::new(),
-            counters: Counters::default(),
             tag: AtomicUsize::new(0),
             task: Mutex::new(None),
-            built_at: Instant::now(),
+            built_at,
             connection,
             address,
             information,
@@ -235,23 +140,20 @@ impl VcShared {
         })
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, VcInner> {
-        lock(&self.inner)
+    /// The VC's machine and socket, locked; the work the machine leaves
+    /// (closing the socket, waking the task or senders) is done when the
+    /// lock is given up.
+    pub(crate) fn lock(&self) -> VcLock<'_> {
+        VcLock::new(self, lock(&self.core))
     }
 
     /// Starts the VC's task (receive pump and callbacks).
     pub(crate) fn start(self: &Arc<Self>) {
-        let stream = self.lock().stream.clone().expect("a new VC has its stream");
+        let stream = self.lock().stream().expect("a new VC has its stream");
         let engine = &self.address.transport.engine;
-        let machine = indication::ReceiveMachine::new(
-            engine.pool.clone(),
-            self.framing.wire(),
-            engine.config.max_message_size,
-            self.counters.received.clone(),
-        );
         let span = tracing::debug_span!("vc", id = self.id, connection = self.connection.id);
         let task = engine.runtime.spawn(tracing::Instrument::instrument(
-            driver::run(Vc(self.clone()), stream, machine),
+            driver::run(Vc(self.clone()), stream),
             span,
         ));
         *lock(&self.task) = Some(task);
@@ -273,29 +175,15 @@ impl VcShared {
     /// Bytes waiting to be sent on an active VC, or `None` when the VC is
     /// not active (a VC whose peer ended its side is no place for new work).
     pub(crate) fn send_load(&self) -> Option<usize> {
-        let inner = self.lock();
-        (inner.state == VcState::Active).then(|| inner.queue.unsent())
+        self.lock().machine.send_load()
     }
 
     /// Marks the VC torn down: queued sends are cancelled, the socket is
     /// closed and the task told to finish.
     fn mark_torn_down(&self) -> Result<(), Status> {
-        {
-            let mut inner = self.lock();
-            if inner.state == VcState::TornDown {
-                return Err(Status::INVALID_HANDLE.with_message("the VC was already torn down"));
-            }
-            inner.state = VcState::TornDown;
-            self.torn_down.store(true, Ordering::Release);
-            self.fail_queue(&mut inner, &Status::CANCELLED.with_message("the VC was torn down"));
-            inner.ending = None;
-            if let Some(stream) = inner.stream.take() {
-                stream.close(false);
-            }
-        }
+        self.lock().machine.tear_down()?;
+        self.torn_down.store(true, Ordering::Release);
         tracing::debug!(vc = self.id, "VC torn down");
-        self.waiters.notify_waiters();
-        self.wake_task.notify_one();
         Ok(())
     }
 
@@ -364,7 +252,7 @@ impl Vc {
 
     /// The VC's state now.
     pub fn state(&self) -> VcState {
-        self.0.lock().state
+        self.0.lock().machine.state()
     }
 
     /// True until the VC is torn down.
@@ -438,13 +326,7 @@ impl Vc {
     /// Indicates again the bytes the handler did not accept
     /// (RxCeResumeReceive), and reads the VC again.
     pub fn resume_receive(&self) -> Result<(), Status> {
-        let mut inner = self.0.lock();
-        if inner.state == VcState::TornDown {
-            return Err(Status::INVALID_HANDLE.with_message("the VC was torn down"));
-        }
-        inner.resume = true;
-        self.0.wake_task.notify_one();
-        Ok(())
+        self.0.lock().machine.resume_receive()
     }
 
     /// Starts a graceful disconnect (RxCeInitiateVCDisconnect) and returns at
@@ -452,33 +334,18 @@ impl Vc {
     /// disconnect indication (RELEASE) follows the peer's end — or an
     /// abortive one (IO_TIMEOUT) after the engine's disconnect timeout.
     pub fn initiate_disconnect(&self) -> Result<(), Status> {
-        let shared = &self.0;
-        let mut inner = shared.lock();
-        match inner.state {
-            VcState::TornDown => return Err(Status::INVALID_HANDLE.with_message("the VC was torn down")),
-            VcState::Disconnected => {
-                return Err(Status::CONNECTION_DISCONNECTED.with_message("the VC is already disconnected"))
-            }
-            VcState::Disconnecting => return Ok(()),
-            VcState::Active => {
-                let timeout = shared.address.transport.engine.config.disconnect_timeout;
-                inner.disconnect_deadline = Some(Instant::now() + timeout);
-            }
-            VcState::PeerReleased => {}
-        }
-        inner.state = VcState::Disconnecting;
-        inner.disconnect_initiated = true;
-        inner.shutdown_after_flush = true;
-        shared.flush(&mut inner, None);
-        shared.wake_task.notify_one();
+        let mut core = self.0.lock();
+        core.machine.initiate_disconnect(now())?;
+        core.transmit(None);
         Ok(())
     }
 
     /// RxCeQueryInformation: one class of information about the VC.
     pub fn query_information(&self, class: InformationClass) -> Result<Information, Status> {
         let shared = &self.0;
-        let inner = shared.lock();
-        if inner.state == VcState::TornDown {
+        let core = shared.lock();
+        let machine = &core.machine;
+        if machine.state() == VcState::TornDown {
             return Err(Status::INVALID_HANDLE.with_message("the VC was torn down"));
         }
         let connection = &shared.connection;
@@ -490,18 +357,18 @@ impl Vc {
                 Information::Connection(crate::tdi::ConnectionInformation::clone(&connection.information))
             }
             InformationClass::ConnectionEndpoint => {
-                let c = &shared.counters;
-                let stream_info = inner.stream.as_ref().map(|s| s.info()).unwrap_or_default();
+                let (sent, received) = (machine.send_stats(), machine.receive_stats());
+                let stream_info = core.stream().map(|s| s.info()).unwrap_or_default();
                 let elapsed = shared.built_at.elapsed().as_secs_f64();
-                let bytes = c.bytes_sent.load(Ordering::Relaxed) + c.received.bytes.load(Ordering::Relaxed);
+                let bytes = sent.bytes + received.bytes;
                 let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
                 Information::ConnectionEndpoint(ConnectionEndpointInfo {
-                    state: inner.state as u32,
-                    event: c.last_event.load(Ordering::Relaxed),
-                    transmitted_tsdus: clamp(c.transmitted_tsdus.load(Ordering::Relaxed)),
-                    received_tsdus: clamp(c.received.tsdus.load(Ordering::Relaxed)),
-                    transmission_errors: clamp(c.transmission_errors.load(Ordering::Relaxed)),
-                    receive_errors: clamp(c.received.errors.load(Ordering::Relaxed)),
+                    state: machine.state() as u32,
+                    event: machine.last_event(),
+                    transmitted_tsdus: clamp(sent.tsdus),
+                    received_tsdus: clamp(received.tsdus),
+                    transmission_errors: clamp(sent.errors),
+                    receive_errors: clamp(received.errors),
                     throughput: if elapsed > 0.0 {
                         (bytes as f64 / elapsed) as i64
                     } else {
@@ -515,7 +382,7 @@ impl Vc {
             }
             InformationClass::RemoteAddress => Information::RemoteAddress(AddressInfo {
                 activity_count: u32::try_from(connection.vcs.len()).unwrap_or(u32::MAX),
-                address: match inner.stream.as_ref() {
+                address: match core.stream() {
                     Some(stream) => stream.peer_address(),
                     None => connection.information.remote_address.clone(),
                 },

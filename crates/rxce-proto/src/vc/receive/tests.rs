@@ -8,6 +8,37 @@ use super::*;
 use crate::budget::Budget;
 use crate::buffer::BufferChain;
 
+/// The sink-driven calls the tests make: each input, then every step until
+/// the machine waits.
+trait Driven {
+    fn on_read(&mut self, n: usize, sink: &mut dyn IndicationSink) -> Progress;
+    fn on_end(&mut self, sink: &mut dyn IndicationSink) -> Progress;
+    fn resume(&mut self, sink: &mut dyn IndicationSink) -> Progress;
+    fn fail(&mut self, status: Status, sink: &mut dyn IndicationSink);
+}
+
+impl Driven for ReceiveMachine {
+    fn on_read(&mut self, n: usize, sink: &mut dyn IndicationSink) -> Progress {
+        self.handle_read(n);
+        self.drive(sink)
+    }
+
+    fn on_end(&mut self, sink: &mut dyn IndicationSink) -> Progress {
+        self.handle_end();
+        self.drive(sink)
+    }
+
+    fn resume(&mut self, sink: &mut dyn IndicationSink) -> Progress {
+        self.handle_resume();
+        self.drive(sink)
+    }
+
+    fn fail(&mut self, status: Status, sink: &mut dyn IndicationSink) {
+        self.handle_failure(status);
+        self.drive(sink);
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Event {
     Indicated {
@@ -30,7 +61,6 @@ type Answer = Box<dyn FnMut(&Indication<'_>) -> ReceiveAnswer>;
 struct Script {
     answers: VecDeque<Answer>,
     log: Vec<Event>,
-    closed: bool,
 }
 
 impl Script {
@@ -87,15 +117,11 @@ impl IndicationSink for Script {
     fn error(&mut self, status: Status) {
         self.log.push(Event::Error(status));
     }
-
-    fn closed(&self) -> bool {
-        self.closed
-    }
 }
 
 fn machine(lookahead: usize, framing: Option<Framing>) -> ReceiveMachine {
     let pool = Arc::new(BufferPool::new(lookahead, 4, Budget::new(usize::MAX)));
-    ReceiveMachine::new(pool, framing, 1 << 20, Arc::default())
+    ReceiveMachine::new(pool, framing, 1 << 20)
 }
 
 /// Feeds `bytes` as socket reads of at most `chunk` bytes; returns the last
@@ -364,7 +390,7 @@ fn a_failure_during_a_fill_hands_the_buffer_back_with_the_failure() {
             status: Status::CONNECTION_RESET,
         }
     );
-    assert_eq!(m.process(&mut sink), Progress::Failed(Status::CONNECTION_RESET));
+    assert_eq!(m.drive(&mut sink), Progress::Failed(Status::CONNECTION_RESET));
     assert!(m.read_target().unwrap().is_none());
 }
 
@@ -414,13 +440,50 @@ fn the_end_after_held_bytes_indicates_them_first() {
 }
 
 #[test]
-fn a_closed_vc_gets_no_more_indications() {
+fn a_failed_machine_gets_no_more_indications() {
     let mut m = machine(64, None);
     let mut sink = Script::default();
     feed(&mut m, &mut sink, b"a", 1);
-    sink.closed = true;
-    assert_eq!(feed(&mut m, &mut sink, b"cd", 64), Progress::Closed);
+    m.fail(Status::CANCELLED, &mut sink);
+    assert!(m.read_target().unwrap().is_none());
+    assert_eq!(m.drive(&mut sink), Progress::Failed(Status::CANCELLED));
     assert_eq!(sink.indications(), vec![b"a".to_vec()]);
+}
+
+#[test]
+fn an_answer_after_a_failure_hands_its_buffer_back_untouched() {
+    let mut m = machine(64, None);
+    let target = m.read_target().unwrap().unwrap();
+    target[..3].copy_from_slice(b"abc");
+    m.handle_read(3);
+    let ReceiveStep::Indicate(lent) = m.poll() else {
+        panic!("an indication")
+    };
+    assert_eq!(lent.indication().data, b"abc");
+    // Out with the client: nothing more is read or indicated.
+    assert!(m.read_target().unwrap().is_none());
+    assert!(matches!(m.poll(), ReceiveStep::Wait(Progress::Answering)));
+    // The VC is torn down while the client looks at the bytes; the client
+    // then answers with a buffer to fill.
+    m.handle_failure(Status::CANCELLED);
+    m.answer(
+        lent,
+        ReceiveAnswer::MoreProcessingRequired {
+            taken: 0,
+            buffer: Box::new(vec![0xEEu8; 8]),
+            size: 8,
+        },
+    );
+    match m.poll() {
+        ReceiveStep::DataReady { buffer, copied, status } => {
+            assert_eq!(copied, 0);
+            assert_eq!(status, Status::CANCELLED);
+            assert_eq!(buffer_bytes(buffer, 8), vec![0xEE; 8], "not one byte written");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(m.poll(), ReceiveStep::Wait(Progress::Failed(_))));
+    assert_eq!(m.stats().tsdus, 0);
 }
 
 #[test]
@@ -495,7 +558,7 @@ fn more_processing_on_a_framed_transport_stops_at_the_message_end() {
 #[test]
 fn an_oversize_message_is_a_protocol_error_without_allocation() {
     let pool = Arc::new(BufferPool::new(64, 4, Budget::new(usize::MAX)));
-    let mut m = ReceiveMachine::new(pool, Some(Framing::DirectTcp), 1000, Arc::default());
+    let mut m = ReceiveMachine::new(pool, Some(Framing::DirectTcp), 1000);
     let mut sink = Script::default();
     let progress = feed(&mut m, &mut sink, &[0, 0x01, 0, 0, 1, 2, 3], 64);
     assert!(matches!(progress, Progress::Failed(ref s) if *s == Status::INVALID_NETWORK_RESPONSE));
@@ -561,11 +624,11 @@ fn an_empty_message_counts_but_indicates_nothing() {
 fn an_exhausted_budget_reads_nothing_and_recovers() {
     let budget = Budget::new(10);
     let pool = Arc::new(BufferPool::new(64, 4, budget.clone()));
-    let mut m = ReceiveMachine::new(pool, None, 1 << 20, Arc::default());
+    let mut m = ReceiveMachine::new(pool, None, 1 << 20);
     assert_eq!(m.read_target().unwrap_err(), Status::INSUFFICIENT_RESOURCES);
     let budget = Budget::new(64);
     let pool = Arc::new(BufferPool::new(64, 4, budget.clone()));
-    let mut m = ReceiveMachine::new(pool, None, 1 << 20, Arc::default());
+    let mut m = ReceiveMachine::new(pool, None, 1 << 20);
     let mut sink = Script::default();
     feed(&mut m, &mut sink, b"ok", 64);
     assert_eq!(budget.used(), 64);
@@ -650,10 +713,6 @@ impl IndicationSink for Rebuild {
 
     fn error(&mut self, status: Status) {
         panic!("unexpected error {status}");
-    }
-
-    fn closed(&self) -> bool {
-        false
     }
 }
 

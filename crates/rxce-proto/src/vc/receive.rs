@@ -1,13 +1,21 @@
 //! The receive indication protocol of one VC, as a sans-I/O state machine.
 //!
 //! Bytes go in ([`ReceiveMachine::read_target`] then
-//! [`ReceiveMachine::on_read`], [`ReceiveMachine::on_end`]), indications come
-//! out through an [`IndicationSink`], and the machine says what it needs next
-//! ([`Progress`]). It owns the VC's lookahead buffer (taken from the pool only
+//! [`ReceiveMachine::handle_read`], [`ReceiveMachine::handle_end`]); what the
+//! client must hear comes out of [`ReceiveMachine::poll`] one step at a time:
+//! an indication to answer ([`ReceiveStep::Indicate`], answered with
+//! [`ReceiveMachine::answer`]), a client buffer handed back, a protocol
+//! error, or what the machine waits for ([`Progress`]). The indicated bytes
+//! are *lent* with the indication (the lookahead buffer moves out and comes
+//! back with the answer), so a driver can call the client without holding
+//! any lock on the machine. [`ReceiveMachine::drive`] runs the steps against
+//! an [`IndicationSink`] for drivers that need no such care.
+//!
+//! The machine owns the VC's lookahead buffer (taken from the pool only
 //! while bytes are held), the client buffer being filled on the
 //! more-processing-required path, and the framing of message transports.
 //!
-//! The rules (decision 8 of `decisions.md`):
+//! The rules (decisions 8, 17 and 18):
 //! - taken(n): the n bytes are consumed; the rest is indicated again, first,
 //!   once more bytes arrive (a handler that took nothing wants more
 //!   lookahead).
@@ -22,43 +30,110 @@
 //!   `available` the rest of the message. Keepalive frames are skipped; an
 //!   over-long message, a control frame or a truncated message is a protocol
 //!   error (error indication, then the VC fails) — never a large allocation.
+//! - After the machine failed (a reset, a tear-down), an answer that still
+//!   comes back returns its client buffer untouched: data-ready with 0 bytes
+//!   and the failure.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use rxce_wire::framing::{FrameHeader, Framing, HEADER_LEN};
 
 use crate::buffer::{BufferPool, PooledBuffer, ReceiveBuffer};
-use crate::handler::{Indication, ReceiveAnswer};
+use crate::indication::{Indication, ReceiveAnswer};
 use crate::status::Status;
 use crate::tdi::ReceiveFlags;
 
-/// Where the machine's indications go (the VC's connection handler).
-pub(crate) trait IndicationSink {
+/// A client that answers indications at once (see [`ReceiveMachine::drive`]).
+pub trait IndicationSink {
     /// A receive indication; the answer says what the client did.
     fn receive(&mut self, indication: &Indication<'_>) -> ReceiveAnswer;
     /// A client buffer is handed back.
     fn data_ready(&mut self, buffer: Box<dyn ReceiveBuffer>, copied: usize, status: Status);
     /// A protocol error.
     fn error(&mut self, status: Status);
-    /// True once the VC is torn down: stop indicating at once.
-    fn closed(&self) -> bool;
 }
 
-/// What the machine waits for after a step.
+/// What the machine waits for when it has nothing to tell.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Progress {
+pub enum Progress {
     /// More bytes from the socket ([`ReceiveMachine::read_target`] says where).
     NeedBytes,
-    /// Nothing until [`ReceiveMachine::resume`]: the client did not accept
-    /// the indicated bytes.
+    /// Nothing until [`ReceiveMachine::handle_resume`]: the client did not
+    /// accept the indicated bytes.
     Paused,
     /// The peer's data ended and everything was indicated.
     Ended,
-    /// The VC failed (a protocol error, or [`ReceiveMachine::fail`]).
+    /// The VC failed (a protocol error, or [`ReceiveMachine::handle_failure`]).
     Failed(Status),
-    /// The VC was torn down during an indication.
-    Closed,
+    /// An indication is out: nothing happens until its answer.
+    Answering,
+}
+
+/// The next thing the client must hear, from [`ReceiveMachine::poll`].
+#[derive(Debug)]
+pub enum ReceiveStep {
+    /// Call the receive handler with [`Lent::indication`], then give its
+    /// answer and the lent bytes back to [`ReceiveMachine::answer`].
+    Indicate(Lent),
+    /// A client buffer comes back (the data-ready indication).
+    DataReady {
+        /// The buffer the client returned with MORE_PROCESSING_REQUIRED.
+        buffer: Box<dyn ReceiveBuffer>,
+        /// Bytes written into it from offset 0.
+        copied: usize,
+        /// SUCCESS, or the failure that ended the copy early.
+        status: Status,
+    },
+    /// A protocol error (the error indication); the VC fails after it.
+    Error(Status),
+    /// Nothing to tell: what the machine waits for.
+    Wait(Progress),
+}
+
+/// An indication's bytes, lent to the driver while the client looks at
+/// them (the lookahead buffer itself, moved out of the machine).
+pub struct Lent {
+    buffer: PooledBuffer,
+    start: usize,
+    len: usize,
+    flags: ReceiveFlags,
+    available: usize,
+}
+
+impl Lent {
+    /// The indication to hand to the client's receive handler.
+    pub fn indication(&self) -> Indication<'_> {
+        Indication {
+            flags: self.flags,
+            data: &self.buffer[self.start..self.start + self.len],
+            available: self.available,
+        }
+    }
+}
+
+impl std::fmt::Debug for Lent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lent")
+            .field("len", &self.len)
+            .field("flags", &self.flags)
+            .field("available", &self.available)
+            .finish()
+    }
+}
+
+/// What the machine remembers of the indication that is out.
+struct Out {
+    indicated: usize,
+    available: usize,
+    held: usize,
+    forced: bool,
+}
+
+/// What an indication step produced.
+enum Step {
+    Indicate(Lent),
+    Wait(Progress),
 }
 
 struct Fill {
@@ -67,30 +142,21 @@ struct Fill {
     filled: usize,
 }
 
-/// Counters of what was received, shared with the VC's queries (updated
-/// before the indication that reports the bytes runs).
-#[derive(Debug, Default)]
-pub(crate) struct ReceiveCounters {
-    pub(crate) tsdus: AtomicU64,
-    pub(crate) bytes: AtomicU64,
-    pub(crate) errors: AtomicU64,
-}
-
-/// A snapshot of [`ReceiveCounters`].
-#[cfg(test)]
+/// Counts of what was received (updated before the indication that reports
+/// the bytes runs).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ReceiveStats {
+pub struct ReceiveStats {
     /// TSDUs received: whole messages on framed transports, indications
     /// that consumed bytes on streams.
-    pub(crate) tsdus: u64,
-    /// Payload bytes read from the socket.
-    pub(crate) bytes: u64,
+    pub tsdus: u64,
+    /// Bytes read from the socket (frame headers included).
+    pub bytes: u64,
     /// Receive errors (protocol errors).
-    pub(crate) errors: u64,
+    pub errors: u64,
 }
 
 /// The receive side of one VC.
-pub(crate) struct ReceiveMachine {
+pub struct ReceiveMachine {
     pool: Arc<BufferPool>,
     framing: Option<Framing>,
     max_message: usize,
@@ -111,16 +177,17 @@ pub(crate) struct ReceiveMachine {
     /// Bytes the client declined after the peer's end (see `step_indicate`).
     declined: usize,
     failed: Option<Status>,
-    stats: Arc<ReceiveCounters>,
+    /// The indication that is out, until its answer.
+    out: Option<Out>,
+    /// Client buffers handed back and errors, in order, before anything else.
+    notices: VecDeque<ReceiveStep>,
+    stats: ReceiveStats,
 }
 
 impl ReceiveMachine {
-    pub(crate) fn new(
-        pool: Arc<BufferPool>,
-        framing: Option<Framing>,
-        max_message: usize,
-        stats: Arc<ReceiveCounters>,
-    ) -> ReceiveMachine {
+    /// A machine reading into `pool`'s buffers; with `framing`, messages of
+    /// at most `max_message` bytes.
+    pub fn new(pool: Arc<BufferPool>, framing: Option<Framing>, max_message: usize) -> ReceiveMachine {
         let max_message = framing.map_or(max_message, |f| max_message.min(f.max_message_len()));
         ReceiveMachine {
             pool,
@@ -138,35 +205,50 @@ impl ReceiveMachine {
             ended: false,
             declined: 0,
             failed: None,
-            stats,
+            out: None,
+            notices: VecDeque::new(),
+            stats: ReceiveStats::default(),
         }
     }
 
-    #[cfg(test)]
-    pub(crate) fn stats(&self) -> ReceiveStats {
-        ReceiveStats {
-            tsdus: self.stats.tsdus.load(Ordering::Relaxed),
-            bytes: self.stats.bytes.load(Ordering::Relaxed),
-            errors: self.stats.errors.load(Ordering::Relaxed),
-        }
+    /// What was received so far.
+    pub fn stats(&self) -> ReceiveStats {
+        self.stats
     }
 
     /// True when a client buffer is being filled.
-    #[cfg(test)]
-    pub(crate) fn filling(&self) -> bool {
+    pub fn filling(&self) -> bool {
         self.fill.is_some()
     }
 
     /// Bytes the client declined after the peer's end: indicated with
     /// FORCE_INDICATION once the data could not grow, and still not taken.
-    pub(crate) fn declined(&self) -> usize {
+    pub fn declined(&self) -> usize {
         self.declined
     }
 
+    /// True while an indication is out, waiting for its answer.
+    pub fn is_answering(&self) -> bool {
+        self.out.is_some()
+    }
+
+    /// True when nothing is owed to the client: no indication out, no
+    /// buffer or error to hand over.
+    pub fn is_quiet(&self) -> bool {
+        self.out.is_none() && self.notices.is_empty()
+    }
+
+    /// True until the peer's data ended or the machine failed: more bytes
+    /// may still come from the socket.
+    pub fn reads_on(&self) -> bool {
+        !self.ended && self.failed.is_none()
+    }
+
     /// True when the machine would read now: not paused, ended or failed,
-    /// and with room for bytes (in the client buffer or the lookahead).
-    pub(crate) fn wants_bytes(&self) -> bool {
-        if self.paused || self.ended || self.failed.is_some() {
+    /// no indication out, nothing to tell first, and with room for bytes (in
+    /// the client buffer or the lookahead).
+    pub fn wants_bytes(&self) -> bool {
+        if self.paused || self.ended || self.failed.is_some() || self.out.is_some() || !self.notices.is_empty() {
             return false;
         }
         if self.fill.is_some() {
@@ -179,8 +261,8 @@ impl ReceiveMachine {
     /// Where the next socket read should land, or `None` when the machine
     /// reads nothing now (paused, ended, failed, or out of budget — the
     /// error says which when it is the budget).
-    pub(crate) fn read_target(&mut self) -> Result<Option<&mut [u8]>, Status> {
-        if self.paused || self.ended || self.failed.is_some() {
+    pub fn read_target(&mut self) -> Result<Option<&mut [u8]>, Status> {
+        if self.paused || self.ended || self.failed.is_some() || self.out.is_some() {
             return Ok(None);
         }
         if let Some(fill) = &mut self.fill {
@@ -215,8 +297,8 @@ impl ReceiveMachine {
     }
 
     /// `n` bytes were read into the last read target.
-    pub(crate) fn on_read(&mut self, n: usize, sink: &mut dyn IndicationSink) -> Progress {
-        self.stats.bytes.fetch_add(n as u64, Ordering::Relaxed);
+    pub fn handle_read(&mut self, n: usize) {
+        self.stats.bytes += n as u64;
         match &mut self.fill {
             Some(fill) if self.start == self.end => {
                 fill.filled += n;
@@ -231,33 +313,35 @@ impl ReceiveMachine {
                 }
             }
         }
-        self.process(sink)
     }
 
     /// The peer's data ended.
-    pub(crate) fn on_end(&mut self, sink: &mut dyn IndicationSink) -> Progress {
+    pub fn handle_end(&mut self) {
         self.ended = true;
-        self.process(sink)
     }
 
-    /// The client wants its rejected bytes again.
-    pub(crate) fn resume(&mut self, sink: &mut dyn IndicationSink) -> Progress {
+    /// The client wants its rejected bytes again (they come with
+    /// FORCE_INDICATION).
+    pub fn handle_resume(&mut self) {
         if self.paused {
             self.paused = false;
             self.starved = false;
             self.force_next = true;
         }
-        self.process(sink)
     }
 
     /// The VC failed (reset, tear-down): a client buffer being filled is
     /// handed back with what it holds and `status`; held bytes are freed.
-    pub(crate) fn fail(&mut self, status: Status, sink: &mut dyn IndicationSink) {
+    pub fn handle_failure(&mut self, status: Status) {
         if self.failed.is_none() {
             self.failed = Some(status.clone());
         }
         if let Some(fill) = self.fill.take() {
-            sink.data_ready(fill.buffer, fill.filled, status);
+            self.notices.push_back(ReceiveStep::DataReady {
+                buffer: fill.buffer,
+                copied: fill.filled,
+                status,
+            });
         }
         self.start = 0;
         self.end = 0;
@@ -265,7 +349,7 @@ impl ReceiveMachine {
     }
 
     /// Gives the lookahead buffer back to the pool when it holds nothing.
-    pub(crate) fn release_idle_buffer(&mut self) {
+    pub fn release_idle_buffer(&mut self) {
         if self.start == self.end {
             if let Some(buffer) = self.lookahead.take() {
                 self.pool.give_back(buffer);
@@ -273,37 +357,56 @@ impl ReceiveMachine {
         }
     }
 
-    /// Runs indications until the machine needs something from outside.
-    pub(crate) fn process(&mut self, sink: &mut dyn IndicationSink) -> Progress {
+    /// The next thing the client must hear, or what the machine waits for.
+    /// Steps run until one has something for outside.
+    pub fn poll(&mut self) -> ReceiveStep {
         loop {
-            if let Some(status) = &self.failed {
-                return Progress::Failed(status.clone());
+            if let Some(notice) = self.notices.pop_front() {
+                return notice;
             }
-            if sink.closed() {
-                return Progress::Closed;
-            }
-            if self.paused {
-                return Progress::Paused;
-            }
-            if self.fill.is_some() {
-                if let Some(progress) = self.step_fill(sink) {
-                    return progress;
+            let waiting = if self.out.is_some() {
+                Some(Progress::Answering)
+            } else if let Some(status) = &self.failed {
+                Some(Progress::Failed(status.clone()))
+            } else if self.paused {
+                Some(Progress::Paused)
+            } else if self.fill.is_some() {
+                self.step_fill()
+            } else if self.framing.is_some() && !self.in_message {
+                self.step_header()
+            } else {
+                match self.step_indicate() {
+                    Some(Step::Indicate(lent)) => return ReceiveStep::Indicate(lent),
+                    Some(Step::Wait(progress)) => Some(progress),
+                    None => None,
                 }
-                continue;
-            }
-            if self.framing.is_some() && !self.in_message {
-                if let Some(progress) = self.step_header(sink) {
-                    return progress;
-                }
-                continue;
-            }
-            if let Some(progress) = self.step_indicate(sink) {
-                return progress;
+            };
+            // A step that stops the machine may have left notices (a client
+            // buffer, an error): they come out first, then the same state
+            // gives the same progress again.
+            match waiting {
+                Some(progress) if self.notices.is_empty() => return ReceiveStep::Wait(progress),
+                _ => {}
             }
         }
     }
 
-    fn step_fill(&mut self, sink: &mut dyn IndicationSink) -> Option<Progress> {
+    /// Runs every step against `sink` until the machine waits.
+    pub fn drive(&mut self, sink: &mut dyn IndicationSink) -> Progress {
+        loop {
+            match self.poll() {
+                ReceiveStep::Indicate(lent) => {
+                    let answer = sink.receive(&lent.indication());
+                    self.answer(lent, answer);
+                }
+                ReceiveStep::DataReady { buffer, copied, status } => sink.data_ready(buffer, copied, status),
+                ReceiveStep::Error(status) => sink.error(status),
+                ReceiveStep::Wait(progress) => return progress,
+            }
+        }
+    }
+
+    fn step_fill(&mut self) -> Option<Progress> {
         let framed = self.framing.is_some();
         let fill = self.fill.as_mut().expect("filling");
         // Bytes already indicated go in first.
@@ -321,17 +424,16 @@ impl ReceiveMachine {
         }
         let complete = fill.filled == fill.size || (framed && self.message_left == 0);
         if complete {
-            self.finish_fill(Status::SUCCESS, sink);
+            self.finish_fill(Status::SUCCESS);
             return None;
         }
         if self.ended {
             let status = Status::CONNECTION_DISCONNECTED
                 .with_message("the peer ended its data before the client buffer was filled");
-            self.finish_fill(status.clone(), sink);
+            self.finish_fill(status);
             if framed {
                 return Some(self.protocol_error(
                     Status::INVALID_NETWORK_RESPONSE.with_message("the peer ended its data in the middle of a message"),
-                    sink,
                 ));
             }
             return None;
@@ -339,24 +441,28 @@ impl ReceiveMachine {
         Some(Progress::NeedBytes)
     }
 
-    fn finish_fill(&mut self, status: Status, sink: &mut dyn IndicationSink) {
+    fn finish_fill(&mut self, status: Status) {
         let fill = self.fill.take().expect("filling");
         if self.framing.is_some() {
             self.end_of_message_check();
         } else if fill.filled > 0 {
-            self.stats.tsdus.fetch_add(1, Ordering::Relaxed);
+            self.stats.tsdus += 1;
         }
-        sink.data_ready(fill.buffer, fill.filled, status);
+        self.notices.push_back(ReceiveStep::DataReady {
+            buffer: fill.buffer,
+            copied: fill.filled,
+            status,
+        });
     }
 
     fn end_of_message_check(&mut self) {
         if self.in_message && self.message_left == 0 {
             self.in_message = false;
-            self.stats.tsdus.fetch_add(1, Ordering::Relaxed);
+            self.stats.tsdus += 1;
         }
     }
 
-    fn step_header(&mut self, sink: &mut dyn IndicationSink) -> Option<Progress> {
+    fn step_header(&mut self) -> Option<Progress> {
         let framing = self.framing.expect("framed");
         let held = self.end - self.start;
         if held < HEADER_LEN {
@@ -366,12 +472,11 @@ impl ReceiveMachine {
             if held == 0 {
                 return Some(Progress::Ended);
             }
-            return Some(self.protocol_error(
-                Status::INVALID_NETWORK_RESPONSE.with_message(format!(
+            return Some(
+                self.protocol_error(Status::INVALID_NETWORK_RESPONSE.with_message(format!(
                     "the peer ended its data after {held} bytes of a message header"
-                )),
-                sink,
-            ));
+                ))),
+            );
         }
         let lookahead = self.lookahead.as_ref().expect("bytes are held in the lookahead");
         let mut header = [0u8; HEADER_LEN];
@@ -383,12 +488,11 @@ impl ReceiveMachine {
                     "the peer announced a {len}-byte message; the limit is {} bytes",
                     self.max_message
                 )),
-                sink,
             )),
             Ok(FrameHeader::Message { len }) => {
                 self.start += HEADER_LEN;
                 if len == 0 {
-                    self.stats.tsdus.fetch_add(1, Ordering::Relaxed);
+                    self.stats.tsdus += 1;
                 } else {
                     self.in_message = true;
                     self.message_left = len;
@@ -403,35 +507,32 @@ impl ReceiveMachine {
                 Status::INVALID_NETWORK_RESPONSE.with_message(format!(
                     "the peer sent a session packet of type 0x{packet_type:02X} ({len} bytes) in an established session"
                 )),
-                sink,
             )),
             Err(e) => Some(self.protocol_error(
                 Status::INVALID_NETWORK_RESPONSE.with_message(format!("bad message header {header:02X?}: {e}")),
-                sink,
             )),
         }
     }
 
-    fn step_indicate(&mut self, sink: &mut dyn IndicationSink) -> Option<Progress> {
+    fn step_indicate(&mut self) -> Option<Step> {
         let held = self.end - self.start;
         let framed = self.framing.is_some();
         if held == 0 || self.starved {
             if !self.ended {
-                return Some(Progress::NeedBytes);
+                return Some(Step::Wait(Progress::NeedBytes));
             }
             if framed && self.in_message {
-                return Some(self.protocol_error(
+                return Some(Step::Wait(self.protocol_error(
                     Status::INVALID_NETWORK_RESPONSE.with_message("the peer ended its data in the middle of a message"),
-                    sink,
-                ));
+                )));
             }
             if held == 0 {
-                return Some(Progress::Ended);
+                return Some(Step::Wait(Progress::Ended));
             }
             // The client took nothing, waiting for more bytes, and the
             // peer's data ended: no more will come. The same bytes are
             // indicated again at once, with FORCE_INDICATION: the last
-            // chance (see the answer below).
+            // chance (see `answer`).
             self.starved = false;
             self.force_next = true;
         }
@@ -444,13 +545,12 @@ impl ReceiveMachine {
         if framed && indicated < available && available <= capacity {
             if self.ended {
                 // A message that fits is indicated whole or not at all.
-                return Some(self.protocol_error(
+                return Some(Step::Wait(self.protocol_error(
                     Status::INVALID_NETWORK_RESPONSE.with_message("the peer ended its data in the middle of a message"),
-                    sink,
-                ));
+                )));
             }
             // The whole message fits in the lookahead: wait for all of it.
-            return Some(Progress::NeedBytes);
+            return Some(Step::Wait(Progress::NeedBytes));
         }
         let mut flags = ReceiveFlags::NORMAL;
         if framed && indicated == available {
@@ -460,9 +560,54 @@ impl ReceiveMachine {
         if forced {
             flags |= ReceiveFlags::FORCE_INDICATION;
         }
-        let lookahead = self.lookahead.as_ref().expect("bytes are held in the lookahead");
-        let data = &lookahead[self.start..self.start + indicated];
-        let answer = sink.receive(&Indication { flags, data, available });
+        let buffer = self.lookahead.take().expect("bytes are held in the lookahead");
+        self.out = Some(Out {
+            indicated,
+            available,
+            held,
+            forced,
+        });
+        Some(Step::Indicate(Lent {
+            buffer,
+            start: self.start,
+            len: indicated,
+            flags,
+            available,
+        }))
+    }
+
+    /// The client's answer to the indication that was out, with its bytes.
+    pub fn answer(&mut self, lent: Lent, answer: ReceiveAnswer) {
+        self.lookahead = Some(lent.buffer);
+        let Some(out) = self.out.take() else {
+            debug_assert!(false, "an answer without an indication");
+            return;
+        };
+        if let Some(status) = &self.failed {
+            // The VC failed or was torn down while the client looked: its
+            // bytes are gone, and a buffer it offered is handed back
+            // untouched.
+            if let ReceiveAnswer::MoreProcessingRequired { buffer, .. } = answer {
+                let status = status.clone();
+                self.notices.push_back(ReceiveStep::DataReady {
+                    buffer,
+                    copied: 0,
+                    status,
+                });
+            }
+            self.start = 0;
+            self.end = 0;
+            self.release_idle_buffer();
+            return;
+        }
+        let framed = self.framing.is_some();
+        let capacity = self.pool.buffer_size();
+        let Out {
+            indicated,
+            available,
+            held,
+            forced,
+        } = out;
         match answer {
             ReceiveAnswer::Taken(0) if self.ended && forced => {
                 // Refused again after the peer's end, when the indication
@@ -486,7 +631,7 @@ impl ReceiveMachine {
                         self.paused = true;
                     }
                 } else if !framed {
-                    self.stats.tsdus.fetch_add(1, Ordering::Relaxed);
+                    self.stats.tsdus += 1;
                 }
             }
             ReceiveAnswer::MoreProcessingRequired { taken, buffer, size } => {
@@ -497,7 +642,11 @@ impl ReceiveMachine {
                     size = size.min(self.message_left);
                 }
                 if size == 0 {
-                    sink.data_ready(buffer, 0, Status::SUCCESS);
+                    self.notices.push_back(ReceiveStep::DataReady {
+                        buffer,
+                        copied: 0,
+                        status: Status::SUCCESS,
+                    });
                 } else {
                     self.fill = Some(Fill {
                         buffer,
@@ -510,7 +659,6 @@ impl ReceiveMachine {
                 self.paused = true;
             }
         }
-        None
     }
 
     fn consume(&mut self, n: usize) {
@@ -521,10 +669,10 @@ impl ReceiveMachine {
         }
     }
 
-    fn protocol_error(&mut self, status: Status, sink: &mut dyn IndicationSink) -> Progress {
-        self.stats.errors.fetch_add(1, Ordering::Relaxed);
-        sink.error(status.clone());
-        self.fail(status.clone(), sink);
+    fn protocol_error(&mut self, status: Status) -> Progress {
+        self.stats.errors += 1;
+        self.notices.push_back(ReceiveStep::Error(status.clone()));
+        self.handle_failure(status.clone());
         Progress::Failed(status)
     }
 }

@@ -12,7 +12,7 @@ use crate::buffer::SendBuffers;
 
 /// How a queued send reports its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Completion {
+pub enum Completion {
     /// A caller waits for it (a synchronous send); it learns the outcome
     /// from the queue (see [`SendQueue::contains`]).
     Waiter,
@@ -26,17 +26,17 @@ pub(crate) enum Completion {
 
 /// One send in the queue.
 #[derive(Debug)]
-pub(crate) struct SendRequest {
-    pub(crate) id: u64,
+pub struct SendRequest {
+    pub id: u64,
     /// The frame header of a framed transport (its first `header_len` bytes).
     header: [u8; 4],
     header_len: u8,
     header_sent: u8,
     buffers: SendBuffers,
     /// Payload bytes of the send (without the header).
-    pub(crate) len: usize,
+    pub len: usize,
     expedited: bool,
-    pub(crate) completion: Completion,
+    pub completion: Completion,
 }
 
 impl SendRequest {
@@ -50,11 +50,11 @@ impl SendRequest {
 }
 
 /// Most slices one vectored write gathers.
-pub(crate) const MAX_SLICES: usize = 64;
+pub const MAX_SLICES: usize = 64;
 
 /// A VC's queue of sends not yet fully handed to the kernel.
 #[derive(Debug)]
-pub(crate) struct SendQueue {
+pub struct SendQueue {
     requests: VecDeque<SendRequest>,
     unsent: usize,
     limit: usize,
@@ -62,7 +62,7 @@ pub(crate) struct SendQueue {
 }
 
 impl SendQueue {
-    pub(crate) fn new(limit: usize) -> SendQueue {
+    pub fn new(limit: usize) -> SendQueue {
         SendQueue {
             requests: VecDeque::new(),
             unsent: 0,
@@ -72,34 +72,34 @@ impl SendQueue {
     }
 
     /// Bytes queued and not yet written.
-    pub(crate) fn unsent(&self) -> usize {
+    pub fn unsent(&self) -> usize {
         self.unsent
     }
 
     /// True when nothing is queued.
-    pub(crate) fn is_idle(&self) -> bool {
+    pub fn is_idle(&self) -> bool {
         self.requests.is_empty()
     }
 
     /// Room left under the bound.
-    pub(crate) fn room(&self) -> usize {
+    pub fn room(&self) -> usize {
         self.limit.saturating_sub(self.unsent)
     }
 
     /// True when a send of `len` bytes may be queued now: it fits under the
     /// bound, or the queue is empty (a single send may exceed the bound).
-    pub(crate) fn admits(&self, len: usize) -> bool {
+    pub fn admits(&self, len: usize) -> bool {
         self.requests.is_empty() || self.unsent + len <= self.limit
     }
 
     /// True while the send `id` is queued.
-    pub(crate) fn contains(&self, id: u64) -> bool {
+    pub fn contains(&self, id: u64) -> bool {
         self.requests.iter().any(|r| r.id == id)
     }
 
     /// Marks the send `id` as one nobody waits for; `false` when it is no
     /// longer queued.
-    pub(crate) fn detach(&mut self, id: u64) -> bool {
+    pub fn detach(&mut self, id: u64) -> bool {
         match self.requests.iter_mut().find(|r| r.id == id) {
             Some(request) => {
                 request.completion = Completion::Detached;
@@ -111,7 +111,7 @@ impl SendQueue {
 
     /// Queues a send and returns its id. Expedited sends go ahead of every
     /// normal send not yet started, behind earlier expedited ones.
-    pub(crate) fn push(
+    pub fn push(
         &mut self,
         header: Option<[u8; 4]>,
         buffers: SendBuffers,
@@ -146,7 +146,7 @@ impl SendQueue {
     }
 
     /// The unsent bytes, in order, as I/O slices (at most [`MAX_SLICES`]).
-    pub(crate) fn gather<'a>(&'a self, slices: &mut SmallVec<[IoSlice<'a>; MAX_SLICES]>) {
+    pub fn gather<'a>(&'a self, slices: &mut SmallVec<[IoSlice<'a>; MAX_SLICES]>) {
         for request in &self.requests {
             if request.header_sent < request.header_len {
                 slices.push(IoSlice::new(
@@ -167,7 +167,7 @@ impl SendQueue {
 
     /// `n` bytes were written: completes the sends they finish, in order,
     /// through `done`.
-    pub(crate) fn advance(&mut self, mut n: usize, mut done: impl FnMut(SendRequest)) {
+    pub fn advance(&mut self, mut n: usize, mut done: impl FnMut(SendRequest)) {
         self.unsent -= n.min(self.unsent);
         while n > 0 {
             let Some(head) = self.requests.front_mut() else {
@@ -188,7 +188,7 @@ impl SendQueue {
     }
 
     /// Empties the queue (the VC failed or was torn down).
-    pub(crate) fn drain(&mut self) -> impl Iterator<Item = SendRequest> + '_ {
+    pub fn drain(&mut self) -> impl Iterator<Item = SendRequest> + '_ {
         self.unsent = 0;
         self.requests.drain(..)
     }
