@@ -85,19 +85,27 @@ impl VcMachine {
         )))
     }
 
-    /// Queues an admitted send and returns its id. An asynchronous one
-    /// (`Completion::Callback`) owes send-submitted now and is written by
-    /// the VC's task unless someone else writes first.
+    /// Queues an admitted send and returns its id. One nobody waits for
+    /// (`Completion::Callback`, which owes send-submitted now, or
+    /// `Detached`) is written by the VC's task unless someone else writes
+    /// first; a `Waiter` is written by its sender.
     pub fn push(&mut self, data: SendBuffers, options: SendOptions, completion: Completion) -> u64 {
         let header = self.config.framing.map(|framing| {
             framing
                 .encode_message_header(data.len())
                 .expect("length checked at admission")
         });
-        if let Completion::Callback(context) = completion {
-            self.events.push_back(VcEvent::SendSubmitted(context));
-            self.unattended += 1;
-            self.wakeups.task = true;
+        match completion {
+            Completion::Callback(context) => {
+                self.events.push_back(VcEvent::SendSubmitted(context));
+                self.unattended += 1;
+                self.wakeups.task = true;
+            }
+            Completion::Detached | Completion::Control => {
+                self.unattended += 1;
+                self.wakeups.task = true;
+            }
+            Completion::Waiter => {}
         }
         self.queue
             .push(header, data, options.contains(SendOptions::EXPEDITED), completion)
