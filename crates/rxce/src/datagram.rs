@@ -13,13 +13,16 @@ use smallvec::SmallVec;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use rxce_proto::vc::{Progress, ReceiveMachine, ReceiveStep};
+
 use crate::address::Address;
-use crate::buffer::SendBuffers;
-use crate::handler::{AddressEventHandler, DatagramIndication, Indication, ReceiveAnswer};
+use crate::budget::Budget;
+use crate::buffer::{BufferPool, SendBuffers};
+use crate::handler::{AddressEventHandler, DatagramIndication, ReceiveAnswer};
 use crate::provider::DatagramSocket;
 use crate::registry::guarded_callback;
 use crate::status::Status;
-use crate::tdi::{ConnectionEndpointInfo, ConnectionInformation, ReceiveFlags, SendOptions, TransportAddress};
+use crate::tdi::{ConnectionEndpointInfo, ConnectionInformation, SendOptions, TransportAddress};
 
 /// The largest datagram a UDP socket delivers (IPv6 without jumbograms).
 const RECEIVE_BUFFER: usize = 65_536;
@@ -177,20 +180,18 @@ impl DatagramEndpoint {
     }
 }
 
-/// A datagram the client did not accept, kept for the resume.
-struct Held {
-    len: usize,
-    source: TransportAddress,
-}
-
 async fn run(endpoint: Arc<DatagramEndpoint>, address: Address) {
     let Ok(socket) = endpoint.socket() else {
         return;
     };
     let handler = address.handler().clone();
     let id = address.id();
-    let mut buffer = vec![0u8; RECEIVE_BUFFER];
-    let mut held: Option<Held> = None;
+    // The answers to datagram indications are the receive machine's, as
+    // on a VC; its buffer holds the largest datagram and, as before the
+    // machine, is not charged to the budget.
+    let pool = Arc::new(BufferPool::new(RECEIVE_BUFFER, 1, Budget::new(usize::MAX)));
+    let mut machine = ReceiveMachine::for_datagrams(pool);
+    let mut source = None;
     let mut due = Vec::new();
     loop {
         let (closed, resume) = {
@@ -207,26 +208,31 @@ async fn run(endpoint: Arc<DatagramEndpoint>, address: Address) {
             return;
         }
         if resume {
-            if let Some(h) = held.take() {
-                let flags = ReceiveFlags::NORMAL | ReceiveFlags::ENTIRE_MESSAGE | ReceiveFlags::FORCE_INDICATION;
-                held = indicate(&*handler, &address, &buffer, h, flags);
-            }
+            machine.handle_resume();
         }
         let mut turn = 0;
-        while held.is_none() && turn < 32 {
+        loop {
+            match indicate(&*handler, &address, &endpoint, &mut machine, source.as_ref()) {
+                Progress::Answering | Progress::Ended | Progress::Failed(_) => return,
+                Progress::Paused => break,
+                Progress::NeedBytes => {}
+            }
+            if turn == 32 {
+                break;
+            }
             turn += 1;
-            match socket.try_recv_from(&mut buffer) {
-                Ok((len, source)) => {
+            let Ok(Some(target)) = machine.read_target() else {
+                break;
+            };
+            match socket.try_recv_from(target) {
+                Ok((len, from)) => {
                     endpoint.counters.received.fetch_add(1, Ordering::Relaxed);
                     endpoint
                         .counters
                         .bytes_received
                         .fetch_add(len as u64, Ordering::Relaxed);
-                    let flags = ReceiveFlags::NORMAL | ReceiveFlags::ENTIRE_MESSAGE;
-                    held = indicate(&*handler, &address, &buffer, Held { len, source }, flags);
-                    if endpoint.lock().closed {
-                        break;
-                    }
+                    machine.handle_datagram(len);
+                    source = Some(from);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -239,14 +245,16 @@ async fn run(endpoint: Arc<DatagramEndpoint>, address: Address) {
                 }
             }
         }
+        machine.release_idle_buffer();
         if turn == 32 {
             tokio::task::yield_now().await;
             continue;
         }
+        let held = !machine.wants_bytes();
         tokio::select! {
             biased;
             _ = endpoint.wake.notified() => {}
-            _ = socket.readable(), if held.is_none() => {}
+            _ = socket.readable(), if !held => {}
         }
     }
 }
@@ -256,61 +264,48 @@ fn watch(address: &Address) -> &crate::registry::CallbackWatch {
     &address.0.transport.engine.callbacks
 }
 
-/// Indicates one datagram; returns it when the client did not accept it.
+/// Delivers what the machine has for the client: the datagram held (from
+/// `source`) and the client buffer it filled. A tear-down from inside the
+/// callback cancels the answer: a buffer offered then comes back
+/// untouched. Returns what the machine waits for; `Answering` never, as
+/// every indication is answered here.
 fn indicate(
     handler: &dyn AddressEventHandler,
     address: &Address,
-    buffer: &[u8],
-    datagram: Held,
-    flags: ReceiveFlags,
-) -> Option<Held> {
-    let data = &buffer[..datagram.len];
-    let indication = DatagramIndication {
-        source: &datagram.source,
-        indication: Indication {
-            flags,
-            data,
-            available: data.len(),
-        },
-    };
-    // A panicking handler loses this one datagram (logged); the address
-    // goes on receiving.
-    let Ok(answer) = guarded_callback(address.id(), "receive datagram", watch(address), || {
-        handler.receive_datagram(address, &indication)
-    }) else {
-        return None;
-    };
-    match answer {
-        ReceiveAnswer::Taken(_) => None,
-        ReceiveAnswer::MoreProcessingRequired {
-            taken,
-            mut buffer,
-            size,
-        } => {
-            let mut rest = &data[taken.min(data.len())..];
-            let size = size.min(buffer.capacity());
-            let truncated = rest.len() > size;
-            rest = &rest[..rest.len().min(size)];
-            let mut copied = 0;
-            while copied < rest.len() {
-                let segment = buffer.segment_mut(copied);
-                let n = segment.len().min(rest.len() - copied);
-                segment[..n].copy_from_slice(&rest[copied..copied + n]);
-                copied += n;
+    endpoint: &DatagramEndpoint,
+    machine: &mut ReceiveMachine,
+    source: Option<&TransportAddress>,
+) -> Progress {
+    loop {
+        match machine.poll() {
+            ReceiveStep::Indicate(lent) => {
+                let Some(source) = source else {
+                    machine.answer(lent, ReceiveAnswer::Taken(0));
+                    continue;
+                };
+                let indication = DatagramIndication {
+                    source,
+                    indication: lent.indication(),
+                };
+                // A panicking handler loses this one datagram (logged); the
+                // address goes on receiving.
+                let answer = guarded_callback(address.id(), "receive datagram", watch(address), || {
+                    handler.receive_datagram(address, &indication)
+                })
+                .unwrap_or(ReceiveAnswer::Taken(0));
+                if endpoint.lock().closed {
+                    machine.handle_failure(Status::CANCELLED.with_message("the address was torn down"));
+                }
+                machine.answer(lent, answer);
             }
-            // A datagram longer than the client's buffer is cut, as TDI
-            // says; the status tells.
-            let status = if truncated {
-                Status::BUFFER_OVERFLOW.with_message("the datagram was longer than the client buffer")
-            } else {
-                Status::SUCCESS
-            };
-            let _ = guarded_callback(address.id(), "data ready", watch(address), || {
-                handler.data_ready(address, buffer, copied, status)
-            });
-            None
+            ReceiveStep::DataReady { buffer, copied, status } => {
+                let _ = guarded_callback(address.id(), "data ready", watch(address), || {
+                    handler.data_ready(address, buffer, copied, status)
+                });
+            }
+            ReceiveStep::Error(_) => {}
+            ReceiveStep::Wait(progress) => return progress,
         }
-        ReceiveAnswer::NotAccepted => Some(datagram),
     }
 }
 

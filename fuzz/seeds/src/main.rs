@@ -26,7 +26,7 @@ fn main() {
         .nth(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus"));
-    let targets: [(&str, Seeds); 8] = [
+    let targets: [(&str, Seeds); 9] = [
         ("nbss", nbss()),
         ("nbname", nbname()),
         ("nbns", nbns()),
@@ -35,6 +35,7 @@ fn main() {
         ("smb2_negotiate", smb2_negotiate()),
         ("ffi_address", ffi_address()),
         ("vc_receive", vc_receive()),
+        ("vc_machine", vc_machine()),
     ];
     for (target, seeds) in targets {
         let dir = root.join(target);
@@ -452,5 +453,42 @@ fn vc_receive() -> Seeds {
         ),
         ("netbt-control-frame", input(2, &[], session(control))),
         ("netbt-negative", input(2, &[], negative.clone())),
+    ]
+}
+
+fn vc_machine() -> Seeds {
+    // Mode byte (framing, dead-peer timeout), the answer script, then one
+    // operation per byte (see fuzz/fuzz_targets/vc_machine.rs): 0 peer
+    // bytes (length, bytes), 1 peer end, 2 write (allowance), 3 waited
+    // send, 4 asynchronous send, 5 non-blocking partial send (length each),
+    // 6 time (quarters of a second), 7 resume, 8 disconnect, 9 tear-down,
+    // 10 reset, 11 nothing to read.
+    let program = |mode: u8, answers: &[u8], ops: Vec<u8>| {
+        let mut out = vec![mode, answers.len() as u8];
+        out.extend_from_slice(answers);
+        out.extend(ops);
+        out
+    };
+    let peer = |bytes: &[u8]| {
+        let mut out = vec![0, bytes.len() as u8];
+        out.extend_from_slice(bytes);
+        out
+    };
+    let mut stream = peer(b"hello, machine");
+    stream.extend([4, 20, 3, 9, 2, 255, 7, 1, 2, 255]);
+    let mut messages = peer(&frames(Framing::DirectTcp, &[5, 0, 40]));
+    messages.extend([4, 10, 2, 3, 8, 2, 255, 1]);
+    let mut session = peer(&frames(Framing::NetbiosSession, &[3]));
+    session.extend([3, 4, 2, 255, 6, 240, 6, 240, 2, 255, 6, 30]);
+    let mut fill = peer(&(0..=200u8).collect::<Vec<u8>>());
+    fill.extend([7, 11, 10, 4, 3]);
+    let mut torn = peer(b"abc");
+    torn.extend([4, 70, 4, 70, 5, 70, 9, 7, 2, 255]);
+    vec![
+        ("stream", program(0, &[], stream)),
+        ("stream-answers", program(0, &[1 | 8, 2, 3 | 40, 0], fill)),
+        ("direct-tcp", program(1, &[3 | 12], messages)),
+        ("netbios-dead-peer", program(6, &[], session)),
+        ("tear-down", program(4, &[2], torn)),
     ]
 }

@@ -498,6 +498,13 @@ impl VcMachine {
         }
     }
 
+    /// The socket has nothing to read now (or the VC reads nothing now): an
+    /// idle VC gives its lookahead buffer back, so it holds no buffer
+    /// memory.
+    pub fn handle_read_idle(&mut self) {
+        self.receive.release_idle_buffer();
+    }
+
     /// The peer's data ended (a read returned 0).
     pub fn handle_end(&mut self) {
         self.receive.handle_end();

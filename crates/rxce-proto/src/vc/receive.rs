@@ -177,6 +177,8 @@ pub struct ReceiveMachine {
     /// Bytes the client declined after the peer's end (see `step_indicate`).
     declined: usize,
     failed: Option<Status>,
+    /// Datagram mode: each input is one whole datagram (decision 24).
+    datagrams: bool,
     /// The indication that is out, until its answer.
     out: Option<Out>,
     /// Client buffers handed back and errors, in order, before anything else.
@@ -205,10 +207,30 @@ impl ReceiveMachine {
             ended: false,
             declined: 0,
             failed: None,
+            datagrams: false,
             out: None,
             notices: VecDeque::new(),
             stats: ReceiveStats::default(),
         }
+    }
+
+    /// A machine for the datagrams of an address (decision 24): each input
+    /// ([`ReceiveMachine::handle_datagram`]) is indicated once and whole;
+    /// bytes the client neither takes nor copies are dropped; a copy into a
+    /// client buffer too small is cut, with BUFFER_OVERFLOW; a datagram not
+    /// accepted is held, nothing more is read, and it comes again with
+    /// FORCE_INDICATION after the resume. `pool`'s buffers must hold the
+    /// largest datagram.
+    pub fn for_datagrams(pool: Arc<BufferPool>) -> ReceiveMachine {
+        let mut machine = ReceiveMachine::new(pool, None, usize::MAX);
+        machine.datagrams = true;
+        machine
+    }
+
+    /// True on a framed transport or for datagrams: indications stop at the
+    /// end of a message.
+    fn framed(&self) -> bool {
+        self.framing.is_some() || self.datagrams
     }
 
     /// What was received so far.
@@ -278,6 +300,10 @@ impl ReceiveMachine {
             let len = segment.len().min(limit);
             return Ok(Some(&mut segment[..len]));
         }
+        if self.datagrams && (self.in_message || self.start < self.end) {
+            // One datagram at a time: it is held until its answer.
+            return Ok(None);
+        }
         if self.lookahead.is_none() {
             self.lookahead = Some(self.pool.take()?);
         }
@@ -313,6 +339,18 @@ impl ReceiveMachine {
                 }
             }
         }
+    }
+
+    /// A datagram of `len` bytes was received into the last read target
+    /// (datagram mode).
+    pub fn handle_datagram(&mut self, len: usize) {
+        debug_assert!(self.datagrams && !self.in_message);
+        self.stats.bytes += len as u64;
+        self.stats.tsdus += 1;
+        self.start = 0;
+        self.end = len;
+        self.in_message = true;
+        self.message_left = len;
     }
 
     /// The peer's data ended.
@@ -407,7 +445,7 @@ impl ReceiveMachine {
     }
 
     fn step_fill(&mut self) -> Option<Progress> {
-        let framed = self.framing.is_some();
+        let framed = self.framed();
         let fill = self.fill.as_mut().expect("filling");
         // Bytes already indicated go in first.
         while self.start < self.end && fill.filled < fill.size && (!framed || self.message_left > 0) {
@@ -441,9 +479,16 @@ impl ReceiveMachine {
         Some(Progress::NeedBytes)
     }
 
-    fn finish_fill(&mut self, status: Status) {
+    fn finish_fill(&mut self, mut status: Status) {
         let fill = self.fill.take().expect("filling");
-        if self.framing.is_some() {
+        if self.datagrams {
+            // A datagram longer than the client's buffer is cut, as TDI
+            // says; the status tells.
+            if self.message_left > 0 && status == Status::SUCCESS {
+                status = Status::BUFFER_OVERFLOW.with_message("the datagram was longer than the client buffer");
+            }
+            self.drop_datagram();
+        } else if self.framing.is_some() {
             self.end_of_message_check();
         } else if fill.filled > 0 {
             self.stats.tsdus += 1;
@@ -456,10 +501,17 @@ impl ReceiveMachine {
     }
 
     fn end_of_message_check(&mut self) {
-        if self.in_message && self.message_left == 0 {
+        if self.in_message && self.message_left == 0 && !self.datagrams {
             self.in_message = false;
             self.stats.tsdus += 1;
         }
+    }
+
+    /// Drops what is left of the datagram held (its answer was given).
+    fn drop_datagram(&mut self) {
+        self.start = self.end;
+        self.message_left = 0;
+        self.in_message = false;
     }
 
     fn step_header(&mut self) -> Option<Progress> {
@@ -516,8 +568,19 @@ impl ReceiveMachine {
 
     fn step_indicate(&mut self) -> Option<Step> {
         let held = self.end - self.start;
-        let framed = self.framing.is_some();
-        if held == 0 || self.starved {
+        let framed = self.framed();
+        if self.datagrams {
+            // Every datagram is indicated, an empty one too.
+            if !self.in_message {
+                return Some(Step::Wait(Progress::NeedBytes));
+            }
+            if self.lookahead.is_none() {
+                match self.pool.take() {
+                    Ok(buffer) => self.lookahead = Some(buffer),
+                    Err(_) => return Some(Step::Wait(Progress::NeedBytes)),
+                }
+            }
+        } else if held == 0 || self.starved {
             if !self.ended {
                 return Some(Step::Wait(Progress::NeedBytes));
             }
@@ -600,7 +663,11 @@ impl ReceiveMachine {
             self.release_idle_buffer();
             return;
         }
-        let framed = self.framing.is_some();
+        if self.datagrams {
+            self.answer_datagram(out.indicated, answer);
+            return;
+        }
+        let framed = self.framed();
         let capacity = self.pool.buffer_size();
         let Out {
             indicated,
@@ -661,9 +728,39 @@ impl ReceiveMachine {
         }
     }
 
+    /// A datagram's answer: bytes neither taken nor copied are dropped.
+    fn answer_datagram(&mut self, indicated: usize, answer: ReceiveAnswer) {
+        match answer {
+            ReceiveAnswer::Taken(_) => self.drop_datagram(),
+            ReceiveAnswer::MoreProcessingRequired { taken, buffer, size } => {
+                self.consume(taken.min(indicated));
+                let size = size.min(buffer.capacity());
+                if size == 0 {
+                    let status = match self.message_left {
+                        0 => Status::SUCCESS,
+                        _ => Status::BUFFER_OVERFLOW.with_message("the datagram was longer than the client buffer"),
+                    };
+                    self.drop_datagram();
+                    self.notices.push_back(ReceiveStep::DataReady {
+                        buffer,
+                        copied: 0,
+                        status,
+                    });
+                } else {
+                    self.fill = Some(Fill {
+                        buffer,
+                        size,
+                        filled: 0,
+                    });
+                }
+            }
+            ReceiveAnswer::NotAccepted => self.paused = true,
+        }
+    }
+
     fn consume(&mut self, n: usize) {
         self.start += n;
-        if self.framing.is_some() {
+        if self.framed() {
             self.message_left -= n;
             self.end_of_message_check();
         }

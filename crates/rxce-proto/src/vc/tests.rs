@@ -125,10 +125,7 @@ fn sends_go_out_in_order_and_complete_once_each() {
     assert_eq!(wire, b"abcdefg");
     assert!(!shut);
     assert_eq!(m.outcome(waited, 3), Some(Ok(3)));
-    assert_eq!(
-        events(&mut m, take_all),
-        ["submitted 7", "complete 7 STATUS_SUCCESS 4"]
-    );
+    assert_eq!(events(&mut m, take_all), ["submitted 7", "complete 7 STATUS_SUCCESS 4"]);
     assert!(!m.task_must_write());
     assert_eq!(m.send_stats().tsdus, 2);
     assert_eq!(m.send_stats().bytes, 7);
@@ -408,4 +405,16 @@ fn a_client_panic_ends_the_vc_without_counting_it_lost() {
     // Once over, a later failure changes nothing.
     m.fail(Status::CONNECTION_RESET);
     assert!(events(&mut m, take_all).is_empty());
+}
+
+#[test]
+fn an_idle_vc_gives_its_receive_buffer_back() {
+    let clock = Clock(Instant::now());
+    let pool = Arc::new(BufferPool::new(64, 4, Budget::new(usize::MAX)));
+    let mut m = VcMachine::new(config(None), pool.clone(), clock.at(0));
+    feed(&mut m, b"abc", clock.at(1));
+    assert_eq!(pool.free_count(), 0, "the buffer is out while bytes are held");
+    events(&mut m, take_all);
+    m.handle_read_idle();
+    assert_eq!(pool.free_count(), 1);
 }

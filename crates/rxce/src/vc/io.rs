@@ -98,12 +98,16 @@ impl VcCore {
         };
         loop {
             let Some(target) = self.machine.read_target(now) else {
+                self.machine.handle_read_idle();
                 return Read::Idle;
             };
             match stream.try_read(target) {
                 Ok(0) => self.machine.handle_end(),
                 Ok(n) => self.machine.handle_read(n, now),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Read::Idle,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.machine.handle_read_idle();
+                    return Read::Idle;
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => self
                     .machine

@@ -790,3 +790,91 @@ proptest! {
         prop_assert_eq!(sink.got.len() + m.declined(), payload.len());
     }
 }
+
+fn datagrams() -> ReceiveMachine {
+    ReceiveMachine::for_datagrams(Arc::new(BufferPool::new(64, 1, Budget::new(usize::MAX))))
+}
+
+/// Receives one datagram and runs the machine against `sink`.
+fn datagram(m: &mut ReceiveMachine, sink: &mut Script, bytes: &[u8]) -> Progress {
+    let target = m.read_target().unwrap().expect("a datagram can be read");
+    target[..bytes.len()].copy_from_slice(bytes);
+    m.handle_datagram(bytes.len());
+    m.drive(sink)
+}
+
+#[test]
+fn datagrams_are_indicated_once_and_whole_and_what_is_left_is_dropped() {
+    let mut m = datagrams();
+    let mut sink = Script::answering(vec![taken(1)]);
+    assert_eq!(datagram(&mut m, &mut sink, b"first"), Progress::NeedBytes);
+    assert_eq!(datagram(&mut m, &mut sink, b""), Progress::NeedBytes);
+    assert_eq!(datagram(&mut m, &mut sink, b"second"), Progress::NeedBytes);
+    let whole = ReceiveFlags::NORMAL | ReceiveFlags::ENTIRE_MESSAGE;
+    assert_eq!(
+        sink.log,
+        vec![
+            Event::Indicated {
+                data: b"first".to_vec(),
+                available: 5,
+                flags: whole
+            },
+            Event::Indicated {
+                data: Vec::new(),
+                available: 0,
+                flags: whole
+            },
+            Event::Indicated {
+                data: b"second".to_vec(),
+                available: 6,
+                flags: whole
+            },
+        ],
+        "the 4 bytes not taken of the first are dropped, not indicated again"
+    );
+    assert_eq!(m.stats().tsdus, 3);
+}
+
+#[test]
+fn a_datagram_copied_into_a_short_buffer_is_cut_with_buffer_overflow() {
+    let mut m = datagrams();
+    let mut sink = Script::answering(vec![
+        more(1, Box::new(vec![0u8; 3]), 10),
+        more(0, Box::new(vec![0u8; 8]), 8),
+    ]);
+    datagram(&mut m, &mut sink, b"abcdefg");
+    datagram(&mut m, &mut sink, b"xyz");
+    let ready: Vec<(Vec<u8>, Status)> = sink
+        .log
+        .iter()
+        .filter_map(|e| match e {
+            Event::DataReady { bytes, status, .. } => Some((bytes.clone(), status.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ready,
+        vec![
+            (b"bcd".to_vec(), Status::BUFFER_OVERFLOW),
+            (b"xyz".to_vec(), Status::SUCCESS)
+        ]
+    );
+    assert_eq!(sink.indications(), vec![b"abcdefg".to_vec(), b"xyz".to_vec()]);
+}
+
+#[test]
+fn a_datagram_not_accepted_is_held_until_the_resume_then_forced() {
+    let mut m = datagrams();
+    let mut sink = Script::answering(vec![not_accepted()]);
+    assert_eq!(datagram(&mut m, &mut sink, b"held"), Progress::Paused);
+    assert!(m.read_target().unwrap().is_none(), "nothing more is read");
+    assert_eq!(m.resume(&mut sink), Progress::NeedBytes);
+    match &sink.log[1] {
+        Event::Indicated { data, flags, .. } => {
+            assert_eq!(data, b"held");
+            assert!(flags.contains(ReceiveFlags::FORCE_INDICATION | ReceiveFlags::ENTIRE_MESSAGE));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(m.read_target().unwrap().is_some());
+}
