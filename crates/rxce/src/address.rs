@@ -9,6 +9,7 @@ use crate::budget::{cost, Charge};
 use crate::buffer::SendBuffers;
 use crate::connection::{Connection, ConnectionShared};
 use crate::datagram::{check_options, DatagramEndpoint};
+use crate::engine::EngineShared;
 use crate::handler::{AddressEventHandler, ConnectionEventHandler};
 use crate::provider::{ConnectRequest, Connected};
 use crate::registry::{Children, Kind, LiveToken};
@@ -100,6 +101,11 @@ impl Drop for BuildGuard<'_> {
 }
 
 impl AddressShared {
+    /// The engine the address belongs to.
+    pub(crate) fn engine(&self) -> &Arc<EngineShared> {
+        &self.transport.engine
+    }
+
     fn lock_pending(&self) -> MutexGuard<'_, Vec<PendingConnect>> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -151,7 +157,7 @@ impl AddressShared {
         // On the engine's own runtime the attempt runs right here: a spawned
         // task would cost two cross-thread wake-ups per connect. From
         // elsewhere it is spawned, so that its socket belongs to the engine.
-        let runtime = &self.transport.engine.runtime;
+        let runtime = &self.engine().runtime;
         let outcome = if tokio::runtime::Handle::try_current().is_ok_and(|current| current.id() == runtime.id()) {
             attempt.await
         } else {
@@ -187,28 +193,13 @@ impl AddressShared {
         }))
     }
 
-    pub(crate) async fn tear_down(&self) -> Result<(), Status> {
-        let connections = self
-            .connections
-            .close()
-            .ok_or_else(|| Status::INVALID_HANDLE.with_message("the address was already torn down"))?;
+    /// Cancels the connect attempts in flight from this address (those of
+    /// multi-transport builds too).
+    pub(crate) fn cancel_attempts(&self) {
         self.cancel.cancel();
-        // Attempts of multi-transport builds from this address too.
         for attempt in self.lock_pending().iter() {
             attempt.cancel.cancel();
         }
-        for connection in connections {
-            let _ = connection.tear_down().await;
-        }
-        for vc in self.borrowed_vcs.close().unwrap_or_default() {
-            vc.tear_down_for_parent().await;
-        }
-        if let Some(datagram) = &self.datagram {
-            datagram.close(self.id).await;
-        }
-        self.transport.addresses.remove(self.id);
-        tracing::debug!(address = self.id, "address torn down");
-        Ok(())
     }
 }
 
@@ -287,7 +278,7 @@ impl Address {
             Ok(vc) => Ok((Connection(shared), vc)),
             Err(status) => {
                 self.0.connections.remove(shared.id);
-                let _ = shared.tear_down().await;
+                let _ = crate::teardown::tear_down(crate::teardown::Object::Connection(shared.clone())).await;
                 tracing::debug!(
                     address = self.0.id,
                     remote = %shared.information.remote_address,
@@ -411,6 +402,6 @@ impl Address {
     /// Tears the address down (RxCeTearDownAddress) with every connection
     /// built on it. A second tear-down gives STATUS_INVALID_HANDLE.
     pub async fn tear_down(&self) -> Result<(), Status> {
-        self.0.tear_down().await
+        crate::teardown::tear_down(crate::teardown::Object::Address(self.0.clone())).await
     }
 }

@@ -54,7 +54,7 @@ impl ConnectionShared {
         information: ConnectionInformation,
         handler: Arc<dyn ConnectionEventHandler>,
     ) -> Result<Arc<ConnectionShared>, Status> {
-        let engine = &address.transport.engine;
+        let engine = address.engine();
         let charge = engine.budget.charge(cost::CONNECTION, "a connection")?;
         Ok(Arc::new(ConnectionShared {
             id: crate::registry::next_id(),
@@ -70,6 +70,11 @@ impl ConnectionShared {
         }))
     }
 
+    /// The engine the connection belongs to.
+    pub(crate) fn engine(&self) -> &Arc<crate::engine::EngineShared> {
+        self.address.engine()
+    }
+
     pub(crate) fn set_server_name(&self, name: String) {
         let _ = self.server_name.set(name);
     }
@@ -80,7 +85,7 @@ impl ConnectionShared {
         if self.vcs.is_closed() {
             return Err(Status::INVALID_HANDLE.with_message("the connection was torn down"));
         }
-        let engine = &self.address.transport.engine;
+        let engine = &self.engine();
         let charge = engine.budget.charge(cost::VC, "a VC")?;
         let connected = self
             .address
@@ -106,7 +111,7 @@ impl ConnectionShared {
         }
         let connection = self.clone();
         let lost = lost.clone();
-        let runtime = self.address.transport.engine.runtime.clone();
+        let runtime = self.engine().runtime.clone();
         runtime.spawn(async move {
             let mut backoff = policy.initial_backoff;
             let mut last = Status::CANCELLED;
@@ -118,7 +123,7 @@ impl ConnectionShared {
                 match connection.rebuild(&lost).await {
                     Ok(restored) => {
                         tracing::debug!(lost = lost.id(), restored = restored.id(), attempt, "VC rebuilt");
-                        let watch = &connection.address.transport.engine.callbacks;
+                        let watch = &connection.engine().callbacks;
                         let _ = crate::registry::guarded_callback(lost.id(), "reconnected", watch, || {
                             connection.handler.reconnected(&lost, &restored)
                         });
@@ -137,7 +142,7 @@ impl ConnectionShared {
                 policy.attempts,
                 last.name()
             ));
-            let watch = &connection.address.transport.engine.callbacks;
+            let watch = &connection.engine().callbacks;
             let _ = crate::registry::guarded_callback(lost.id(), "reconnect failed", watch, || {
                 connection.handler.reconnect_failed(&lost, status)
             });
@@ -151,7 +156,7 @@ impl ConnectionShared {
         }
         let address = lost.0.address.clone();
         let information = lost.0.information.clone();
-        let engine = &address.transport.engine;
+        let engine = address.engine();
         let charge = engine.budget.charge(cost::VC, "a VC")?;
         let connected = address
             .attempt(
@@ -198,21 +203,6 @@ impl ConnectionShared {
             "VC built"
         );
         Ok(Vc(vc))
-    }
-
-    pub(crate) async fn tear_down(&self) -> Result<(), Status> {
-        let vcs = self
-            .vcs
-            .close()
-            .ok_or_else(|| Status::INVALID_HANDLE.with_message("the connection was already torn down"))?;
-        self.cancel.cancel();
-        for vc in vcs {
-            // A VC torn down on its own meanwhile is fine.
-            vc.tear_down_for_parent().await;
-        }
-        self.address.connections.remove(self.id);
-        tracing::debug!(connection = self.id, "connection torn down");
-        Ok(())
     }
 }
 
@@ -291,6 +281,6 @@ impl Connection {
     /// Tears the connection down (RxCeTearDownConnection) with all of its
     /// VCs. A second tear-down gives STATUS_INVALID_HANDLE.
     pub async fn tear_down(&self) -> Result<(), Status> {
-        self.0.tear_down().await
+        crate::teardown::tear_down(crate::teardown::Object::Connection(self.0.clone())).await
     }
 }

@@ -261,7 +261,7 @@ async fn run(endpoint: Arc<DatagramEndpoint>, address: Address) {
 
 /// The engine's callback timing, for `address`'s callbacks.
 fn watch(address: &Address) -> &crate::registry::CallbackWatch {
-    &address.0.transport.engine.callbacks
+    &address.0.engine().callbacks
 }
 
 /// Delivers what the machine has for the client: the datagram held (from

@@ -69,23 +69,8 @@ impl EngineShared {
 
     /// Tears everything down without waiting (the last handle dropped).
     fn stop_now(&self) {
-        if let Some(transports) = self.transports.close() {
-            for transport in transports {
-                transport.cancel.cancel();
-                for address in transport.addresses.close().unwrap_or_default() {
-                    if let Some(datagram) = &address.datagram {
-                        datagram.stop_now();
-                    }
-                    for vc in address.borrowed_vcs.close().unwrap_or_default() {
-                        vc.stop_now();
-                    }
-                    for connection in address.connections.close().unwrap_or_default() {
-                        for vc in connection.vcs.close().unwrap_or_default() {
-                            vc.stop_now();
-                        }
-                    }
-                }
-            }
+        for transport in self.transports.close().unwrap_or_default() {
+            crate::teardown::stop_now(crate::teardown::Object::Transport(transport));
         }
         let owned = self.owned_runtime.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(runtime) = owned {
@@ -264,7 +249,7 @@ impl Engine {
             return;
         };
         for transport in transports {
-            let _ = transport.tear_down().await;
+            let _ = crate::teardown::tear_down(crate::teardown::Object::Transport(transport)).await;
         }
     }
 }

@@ -455,7 +455,7 @@ pub async fn build_connection_over_multiple_transports(
                 attempts[slot].status = status;
                 if vcs.is_empty() {
                     if let Some(empty) = connection.take() {
-                        let _ = empty.tear_down().await;
+                        let _ = crate::teardown::tear_down(crate::teardown::Object::Connection(empty)).await;
                     }
                 }
             }

@@ -67,20 +67,6 @@ impl TransportShared {
         }))
     }
 
-    pub(crate) async fn tear_down(&self) -> Result<(), Status> {
-        let addresses = self
-            .addresses
-            .close()
-            .ok_or_else(|| Status::INVALID_HANDLE.with_message("the transport was already torn down"))?;
-        self.cancel.cancel();
-        for address in addresses {
-            let _ = address.tear_down().await;
-        }
-        self.engine.transports.remove(self.id);
-        tracing::debug!(transport = self.id, name = %self.name, "transport torn down");
-        Ok(())
-    }
-
     fn check_valid(&self) -> Result<(), Status> {
         if self.addresses.is_closed() {
             return Err(Status::INVALID_HANDLE.with_message(format!("the {} transport was torn down", self.name)));
@@ -178,6 +164,6 @@ impl Transport {
     /// addresses, their connections and VCs first. A second tear-down gives
     /// STATUS_INVALID_HANDLE.
     pub async fn tear_down(&self) -> Result<(), Status> {
-        self.0.tear_down().await
+        crate::teardown::tear_down(crate::teardown::Object::Transport(self.0.clone())).await
     }
 }

@@ -243,8 +243,11 @@ pub const ACCEPTED: &str = "bench-accepted";
 /// engine's own receive path (pump, pooled buffers, indications).
 #[derive(Default)]
 pub struct Accepted {
-    queue: Mutex<Vec<(Arc<dyn Stream>, Framing)>>,
+    queue: Mutex<Vec<AcceptedStream>>,
 }
+
+/// An accepted connection and the framing of its session.
+type AcceptedStream = (Arc<dyn Stream>, Option<Framing>);
 
 impl Accepted {
     /// Registers the provider on `engine` and returns it.
@@ -258,7 +261,7 @@ impl Accepted {
     }
 
     /// Queues an accepted connection for the next connect.
-    pub fn push(&self, stream: Arc<dyn Stream>, framing: Framing) {
+    pub fn push(&self, stream: Arc<dyn Stream>, framing: Option<Framing>) {
         self.queue
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -57,8 +57,8 @@ pub(crate) async fn run(ctx: &Ctx<'_>) -> Result<Vec<Row>, Status> {
     let external = ctx.options.peer.clone();
     let both_rxce = external.is_none() && kind != Kind::Netbt;
     let framing = match kind {
-        Kind::TcpSmb => Framing::DirectTcp,
-        _ => Framing::Stream,
+        Kind::TcpSmb => Some(Framing::DirectTcp),
+        _ => None,
     };
 
     // The rxce pair.

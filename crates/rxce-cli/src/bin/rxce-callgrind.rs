@@ -29,7 +29,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use rxce::provider::Framing;
 use rxce::{ConnectionEventHandler, Engine, EngineConfig, Indication, ReceiveAnswer, SendOptions, Vc};
 use rxce_cli::bench::link::{Accepted, Client, Counting};
 use rxce_cli::endpoint::{Endpoint, Kind, Target};
@@ -224,14 +223,14 @@ fn main() {
             let (stream, peer) = accepted.expect("accept");
             stream.set_nodelay(true).expect("nodelay");
             let endpoint = rxce::provider::TcpEndpoint::new(stream, rxce::TransportAddress::ip(peer));
-            provider.push(Arc::new(endpoint), Framing::Stream);
+            provider.push(Arc::new(endpoint), None);
             (client, sender.expect("sending VC"))
         } else {
             let mut listener = engine.memory_listen("callgrind-sink").expect("listen");
             let endpoint = Endpoint::new(Kind::Memory, Target::Memory("callgrind-sink".into()));
             let client = Client::new(&engine, &endpoint).expect("client");
             let (sender, accepted) = tokio::join!(client.connect(Arc::new(rxce::NoEvents)), listener.accept());
-            provider.push(Arc::new(accepted.expect("accepted")), Framing::Stream);
+            provider.push(Arc::new(accepted.expect("accepted")), None);
             (client, sender.expect("sending VC"))
         };
         let receiving = Client::new_accepted(&engine).expect("receiving side");

@@ -11,7 +11,7 @@ use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 
-use super::{BoxFuture, ConnectRequest, Connected, Framing, Provider, ProviderContext, Stream};
+use super::{BoxFuture, ConnectRequest, Connected, Provider, ProviderContext, Stream};
 use crate::status::Status;
 use crate::tdi::{ProviderInfo, TransportAddress};
 
@@ -399,7 +399,7 @@ impl Provider for MemoryProvider {
             let stream = self.network.connect(from, to)?;
             Ok(Connected {
                 stream: Arc::new(stream),
-                framing: Framing::Stream,
+                framing: None,
                 keepalive: None,
             })
         })

@@ -123,31 +123,11 @@ pub use unix::UnixEndpoint;
 /// A boxed, sendable future, as providers and streams return them.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Message framing a transport puts around each TSDU on a byte stream.
-///
-/// With framing, every send is one message and receive indications carry
-/// whole messages (see the crate docs on indications).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
-    /// A bare byte stream: no message boundaries.
-    Stream,
-    /// NetBIOS session messages (RFC 1002, a 4-byte header per message,
-    /// keepalive frames skipped).
-    NetbiosSession,
-    /// SMB direct-hosted TCP framing (a zero byte and a 24-bit length).
-    DirectTcp,
-}
-
-impl Framing {
-    /// The wire framing of a framed transport (`None` for a bare stream).
-    pub(crate) fn wire(self) -> Option<rxce_wire::framing::Framing> {
-        match self {
-            Framing::Stream => None,
-            Framing::NetbiosSession => Some(rxce_wire::framing::Framing::NetbiosSession),
-            Framing::DirectTcp => Some(rxce_wire::framing::Framing::DirectTcp),
-        }
-    }
-}
+/// The message framing a transport may put around each TSDU on its byte
+/// stream (rxce-wire's): NetBIOS session messages or SMB direct-hosted
+/// TCP. With framing, every send is one message and receive indications
+/// carry whole messages (see the crate docs on indications).
+pub use rxce_wire::framing::Framing;
 
 /// What the kernel says about a connected endpoint.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -209,8 +189,8 @@ pub trait DatagramSocket: Send + Sync + 'static {
 pub struct Connected {
     /// The endpoint.
     pub stream: Arc<dyn Stream>,
-    /// The framing of the session on it.
-    pub framing: Framing,
+    /// The framing of the session on it (`None`: a bare byte stream).
+    pub framing: Option<Framing>,
     /// Send the framing's keepalive frame after this long without sends
     /// (framings with keepalives only).
     pub keepalive: Option<Duration>,
@@ -286,14 +266,12 @@ pub(crate) fn builtin_factories() -> Vec<(&'static str, Arc<dyn ProviderFactory>
     vec![
         (
             "tcp",
-            Arc::new(|cx: &ProviderContext| {
-                Ok(Arc::new(tcp::TcpProvider::new(cx, Framing::Stream)) as Arc<dyn Provider>)
-            }),
+            Arc::new(|cx: &ProviderContext| Ok(Arc::new(tcp::TcpProvider::new(cx, None)) as Arc<dyn Provider>)),
         ),
         (
             "tcp+smb",
             Arc::new(|cx: &ProviderContext| {
-                Ok(Arc::new(tcp::TcpProvider::new(cx, Framing::DirectTcp)) as Arc<dyn Provider>)
+                Ok(Arc::new(tcp::TcpProvider::new(cx, Some(Framing::DirectTcp))) as Arc<dyn Provider>)
             }),
         ),
         (

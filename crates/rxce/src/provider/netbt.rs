@@ -248,7 +248,7 @@ impl Provider for NetbtProvider {
                         };
                         return Ok(Connected {
                             stream: std::sync::Arc::new(TcpEndpoint::new(stream, peer_address)),
-                            framing: Framing::NetbiosSession,
+                            framing: Some(Framing::NetbiosSession),
                             keepalive: self.config.keepalive_interval,
                         });
                     }

@@ -12,14 +12,14 @@ use crate::tdi::{ProviderInfo, TransportAddress};
 
 /// TCP connections, bare or framed.
 pub(crate) struct TcpProvider {
-    framing: Framing,
+    framing: Option<Framing>,
     nodelay: bool,
     keepalive: Option<crate::config::TcpKeepalive>,
     max_message: usize,
 }
 
 impl TcpProvider {
-    pub(crate) fn new(cx: &ProviderContext, framing: Framing) -> TcpProvider {
+    pub(crate) fn new(cx: &ProviderContext, framing: Option<Framing>) -> TcpProvider {
         TcpProvider {
             framing,
             nodelay: cx.config.tcp_nodelay,
@@ -144,8 +144,7 @@ impl Provider for TcpProvider {
     fn provider_info(&self) -> ProviderInfo {
         let limit = self
             .framing
-            .wire()
-            .map(|wire| wire.max_message_len().min(self.max_message) as u32);
+            .map(|framing| framing.max_message_len().min(self.max_message) as u32);
         ProviderInfo::connection_mode(limit)
     }
 
@@ -158,7 +157,11 @@ impl Provider for TcpProvider {
             let local = local_ip(request.local)?;
             let remote = &request.remote.remote_address;
             // Direct-hosted SMB has a well-known port; plain TCP has none.
-            let default_port = if self.framing == Framing::DirectTcp { 445 } else { 0 };
+            let default_port = if self.framing == Some(Framing::DirectTcp) {
+                445
+            } else {
+                0
+            };
             let deadline = tokio::time::Instant::now() + request.timeout;
             let targets = tokio::time::timeout_at(deadline, crate::resolve::remote_ips(remote, default_port))
                 .await

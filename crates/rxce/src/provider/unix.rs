@@ -5,7 +5,7 @@ use std::os::unix::net::SocketAddr as UnixSocketAddr;
 
 use tokio::net::UnixStream;
 
-use super::{BoxFuture, ConnectRequest, Connected, Framing, Provider, Stream, StreamInfo};
+use super::{BoxFuture, ConnectRequest, Connected, Provider, Stream, StreamInfo};
 use crate::status::Status;
 use crate::tdi::{ProviderInfo, TransportAddress};
 
@@ -74,7 +74,7 @@ impl Provider for UnixProvider {
             let stream = UnixStream::from_std(stream).map_err(|e| Status::from_io(e, "registering the socket"))?;
             Ok(Connected {
                 stream: std::sync::Arc::new(UnixEndpoint::new(stream, remote.clone())),
-                framing: Framing::Stream,
+                framing: None,
                 keepalive: None,
             })
         })

@@ -107,7 +107,7 @@ async fn when<F: std::future::Future>(future: Option<F>) -> F::Output {
 /// once the VC is already over.
 fn deliver(vc: &Vc, handler: &dyn ConnectionEventHandler, event: VcEvent) {
     let guarded = |callback: &'static str, f: &mut dyn FnMut()| -> Result<(), Status> {
-        crate::registry::guarded_callback(vc.0.id, callback, &vc.0.address.transport.engine.callbacks, f)
+        crate::registry::guarded_callback(vc.0.id, callback, &vc.0.engine().callbacks, f)
     };
     let outcome = match event {
         VcEvent::Indicate(lent) => {

@@ -110,14 +110,14 @@ impl VcShared {
         connected: &Connected,
         charge: Charge,
     ) -> Arc<VcShared> {
-        let engine = &address.transport.engine;
+        let engine = address.engine();
         let live = engine.live.token(crate::registry::Kind::Vc);
         let framing = connected.framing;
         let config = VcConfig {
-            framing: framing.wire(),
+            framing,
             max_message_size: engine.config.max_message_size,
             send_queue_limit: engine.config.send_queue_limit,
-            keepalive: connected.keepalive.filter(|_| framing == Framing::NetbiosSession),
+            keepalive: connected.keepalive.filter(|_| framing == Some(Framing::NetbiosSession)),
             dead_peer_timeout: engine.config.dead_peer_timeout,
             disconnect_timeout: engine.config.disconnect_timeout,
         };
@@ -140,6 +140,11 @@ impl VcShared {
         })
     }
 
+    /// The engine the VC belongs to.
+    pub(crate) fn engine(&self) -> &Arc<crate::engine::EngineShared> {
+        self.address.engine()
+    }
+
     /// The VC's machine and socket, locked; the work the machine leaves
     /// (closing the socket, waking the task or senders) is done when the
     /// lock is given up.
@@ -150,7 +155,7 @@ impl VcShared {
     /// Starts the VC's task (receive pump and callbacks).
     pub(crate) fn start(self: &Arc<Self>) {
         let stream = self.lock().stream().expect("a new VC has its stream");
-        let engine = &self.address.transport.engine;
+        let engine = &self.engine();
         let span = tracing::debug_span!("vc", id = self.id, connection = self.connection.id);
         let task = engine.runtime.spawn(tracing::Instrument::instrument(
             driver::run(Vc(self.clone()), stream),

@@ -1,0 +1,149 @@
+//! Client callbacks as the engine runs them: which object's callback runs
+//! on this thread, the panic guard around every callback, the slow-callback
+//! watch, and the waits-for graph that refuses a tear-down from a callback
+//! that could never finish (decisions 15, 21, 22 and 28).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use crate::status::Status;
+
+thread_local! {
+    /// The object whose callback runs on this thread now (0: none).
+    static IN_CALLBACK_OF: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// True when the calling thread is inside a callback of object `id`: a
+/// tear-down of that object from there must not wait for its own task.
+pub(crate) fn in_callback_of(id: u64) -> bool {
+    IN_CALLBACK_OF.with(|c| c.get() == id)
+}
+
+/// Runs the client's callback `f` of object `id` (see [`as_callback_of`])
+/// and stops a panic in it at the engine: the panic comes back as
+/// `STATUS_UNHANDLED_EXCEPTION` naming the callback and the panic's message,
+/// logged at error level. The caller decides what the panic fails (a VC
+/// aborts; an address drops the datagram).
+pub(crate) fn guarded_callback<R>(
+    id: u64,
+    callback: &'static str,
+    watch: &CallbackWatch,
+    f: impl FnOnce() -> R,
+) -> Result<R, Status> {
+    let started = watch.threshold.map(|_| std::time::Instant::now());
+    let outcome = catch_callback_panic(id, callback, f);
+    if let (Some(started), Some(threshold)) = (started, watch.threshold) {
+        let took = started.elapsed();
+        if took > threshold {
+            watch.slow.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                object = id,
+                callback,
+                ?took,
+                "a client callback ran for {took:?}: it held an engine worker, and every VC and timer on it, that long"
+            );
+        }
+    }
+    outcome
+}
+
+/// Times client callbacks against the engine's `slow_callback` threshold.
+#[derive(Debug)]
+pub(crate) struct CallbackWatch {
+    threshold: Option<std::time::Duration>,
+    slow: AtomicU64,
+}
+
+impl CallbackWatch {
+    pub(crate) fn new(threshold: Option<std::time::Duration>) -> CallbackWatch {
+        CallbackWatch {
+            threshold,
+            slow: AtomicU64::new(0),
+        }
+    }
+
+    /// Callbacks that ran longer than the threshold so far.
+    pub(crate) fn slow(&self) -> u64 {
+        self.slow.load(Ordering::Relaxed)
+    }
+}
+
+/// The panic-stopping half of [`guarded_callback`].
+fn catch_callback_panic<R>(id: u64, callback: &'static str, f: impl FnOnce() -> R) -> Result<R, Status> {
+    // AssertUnwindSafe: the closure borrows engine state only to read it
+    // (the indicated bytes) or hands values over (client buffers, which
+    // unwind drops). The engine does not look at state the callback
+    // could have left half-changed except the client's own handler, whose
+    // consistency after its panic is the client's (its locks are poisoned).
+    as_callback_of(id, || std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))).map_err(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        let status = Status::UNHANDLED_EXCEPTION.with_message(format!("the {callback} callback panicked: {what}"));
+        tracing::error!(object = id, %status, "a client callback panicked");
+        status
+    })
+}
+
+/// Runs `f` marked as a callback of object `id` on this thread.
+pub(crate) fn as_callback_of<R>(id: u64, f: impl FnOnce() -> R) -> R {
+    struct Restore(u64);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            IN_CALLBACK_OF.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(IN_CALLBACK_OF.with(|c| c.replace(id)));
+    f()
+}
+
+/// Which object's callback waits for which object's callbacks to end (a
+/// tear-down called from inside a callback). Each waiter waits for one
+/// object at a time.
+static WAITS: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
+
+/// While alive, records that the callback of `waiter` waits for another
+/// object (see [`wait_for`]).
+#[derive(Debug)]
+pub(crate) struct WaitGuard {
+    waiter: u64,
+}
+
+impl Drop for WaitGuard {
+    fn drop(&mut self) {
+        WAITS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(w, _)| *w != self.waiter);
+    }
+}
+
+/// Before waiting for `target`'s callbacks to end from the calling thread:
+/// when the thread runs a callback of an object that `target` (directly or
+/// through others) already waits for, the wait would never end, and the call
+/// fails with STATUS_INVALID_DEVICE_STATE instead (decision 15). Outside
+/// callbacks nothing can wait for the caller, and nothing is recorded.
+pub(crate) fn wait_for(target: u64) -> Result<Option<WaitGuard>, Status> {
+    let waiter = IN_CALLBACK_OF.with(|c| c.get());
+    if waiter == 0 || waiter == target {
+        return Ok(None);
+    }
+    let mut waits = WAITS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut next = target;
+    for _ in 0..=waits.len() {
+        if next == waiter {
+            return Err(Status::INVALID_DEVICE_STATE.with_message(format!(
+                "object {target} is waiting for this callback's object {waiter} to finish: \
+                 tearing it down from here would never end"
+            )));
+        }
+        match waits.iter().find(|(w, _)| *w == next) {
+            Some((_, t)) => next = *t,
+            None => break,
+        }
+    }
+    waits.push((waiter, target));
+    Ok(Some(WaitGuard { waiter }))
+}
