@@ -85,7 +85,6 @@ mod datagram;
 mod engine;
 mod handler;
 mod multi;
-mod names;
 pub mod provider;
 mod registry;
 mod resolve;
@@ -114,8 +113,8 @@ pub use multi::{
     build_connection_over_multiple_transports, AttemptReport, MultiConnectError, MultiConnectOptions, MultiConnection,
     SelectPolicy,
 };
-pub use names::resolve_netbios_name;
 pub use registry::LiveObjects;
+pub use resolve::resolve_netbios_name;
 /// The wire formats rxce speaks (NetBIOS names, session and name service
 /// packets, message framing).
 pub use rxce_wire as wire;

@@ -28,7 +28,7 @@ use tokio::time::Instant;
 use super::tcp::{check_bindable, connect_tcp, local_ip, TcpEndpoint};
 use super::{BoxFuture, ConnectRequest, Connected, Framing, Provider, ProviderContext};
 use crate::config::NetbtConfig;
-use crate::names::resolve_netbios_name;
+use crate::resolve::resolve_netbios_name;
 use crate::status::Status;
 use crate::tdi::{ProviderInfo, TaAddress, TransportAddress};
 
