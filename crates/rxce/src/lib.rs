@@ -84,6 +84,7 @@ mod connection;
 mod datagram;
 mod engine;
 mod handler;
+mod inbox;
 mod multi;
 pub mod provider;
 mod registry;
@@ -109,6 +110,7 @@ pub use engine::Engine;
 pub use handler::{
     AddressEventHandler, ConnectionEventHandler, DatagramIndication, Indication, NoEvents, ReceiveAnswer,
 };
+pub use inbox::{Delivery, Inbox, InboxHandler};
 pub use multi::{
     build_connection_over_multiple_transports, AttemptReport, MultiConnectError, MultiConnectOptions, MultiConnection,
     SelectPolicy,
