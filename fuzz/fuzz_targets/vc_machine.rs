@@ -258,19 +258,19 @@ fuzz_target!(|data: &[u8]| {
                 let bytes = input.bytes(len).to_vec();
                 let mut at = 0;
                 while at < bytes.len() {
-                    let Some(target) = h.m.read_target(h.now) else {
+                    let Some(target) = h.m.read_target() else {
                         break;
                     };
                     let n = target.len().min(bytes.len() - at);
                     target[..n].copy_from_slice(&bytes[at..at + n]);
                     h.peer.extend_from_slice(&bytes[at..at + n]);
                     at += n;
-                    h.m.handle_read(n, h.now);
+                    h.m.handle_read(n);
                     h.events();
                 }
             }
             1 => {
-                if h.m.read_target(h.now).is_some() {
+                if h.m.read_target().is_some() {
                     h.m.handle_end();
                 }
             }

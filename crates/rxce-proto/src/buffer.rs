@@ -259,11 +259,13 @@ impl BufferPool {
     }
 
     /// The size of every buffer of the pool.
+    #[inline]
     pub fn buffer_size(&self) -> usize {
         self.size
     }
 
     /// A buffer, or INSUFFICIENT_RESOURCES when the budget is spent.
+    #[inline]
     pub fn take(&self) -> Result<PooledBuffer, Status> {
         let charge = self.budget.charge(self.size, "a receive buffer")?;
         let reused = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop();
@@ -274,6 +276,7 @@ impl BufferPool {
     }
 
     /// Returns a buffer for reuse (the pool keeps up to its keep count).
+    #[inline]
     pub fn give_back(&self, buffer: PooledBuffer) {
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
         if free.len() < self.keep {

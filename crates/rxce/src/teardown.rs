@@ -8,8 +8,6 @@
 //! [`stop_now`] is the same walk without waiting for anything, for an
 //! engine whose last handle went away.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::address::AddressShared;
@@ -18,42 +16,53 @@ use crate::status::Status;
 use crate::transport::TransportShared;
 use crate::vc::VcShared;
 
-/// One object of the tree.
+/// One object of the tree above the VCs (a VC's own tear-down is
+/// [`VcShared::tear_down`], which the walk calls for each VC).
 pub(crate) enum Object {
     Transport(Arc<TransportShared>),
     Address(Arc<AddressShared>),
     Connection(Arc<ConnectionShared>),
-    Vc(Arc<VcShared>),
+}
+
+/// What a closed object leaves to tear down.
+struct Orphans {
+    /// Addresses, connections: torn down by the same walk.
+    objects: Vec<Object>,
+    /// VCs: torn down by their parent's rule (decision 21).
+    vcs: Vec<Arc<VcShared>>,
 }
 
 impl Object {
     /// Closes the object for good and cancels its connect attempts; its
     /// children, or INVALID_HANDLE when it was torn down already.
-    fn close(&self) -> Result<Vec<Object>, Status> {
+    fn close(&self) -> Result<Orphans, Status> {
         let gone = |what: &str| Status::INVALID_HANDLE.with_message(format!("the {what} was already torn down"));
-        match self {
+        Ok(match self {
             Object::Transport(transport) => {
                 let addresses = transport.addresses.close().ok_or_else(|| gone("transport"))?;
                 transport.cancel.cancel();
-                Ok(addresses.into_iter().map(Object::Address).collect())
+                Orphans {
+                    objects: addresses.into_iter().map(Object::Address).collect(),
+                    vcs: Vec::new(),
+                }
             }
             Object::Address(address) => {
                 let connections = address.connections.close().ok_or_else(|| gone("address"))?;
                 address.cancel_attempts();
-                let borrowed = address.borrowed_vcs.close().unwrap_or_default();
-                Ok(connections
-                    .into_iter()
-                    .map(Object::Connection)
-                    .chain(borrowed.into_iter().map(Object::Vc))
-                    .collect())
+                Orphans {
+                    objects: connections.into_iter().map(Object::Connection).collect(),
+                    vcs: address.borrowed_vcs.close().unwrap_or_default(),
+                }
             }
             Object::Connection(connection) => {
                 let vcs = connection.vcs.close().ok_or_else(|| gone("connection"))?;
                 connection.cancel.cancel();
-                Ok(vcs.into_iter().map(Object::Vc).collect())
+                Orphans {
+                    objects: Vec::new(),
+                    vcs,
+                }
             }
-            Object::Vc(_) => Ok(Vec::new()),
-        }
+        })
     }
 
     /// Once the children are gone: stops what the object runs itself and
@@ -75,54 +84,41 @@ impl Object {
                 connection.address.connections.remove(connection.id);
                 tracing::debug!(connection = connection.id, "connection torn down");
             }
-            Object::Vc(_) => {}
         }
     }
 }
 
 /// Tears `object` down with its whole subtree (the client's call).
 pub(crate) async fn tear_down(object: Object) -> Result<(), Status> {
-    if let Object::Vc(vc) = &object {
-        return vc.tear_down().await;
+    let orphans = object.close()?;
+    for child in orphans.objects {
+        // A child torn down on its own meanwhile is fine.
+        let _ = Box::pin(tear_down(child)).await;
     }
-    let children = object.close()?;
-    for child in children {
-        tear_down_child(child).await;
+    for vc in orphans.vcs {
+        // A VC whose callback waits for the caller is torn down without
+        // waiting for it.
+        vc.tear_down_for_parent().await;
     }
     object.finish().await;
     Ok(())
 }
 
-/// A parent's tear-down of one child: a child torn down on its own
-/// meanwhile is fine, and a VC whose callback waits for the caller is torn
-/// down without waiting for it.
-fn tear_down_child(child: Object) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-    Box::pin(async move {
-        match child {
-            Object::Vc(vc) => vc.tear_down_for_parent().await,
-            other => {
-                let _ = tear_down(other).await;
-            }
-        }
-    })
-}
-
 /// Tears `object` down with its subtree without waiting for anything:
 /// sockets close and queued sends are cancelled at once.
 pub(crate) fn stop_now(object: Object) {
-    let Ok(children) = object.close() else {
+    let Ok(orphans) = object.close() else {
         return;
     };
-    for child in children {
+    for child in orphans.objects {
         stop_now(child);
     }
-    match &object {
-        Object::Address(address) => {
-            if let Some(datagram) = &address.datagram {
-                datagram.stop_now();
-            }
+    for vc in orphans.vcs {
+        vc.stop_now();
+    }
+    if let Object::Address(address) = &object {
+        if let Some(datagram) = &address.datagram {
+            datagram.stop_now();
         }
-        Object::Vc(vc) => vc.stop_now(),
-        Object::Transport(_) | Object::Connection(_) => {}
     }
 }

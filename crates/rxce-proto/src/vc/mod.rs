@@ -250,6 +250,7 @@ impl VcMachine {
     }
 
     /// The VC's state now.
+    #[inline]
     pub fn state(&self) -> VcState {
         self.state
     }
@@ -277,6 +278,7 @@ impl VcMachine {
     /// True once the VC has nothing left to do: torn down or disconnected,
     /// with every owed callback produced and nothing left for its task to
     /// write.
+    #[inline]
     pub fn is_finished(&self) -> bool {
         let over = match self.state {
             VcState::TornDown => true,
@@ -288,17 +290,20 @@ impl VcMachine {
 
     /// True while the receive side has something to tell or an indication
     /// is out.
+    #[inline]
     fn receive_has_news(&self) -> bool {
         !self.receive.is_quiet()
     }
 
     /// Takes who must be woken since the last call.
+    #[inline]
     pub fn take_wakeups(&mut self) -> Wakeups {
         std::mem::take(&mut self.wakeups)
     }
 
     /// Takes how the socket must be closed, once the VC failed or was torn
     /// down.
+    #[inline]
     pub fn take_close(&mut self) -> Option<Close> {
         self.close.take()
     }
@@ -306,13 +311,25 @@ impl VcMachine {
     /// The next callback the client is owed, in order: the send side's
     /// (submitted, complete, send-possible), then the receive side's, and
     /// the disconnect indication last.
+    #[inline]
     pub fn poll_event(&mut self) -> Option<VcEvent> {
+        // Most steps of a busy VC owe nothing: a look at four fields.
+        if self.events.is_empty() && !self.receive.is_dirty() && self.ending.is_none() && !self.resume_wanted {
+            return None;
+        }
+        self.next_event()
+    }
+
+    fn next_event(&mut self) -> Option<VcEvent> {
         if let Some(event) = self.events.pop_front() {
             return Some(event);
         }
         if self.resume_wanted && !self.receive.is_answering() {
             self.resume_wanted = false;
             self.receive.handle_resume();
+        }
+        if !self.receive.is_dirty() {
+            return self.poll_ending();
         }
         match self.receive.poll() {
             ReceiveStep::Indicate(lent) => {
@@ -324,7 +341,7 @@ impl VcMachine {
             }
             ReceiveStep::Error(status) => {
                 if self.state == VcState::TornDown {
-                    return self.poll_event();
+                    return self.next_event();
                 }
                 self.last_event = last_event::ERROR;
                 return Some(VcEvent::Error(status));
@@ -336,7 +353,13 @@ impl VcMachine {
         if let Some(event) = self.events.pop_front() {
             return Some(event);
         }
-        if !self.receive.is_quiet() {
+        self.poll_ending()
+    }
+
+    /// The abortive disconnect indication, once nothing else is owed before
+    /// it.
+    fn poll_ending(&mut self) -> Option<VcEvent> {
+        if self.ending.is_none() || !self.receive.is_quiet() || !self.events.is_empty() {
             return None;
         }
         let (flags, status) = self.ending.take()?;
@@ -354,6 +377,7 @@ impl VcMachine {
 
     /// The client's answer to the indication of [`VcEvent::Indicate`], with
     /// the lent bytes.
+    #[inline]
     pub fn answer(&mut self, lent: Lent, answer: ReceiveAnswer) {
         self.receive.answer(lent, answer);
     }
@@ -476,36 +500,37 @@ impl VcMachine {
     /// Where the next socket read lands, or `None` when the VC reads nothing
     /// now (paused, ended, failed, an indication out, out of budget — then it
     /// tries again after a short while, see [`VcMachine::poll_timeout`]).
-    pub fn read_target(&mut self, now: Instant) -> Option<&mut [u8]> {
-        if self.state == VcState::TornDown || self.timers.budget_retry.is_some_and(|at| at > now) {
+    #[inline]
+    pub fn read_target(&mut self) -> Option<&mut [u8]> {
+        if self.state == VcState::TornDown || self.timers.budget_wait {
             return None;
         }
-        self.timers.budget_retry = None;
         match self.receive.read_target() {
             Ok(target) => target,
             Err(_) => {
-                self.timers.budget_retry = Some(now + timers::BUDGET_RETRY);
+                self.timers.budget_wait = true;
                 None
             }
         }
     }
 
-    /// `n` bytes (not 0) were read into the last read target at `now`.
-    pub fn handle_read(&mut self, n: usize, now: Instant) {
+    /// `n` bytes (not 0) were read into the last read target.
+    #[inline]
+    pub fn handle_read(&mut self, n: usize) {
         self.receive.handle_read(n);
-        if n > 0 {
-            self.timers.heard(now);
-        }
+        self.timers.heard = true;
     }
 
     /// The socket has nothing to read now (or the VC reads nothing now): an
     /// idle VC gives its lookahead buffer back, so it holds no buffer
     /// memory.
+    #[inline]
     pub fn handle_read_idle(&mut self) {
         self.receive.release_idle_buffer();
     }
 
     /// The peer's data ended (a read returned 0).
+    #[inline]
     pub fn handle_end(&mut self) {
         self.receive.handle_end();
     }
@@ -517,7 +542,8 @@ impl VcMachine {
     }
 
     /// True when the VC would read now (for the driver's readiness wait).
+    #[inline]
     pub fn wants_bytes(&self) -> bool {
-        self.state != VcState::TornDown && self.timers.budget_retry.is_none() && self.receive.wants_bytes()
+        self.state != VcState::TornDown && !self.timers.budget_wait && self.receive.wants_bytes()
     }
 }

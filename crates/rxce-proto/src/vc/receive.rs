@@ -179,6 +179,9 @@ pub struct ReceiveMachine {
     failed: Option<Status>,
     /// Datagram mode: each input is one whole datagram (decision 24).
     datagrams: bool,
+    /// Something changed since [`ReceiveMachine::poll`] last found nothing
+    /// to do: polling again may find work.
+    dirty: bool,
     /// The indication that is out, until its answer.
     out: Option<Out>,
     /// Client buffers handed back and errors, in order, before anything else.
@@ -208,6 +211,7 @@ impl ReceiveMachine {
             declined: 0,
             failed: None,
             datagrams: false,
+            dirty: false,
             out: None,
             notices: VecDeque::new(),
             stats: ReceiveStats::default(),
@@ -229,6 +233,7 @@ impl ReceiveMachine {
 
     /// True on a framed transport or for datagrams: indications stop at the
     /// end of a message.
+    #[inline]
     fn framed(&self) -> bool {
         self.framing.is_some() || self.datagrams
     }
@@ -249,19 +254,30 @@ impl ReceiveMachine {
         self.declined
     }
 
+    /// True when something changed since [`ReceiveMachine::poll`] last
+    /// found nothing to do (polling a machine that is not dirty finds
+    /// nothing).
+    #[inline]
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
     /// True while an indication is out, waiting for its answer.
+    #[inline]
     pub fn is_answering(&self) -> bool {
         self.out.is_some()
     }
 
     /// True when nothing is owed to the client: no indication out, no
     /// buffer or error to hand over.
+    #[inline]
     pub fn is_quiet(&self) -> bool {
         self.out.is_none() && self.notices.is_empty()
     }
 
     /// True until the peer's data ended or the machine failed: more bytes
     /// may still come from the socket.
+    #[inline]
     pub fn reads_on(&self) -> bool {
         !self.ended && self.failed.is_none()
     }
@@ -269,6 +285,7 @@ impl ReceiveMachine {
     /// True when the machine would read now: not paused, ended or failed,
     /// no indication out, nothing to tell first, and with room for bytes (in
     /// the client buffer or the lookahead).
+    #[inline]
     pub fn wants_bytes(&self) -> bool {
         if self.paused || self.ended || self.failed.is_some() || self.out.is_some() || !self.notices.is_empty() {
             return false;
@@ -283,6 +300,7 @@ impl ReceiveMachine {
     /// Where the next socket read should land, or `None` when the machine
     /// reads nothing now (paused, ended, failed, or out of budget — the
     /// error says which when it is the budget).
+    #[inline]
     pub fn read_target(&mut self) -> Result<Option<&mut [u8]>, Status> {
         if self.paused || self.ended || self.failed.is_some() || self.out.is_some() {
             return Ok(None);
@@ -323,7 +341,9 @@ impl ReceiveMachine {
     }
 
     /// `n` bytes were read into the last read target.
+    #[inline]
     pub fn handle_read(&mut self, n: usize) {
+        self.dirty = true;
         self.stats.bytes += n as u64;
         match &mut self.fill {
             Some(fill) if self.start == self.end => {
@@ -345,6 +365,7 @@ impl ReceiveMachine {
     /// (datagram mode).
     pub fn handle_datagram(&mut self, len: usize) {
         debug_assert!(self.datagrams && !self.in_message);
+        self.dirty = true;
         self.stats.bytes += len as u64;
         self.stats.tsdus += 1;
         self.start = 0;
@@ -355,12 +376,14 @@ impl ReceiveMachine {
 
     /// The peer's data ended.
     pub fn handle_end(&mut self) {
+        self.dirty = true;
         self.ended = true;
     }
 
     /// The client wants its rejected bytes again (they come with
     /// FORCE_INDICATION).
     pub fn handle_resume(&mut self) {
+        self.dirty = true;
         if self.paused {
             self.paused = false;
             self.starved = false;
@@ -371,6 +394,7 @@ impl ReceiveMachine {
     /// The VC failed (reset, tear-down): a client buffer being filled is
     /// handed back with what it holds and `status`; held bytes are freed.
     pub fn handle_failure(&mut self, status: Status) {
+        self.dirty = true;
         if self.failed.is_none() {
             self.failed = Some(status.clone());
         }
@@ -387,6 +411,7 @@ impl ReceiveMachine {
     }
 
     /// Gives the lookahead buffer back to the pool when it holds nothing.
+    #[inline]
     pub fn release_idle_buffer(&mut self) {
         if self.start == self.end {
             if let Some(buffer) = self.lookahead.take() {
@@ -423,7 +448,10 @@ impl ReceiveMachine {
             // buffer, an error): they come out first, then the same state
             // gives the same progress again.
             match waiting {
-                Some(progress) if self.notices.is_empty() => return ReceiveStep::Wait(progress),
+                Some(progress) if self.notices.is_empty() => {
+                    self.dirty = false;
+                    return ReceiveStep::Wait(progress);
+                }
                 _ => {}
             }
         }
@@ -641,6 +669,7 @@ impl ReceiveMachine {
 
     /// The client's answer to the indication that was out, with its bytes.
     pub fn answer(&mut self, lent: Lent, answer: ReceiveAnswer) {
+        self.dirty = true;
         self.lookahead = Some(lent.buffer);
         let Some(out) = self.out.take() else {
             debug_assert!(false, "an answer without an indication");
@@ -726,6 +755,9 @@ impl ReceiveMachine {
                 self.paused = true;
             }
         }
+        // Nothing held, nothing to tell: the next poll would only say "more
+        // bytes" (the common end of an answer), so none is needed.
+        self.dirty = !self.notices.is_empty() || self.start < self.end || self.ended || self.fill.is_some();
     }
 
     /// A datagram's answer: bytes neither taken nor copied are dropped.
@@ -758,6 +790,7 @@ impl ReceiveMachine {
         }
     }
 
+    #[inline]
     fn consume(&mut self, n: usize) {
         self.start += n;
         if self.framed() {

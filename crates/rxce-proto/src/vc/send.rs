@@ -24,6 +24,7 @@ pub enum Admit {
 }
 
 impl VcMachine {
+    #[inline]
     fn refuse_if_not_sending(&self) -> Result<(), Status> {
         match self.state {
             VcState::Active | VcState::PeerReleased => Ok(()),
@@ -38,6 +39,7 @@ impl VcMachine {
     }
 
     /// The largest send the transport takes.
+    #[inline]
     fn max_send(&self) -> usize {
         match self.config.framing {
             Some(framing) => framing.max_message_len().min(self.config.max_message_size),
@@ -49,6 +51,7 @@ impl VcMachine {
     /// non-blocking partial send on a stream is cut to the room left; a
     /// non-blocking send that does not fit is DEVICE_NOT_READY, and
     /// send-possible follows once there is room.
+    #[inline]
     pub fn admit(&mut self, data: &mut SendBuffers, options: SendOptions) -> Result<Admit, Status> {
         self.refuse_if_not_sending()?;
         let unknown = options.bits() & !SendOptions::all().bits();
@@ -89,6 +92,7 @@ impl VcMachine {
     /// (`Completion::Callback`, which owes send-submitted now, or
     /// `Detached`) is written by the VC's task unless someone else writes
     /// first; a `Waiter` is written by its sender.
+    #[inline]
     pub fn push(&mut self, data: SendBuffers, options: SendOptions, completion: Completion) -> u64 {
         let header = self.config.framing.map(|framing| {
             framing
@@ -129,11 +133,13 @@ impl VcMachine {
 
     /// True when the VC's task must write: queued bytes nobody else will
     /// write, or the end of our direction.
+    #[inline]
     pub fn task_must_write(&self) -> bool {
         !matches!(self.state, VcState::TornDown) && (self.unattended > 0 || self.shutdown_after_flush)
     }
 
     /// What to write now.
+    #[inline]
     pub fn poll_transmit(&self) -> Transmit {
         if matches!(self.state, VcState::TornDown) || self.failure.is_some() {
             return Transmit::Idle;
@@ -148,6 +154,7 @@ impl VcMachine {
     }
 
     /// The queued bytes, in order, as I/O slices for one vectored write.
+    #[inline]
     pub fn gather<'a>(&'a self, slices: &mut SmallVec<[IoSlice<'a>; MAX_SLICES]>) {
         self.queue.gather(slices);
     }
@@ -155,6 +162,7 @@ impl VcMachine {
     /// `n` bytes of the gathered slices were written. Sends they finish
     /// complete in order: an asynchronous one owes send-complete, a waiting
     /// sender is woken unless it is `mine` (the writer's own).
+    #[inline]
     pub fn handle_written(&mut self, n: usize, mine: Option<u64>) {
         if n == 0 {
             self.fail(Status::CONNECTION_RESET.with_message("the socket took no bytes"));
@@ -231,6 +239,7 @@ impl VcMachine {
 
     /// The outcome of the waited-for send `id` of `len` bytes, once it left
     /// the queue (`None` while it is queued).
+    #[inline]
     pub fn outcome(&mut self, id: u64, len: usize) -> Option<Result<usize, Status>> {
         if self.queue.contains(id) {
             return None;
@@ -260,6 +269,7 @@ impl VcMachine {
     }
 
     /// Room left in the send queue.
+    #[inline]
     pub fn send_room(&self) -> usize {
         self.queue.room()
     }

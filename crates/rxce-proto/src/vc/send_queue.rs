@@ -72,27 +72,32 @@ impl SendQueue {
     }
 
     /// Bytes queued and not yet written.
+    #[inline]
     pub fn unsent(&self) -> usize {
         self.unsent
     }
 
     /// True when nothing is queued.
+    #[inline]
     pub fn is_idle(&self) -> bool {
         self.requests.is_empty()
     }
 
     /// Room left under the bound.
+    #[inline]
     pub fn room(&self) -> usize {
         self.limit.saturating_sub(self.unsent)
     }
 
     /// True when a send of `len` bytes may be queued now: it fits under the
     /// bound, or the queue is empty (a single send may exceed the bound).
+    #[inline]
     pub fn admits(&self, len: usize) -> bool {
         self.requests.is_empty() || self.unsent + len <= self.limit
     }
 
     /// True while the send `id` is queued.
+    #[inline]
     pub fn contains(&self, id: u64) -> bool {
         self.requests.iter().any(|r| r.id == id)
     }
@@ -111,6 +116,7 @@ impl SendQueue {
 
     /// Queues a send and returns its id. Expedited sends go ahead of every
     /// normal send not yet started, behind earlier expedited ones.
+    #[inline]
     pub fn push(
         &mut self,
         header: Option<[u8; 4]>,
@@ -146,6 +152,7 @@ impl SendQueue {
     }
 
     /// The unsent bytes, in order, as I/O slices (at most [`MAX_SLICES`]).
+    #[inline]
     pub fn gather<'a>(&'a self, slices: &mut SmallVec<[IoSlice<'a>; MAX_SLICES]>) {
         for request in &self.requests {
             if request.header_sent < request.header_len {
@@ -167,6 +174,7 @@ impl SendQueue {
 
     /// `n` bytes were written: completes the sends they finish, in order,
     /// through `done`.
+    #[inline]
     pub fn advance(&mut self, mut n: usize, mut done: impl FnMut(SendRequest)) {
         self.unsent -= n.min(self.unsent);
         while n > 0 {

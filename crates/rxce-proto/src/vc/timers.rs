@@ -22,11 +22,18 @@ pub(super) struct Timers {
     keepalive: Option<Instant>,
     /// TSDUs sent at the last keepalive check.
     tsdus_at_check: u64,
-    /// When a byte was last read from the peer, or when the VC last did not
-    /// read (the dead-peer clock stops then).
-    heard: Instant,
-    /// When to try again for a receive buffer.
-    pub(super) budget_retry: Option<Instant>,
+    /// When a byte was last known to have come from the peer, or when the
+    /// VC last did not read (the dead-peer clock stops then).
+    last_heard: Instant,
+    /// Bytes came since `last_heard` was last brought up to date (reads
+    /// take no clock; the next [`VcMachine::poll_timeout`] does).
+    pub(super) heard: bool,
+    /// The budget had no room for a receive buffer: the VC reads nothing
+    /// until the retry.
+    pub(super) budget_wait: bool,
+    /// When to try again for a receive buffer (set at the first
+    /// [`VcMachine::poll_timeout`] after the budget said no).
+    budget_retry: Option<Instant>,
 }
 
 impl Timers {
@@ -35,14 +42,11 @@ impl Timers {
             disconnect: None,
             keepalive: None,
             tsdus_at_check: 0,
-            heard: now,
+            last_heard: now,
+            heard: false,
+            budget_wait: false,
             budget_retry: None,
         }
-    }
-
-    /// A byte came from the peer at `now`.
-    pub(super) fn heard(&mut self, now: Instant) {
-        self.heard = now;
     }
 }
 
@@ -57,11 +61,23 @@ impl VcMachine {
         if !self.receive.reads_on() {
             return None;
         }
+        if std::mem::take(&mut self.timers.heard) || !self.wants_bytes() {
+            self.timers.last_heard = now;
+        }
         if !self.wants_bytes() {
-            self.timers.heard = now;
             return None;
         }
-        Some(self.timers.heard + timeout)
+        Some(self.timers.last_heard + timeout)
+    }
+
+    /// True when a timer may be armed: without one, [`VcMachine::poll_timeout`]
+    /// has nothing to say and the driver need not read its clock.
+    #[inline]
+    pub fn has_timers(&self) -> bool {
+        self.config.keepalive.is_some()
+            || self.config.dead_peer_timeout.is_some()
+            || self.timers.disconnect.is_some()
+            || self.timers.budget_wait
     }
 
     /// The earliest deadline at which [`VcMachine::handle_timeout`] has work,
@@ -75,8 +91,12 @@ impl VcMachine {
             Some(interval) => Some(*self.timers.keepalive.get_or_insert(now + interval)),
             None => None,
         };
+        let budget_retry = match self.timers.budget_wait {
+            true => Some(*self.timers.budget_retry.get_or_insert(now + BUDGET_RETRY)),
+            false => None,
+        };
         [
-            self.timers.budget_retry,
+            budget_retry,
             keepalive,
             self.dead_peer_deadline(now),
             self.timers.disconnect,
@@ -92,7 +112,8 @@ impl VcMachine {
             self.keepalive_check();
         }
         if let (Some(timeout), true) = (self.config.dead_peer_timeout, self.receive.reads_on()) {
-            if self.wants_bytes() && self.timers.heard + timeout <= now {
+            let silent = !self.timers.heard && self.timers.last_heard + timeout <= now;
+            if self.wants_bytes() && silent {
                 self.fail(
                     Status::IO_TIMEOUT.with_message(format!("no byte from the peer for {timeout:?}: the peer is dead")),
                 );
@@ -107,9 +128,10 @@ impl VcMachine {
                 )));
             }
         }
-        // A passed budget retry needs nothing: the next read tries again.
+        // After the budget retry the next read tries again.
         if self.timers.budget_retry.is_some_and(|at| at <= now) {
             self.timers.budget_retry = None;
+            self.timers.budget_wait = false;
         }
     }
 

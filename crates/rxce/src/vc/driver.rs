@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use rxce_proto::vc::VcEvent;
+use rxce_proto::vc::{Lent, VcEvent};
 
 use super::io::{Flush, Read, VcCore};
 use super::{now, Vc};
@@ -22,22 +22,64 @@ enum Step {
     /// Bytes moved: go on (yielding now and then).
     Moved,
     /// Wait for the socket, a wake-up or a deadline.
-    Wait {
-        readable: bool,
-        writable: bool,
-        deadline: Option<std::time::Instant>,
-    },
+    Wait(Wait),
     /// The VC has nothing left to do.
     Finished,
 }
 
+/// What the task waits for.
+struct Wait {
+    readable: bool,
+    writable: bool,
+    deadline: Option<std::time::Instant>,
+}
+
+/// What a callback leaves for the machine, given at the next step under
+/// the same lock.
+#[derive(Default)]
+struct After {
+    /// The receive handler's answer, with the lent bytes.
+    answer: Option<(Lent, ReceiveAnswer)>,
+    /// A callback panicked: the VC fails.
+    fail: Option<Status>,
+}
+
 pub(super) async fn run(vc: Vc, stream: Arc<dyn Stream>) {
     let handler = vc.0.connection.handler.clone();
+    while let Some(wait) = work(&vc, &*handler).await {
+        // Only the futures of enabled branches are made: an idle wait
+        // builds no timer and no writable future.
+        tokio::select! {
+            biased;
+            _ = vc.0.wake_task.notified() => {}
+            _ = when(wait.readable.then(|| stream.readable())) => {}
+            _ = when(wait.writable.then(|| stream.writable())) => {}
+            _ = when(wait.deadline.map(|at| tokio::time::sleep_until(at.into()))) => {
+                vc.0.lock().machine.handle_timeout(now());
+            }
+        }
+    }
+}
+
+/// Steps until the VC must wait (what for), or has nothing left to do
+/// (`None`). Apart from the wait, so the task holds the state of one or the
+/// other, never both.
+async fn work(vc: &Vc, handler: &dyn ConnectionEventHandler) -> Option<Wait> {
     let mut reads = 0;
+    let mut after = After::default();
     loop {
-        let step = step(&mut vc.0.lock());
+        let step = {
+            let mut core = vc.0.lock();
+            if let Some((lent, answer)) = after.answer.take() {
+                core.machine.answer(lent, answer);
+            }
+            if let Some(status) = after.fail.take() {
+                core.machine.fail(status);
+            }
+            step(&mut core)
+        };
         match step {
-            Step::Deliver(event) => deliver(&vc, &*handler, event),
+            Step::Deliver(event) => deliver(vc, handler, event, &mut after),
             Step::Moved => {
                 reads += 1;
                 if reads == READS_PER_TURN {
@@ -45,25 +87,8 @@ pub(super) async fn run(vc: Vc, stream: Arc<dyn Stream>) {
                     tokio::task::yield_now().await;
                 }
             }
-            Step::Wait {
-                readable,
-                writable,
-                deadline,
-            } => {
-                reads = 0;
-                // Only the futures of enabled branches are made: an idle
-                // wait builds no timer and no writable future.
-                tokio::select! {
-                    biased;
-                    _ = vc.0.wake_task.notified() => {}
-                    _ = when(readable.then(|| stream.readable())) => {}
-                    _ = when(writable.then(|| stream.writable())) => {}
-                    _ = when(deadline.map(|at| tokio::time::sleep_until(at.into()))) => {
-                        vc.0.lock().machine.handle_timeout(now());
-                    }
-                }
-            }
-            Step::Finished => return,
+            Step::Wait(wait) => return Some(wait),
+            Step::Finished => return None,
         }
     }
 }
@@ -80,18 +105,26 @@ fn step(core: &mut VcCore) -> Step {
     if core.machine.task_must_write() {
         core.write_blocked = core.transmit(None) == Flush::Blocked;
     }
-    let now = now();
-    if core.read_once(now) == Read::Progress {
+    if core.read_once() == Read::Progress {
         return match core.machine.poll_event() {
             Some(event) => Step::Deliver(event),
             None => Step::Moved,
         };
     }
-    Step::Wait {
+    Step::Wait(Wait {
         readable: core.machine.wants_bytes(),
         writable: core.write_blocked && core.machine.task_must_write(),
-        deadline: core.machine.poll_timeout(now),
-    }
+        deadline: match core.machine.has_timers() {
+            true => core.machine.poll_timeout(now()),
+            false => None,
+        },
+    })
+}
+
+/// Runs the handler's `callback` for `vc`, stopping a panic in it (see
+/// [`crate::registry::guarded_callback`]).
+fn guarded<R>(vc: &Vc, callback: &'static str, f: impl FnOnce() -> R) -> Result<R, Status> {
+    crate::registry::guarded_callback(vc.0.id, callback, &vc.0.engine().callbacks, f)
 }
 
 /// Waits for `future`, or forever without one (a disabled select branch).
@@ -102,49 +135,40 @@ async fn when<F: std::future::Future>(future: Option<F>) -> F::Output {
     }
 }
 
-/// Calls the handler for one event. A panic in a callback aborts the VC
-/// with STATUS_UNHANDLED_EXCEPTION (decision 28): the machine ignores it
-/// once the VC is already over.
-fn deliver(vc: &Vc, handler: &dyn ConnectionEventHandler, event: VcEvent) {
-    let guarded = |callback: &'static str, f: &mut dyn FnMut()| -> Result<(), Status> {
-        crate::registry::guarded_callback(vc.0.id, callback, &vc.0.engine().callbacks, f)
-    };
+/// Calls the handler for one event; what it leaves for the machine goes to
+/// `after`. A panic in a callback aborts the VC with
+/// STATUS_UNHANDLED_EXCEPTION (decision 28): the machine ignores it once
+/// the VC is already over.
+fn deliver(vc: &Vc, handler: &dyn ConnectionEventHandler, event: VcEvent, after: &mut After) {
     let outcome = match event {
         VcEvent::Indicate(lent) => {
-            let mut answer = None;
-            let called = guarded("receive", &mut || {
-                answer = Some(handler.receive(vc, &lent.indication()))
-            });
             // A panicking receive consumed nothing: the bytes go back and
             // the VC fails before they could be indicated again.
-            vc.0.lock()
-                .machine
-                .answer(lent, answer.unwrap_or(ReceiveAnswer::NotAccepted));
+            let (answer, called) = match guarded(vc, "receive", || handler.receive(vc, &lent.indication())) {
+                Ok(answer) => (answer, Ok(())),
+                Err(status) => (ReceiveAnswer::NotAccepted, Err(status)),
+            };
+            after.answer = Some((lent, answer));
             called
         }
         VcEvent::DataReady { buffer, copied, status } => {
-            let mut buffer = Some(buffer);
-            guarded("data ready", &mut || {
-                if let Some(buffer) = buffer.take() {
-                    handler.data_ready(vc, buffer, copied, status.clone());
-                }
-            })
+            guarded(vc, "data ready", || handler.data_ready(vc, buffer, copied, status))
         }
         VcEvent::Error(status) => {
             tracing::warn!(vc = vc.0.id, %status, "receive error");
-            guarded("error", &mut || handler.error(vc, status.clone()))
+            guarded(vc, "error", || handler.error(vc, status))
         }
-        VcEvent::SendSubmitted(context) => guarded("send submitted", &mut || {
+        VcEvent::SendSubmitted(context) => guarded(vc, "send submitted", || {
             handler.send_submitted(vc, context, Status::PENDING)
         }),
-        VcEvent::SendComplete { context, status, bytes } => guarded("send complete", &mut || {
-            handler.send_complete(vc, context, status.clone(), bytes)
+        VcEvent::SendComplete { context, status, bytes } => guarded(vc, "send complete", || {
+            handler.send_complete(vc, context, status, bytes)
         }),
-        VcEvent::SendPossible(room) => guarded("send possible", &mut || handler.send_possible(vc, room)),
+        VcEvent::SendPossible(room) => guarded(vc, "send possible", || handler.send_possible(vc, room)),
         VcEvent::Disconnect { flags, status, lost } => {
             tracing::debug!(vc = vc.0.id, %status, "VC disconnected");
             // The VC is over either way: a panic here is only logged.
-            let _ = guarded("disconnect", &mut || handler.disconnect(vc, flags, status.clone()));
+            let _ = guarded(vc, "disconnect", || handler.disconnect(vc, flags, status));
             if lost {
                 vc.0.connection.vc_lost(vc);
             }
@@ -152,6 +176,6 @@ fn deliver(vc: &Vc, handler: &dyn ConnectionEventHandler, event: VcEvent) {
         }
     };
     if let Err(status) = outcome {
-        vc.0.lock().machine.fail(status);
+        after.fail = Some(status);
     }
 }

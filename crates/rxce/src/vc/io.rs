@@ -4,8 +4,8 @@
 //! decides anything: the machine says what to write and where a read
 //! lands, and takes the outcome.
 
+use std::mem::ManuallyDrop;
 use std::sync::{Arc, MutexGuard};
-use std::time::Instant;
 
 use rxce_proto::vc::{Close, Transmit, VcMachine, MAX_SLICES};
 use smallvec::SmallVec;
@@ -92,18 +92,18 @@ impl VcCore {
     }
 
     /// Reads once into where the machine wants its next bytes.
-    pub(super) fn read_once(&mut self, now: Instant) -> Read {
+    pub(super) fn read_once(&mut self) -> Read {
         let Some(stream) = self.stream.as_ref() else {
             return Read::Idle;
         };
         loop {
-            let Some(target) = self.machine.read_target(now) else {
+            let Some(target) = self.machine.read_target() else {
                 self.machine.handle_read_idle();
                 return Read::Idle;
             };
             match stream.try_read(target) {
                 Ok(0) => self.machine.handle_end(),
-                Ok(n) => self.machine.handle_read(n, now),
+                Ok(n) => self.machine.handle_read(n),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     self.machine.handle_read_idle();
                     return Read::Idle;
@@ -134,14 +134,14 @@ impl VcCore {
 /// and the task or waiting senders are woken.
 pub(crate) struct VcLock<'a> {
     shared: &'a VcShared,
-    guard: Option<MutexGuard<'a, VcCore>>,
+    guard: ManuallyDrop<MutexGuard<'a, VcCore>>,
 }
 
 impl<'a> VcLock<'a> {
     pub(super) fn new(shared: &'a VcShared, guard: MutexGuard<'a, VcCore>) -> VcLock<'a> {
         VcLock {
             shared,
-            guard: Some(guard),
+            guard: ManuallyDrop::new(guard),
         }
     }
 }
@@ -149,24 +149,23 @@ impl<'a> VcLock<'a> {
 impl std::ops::Deref for VcLock<'_> {
     type Target = VcCore;
     fn deref(&self) -> &VcCore {
-        self.guard.as_ref().expect("locked until dropped")
+        &self.guard
     }
 }
 
 impl std::ops::DerefMut for VcLock<'_> {
     fn deref_mut(&mut self) -> &mut VcCore {
-        self.guard.as_mut().expect("locked until dropped")
+        &mut self.guard
     }
 }
 
 impl Drop for VcLock<'_> {
     fn drop(&mut self) {
-        let Some(mut core) = self.guard.take() else {
-            return;
-        };
-        core.settle();
-        let wake = core.machine.take_wakeups();
-        drop(core);
+        self.guard.settle();
+        let wake = self.guard.machine.take_wakeups();
+        // SAFETY: the guard is dropped exactly once, here, and not used
+        // after: the lock is released before anyone is woken.
+        unsafe { ManuallyDrop::drop(&mut self.guard) };
         if wake.task {
             self.shared.wake_task.notify_one();
         }

@@ -18,6 +18,7 @@
 //! one at a time, never holding the VC's lock while a client callback runs.
 
 mod driver;
+#[allow(unsafe_code)]
 mod io;
 mod send;
 mod wake;

@@ -15,15 +15,24 @@ use crate::status::Status;
 use crate::tdi::SendOptions;
 use rxce_proto::vc::VcState;
 
+/// A send let into the queue.
+struct Queued {
+    id: u64,
+    len: usize,
+    /// A waited-for send's outcome when the sender's own write pass, in the
+    /// same lock, finished it.
+    outcome: Option<Result<usize, Status>>,
+}
+
 impl VcShared {
     /// Queues a send, waiting for room when the queue is full and the send
-    /// may block. Returns the send's id and length.
+    /// may block, and writes what the socket takes at once.
     async fn enqueue(
         &self,
         mut data: SendBuffers,
         options: SendOptions,
         completion: Completion,
-    ) -> Result<(u64, usize), Status> {
+    ) -> Result<Queued, Status> {
         let mut waited = false;
         loop {
             // The waiters' notification is registered only once the send
@@ -45,7 +54,10 @@ impl VcShared {
                     Admit::Now => {
                         let len = data.len();
                         let id = core.machine.push(data, options, completion);
-                        return Ok((id, len));
+                        let waited = completion == Completion::Waiter;
+                        core.transmit(waited.then_some(id));
+                        let outcome = if waited { core.machine.outcome(id, len) } else { None };
+                        return Ok(Queued { id, len, outcome });
                     }
                     Admit::WaitForRoom if registered => break core.stream(),
                     Admit::WaitForRoom => {
@@ -65,7 +77,10 @@ impl VcShared {
     }
 
     pub(crate) async fn send(&self, data: SendBuffers, options: SendOptions) -> Result<usize, Status> {
-        let (id, len) = self.enqueue(data, options, Completion::Waiter).await?;
+        let Queued { id, len, outcome } = self.enqueue(data, options, Completion::Waiter).await?;
+        if let Some(outcome) = outcome {
+            return outcome;
+        }
         let mut waiter = Waiter {
             vc: self,
             id,
@@ -101,10 +116,7 @@ impl VcShared {
 
     pub(crate) async fn submit(&self, data: SendBuffers, options: SendOptions, context: usize) -> Status {
         match self.enqueue(data, options, Completion::Callback(context)).await {
-            Ok(_) => {
-                self.lock().transmit(None);
-                Status::PENDING
-            }
+            Ok(_) => Status::PENDING,
             Err(status) => status,
         }
     }
