@@ -43,13 +43,14 @@ pub enum Smb2Error {
     #[error("SMB2 message is not a response (SERVER_TO_REDIR flag clear, flags {0:#010x})")]
     NotAResponse(u32),
 
-    /// The header's `Command` is not NEGOTIATE.
-    #[error("SMB2 command is {0:#06x}, expected NEGOTIATE (0x0000)")]
+    /// The header's `Command` is not the one the parser reads (NEGOTIATE,
+    /// or ECHO).
+    #[error("SMB2 command is {0:#06x}, not the command this parser reads")]
     UnexpectedCommand(u16),
 
-    /// The server refused the NEGOTIATE with this NT status and an SMB2
+    /// The server refused the request with this NT status and an SMB2
     /// ERROR response body.
-    #[error("server answered the NEGOTIATE with status {0:#010x}")]
+    #[error("server answered the request with status {0:#010x}")]
     ServerStatus(u32),
 
     /// The NEGOTIATE response body's `StructureSize` is not 65.

@@ -1,4 +1,5 @@
-//! A minimal, sans-I/O codec for the SMB2 NEGOTIATE exchange.
+//! A minimal, sans-I/O codec for the SMB2 NEGOTIATE exchange (and ECHO,
+//! the smallest request a negotiated connection answers).
 //!
 //! This crate knows how to build the first message an SMB2/SMB3 client sends
 //! (a NEGOTIATE request, see [`NegotiateRequest`]) and how to read the server's
@@ -57,12 +58,14 @@
 #![deny(missing_docs)]
 
 mod context;
+mod echo;
 mod error;
 mod request;
 mod response;
 mod wire;
 
 pub use context::{NegotiateContext, PreauthIntegrity};
+pub use echo::{parse_echo_response, EchoRequest, EchoResponse};
 pub use error::Smb2Error;
 pub use request::{NegotiateRequest, DEFAULT_CLIENT_GUID, DEFAULT_PREAUTH_SALT, OFFERED_CIPHERS};
 pub use response::{parse_negotiate_response, NegotiateResponse};
@@ -247,6 +250,8 @@ pub mod security_mode {
 pub mod command {
     /// `SMB2 NEGOTIATE`.
     pub const NEGOTIATE: u16 = 0x0000;
+    /// `SMB2 ECHO`.
+    pub const ECHO: u16 = 0x000D;
 }
 
 /// SMB2 header `Flags` bits used by this crate.

@@ -482,7 +482,7 @@ fn response_cipher_must_be_single() {
 fn errors_display() {
     assert_eq!(
         Smb2Error::ServerStatus(status::NOT_SUPPORTED).to_string(),
-        "server answered the NEGOTIATE with status 0xc00000bb"
+        "server answered the request with status 0xc00000bb"
     );
     assert_eq!(
         Smb2Error::BadProtocolId(*b"HTTP").to_string(),
