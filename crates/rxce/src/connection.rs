@@ -1,8 +1,10 @@
 //! Connections: a logical link from a local address to one remote address,
 //! carried by one or more VCs (RXCE_CONNECTION).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::address::{Address, AddressShared};
@@ -29,8 +31,18 @@ pub(crate) struct ConnectionShared {
     server_name: std::sync::OnceLock<String>,
     /// How lost VCs are rebuilt (none by default).
     reconnect: std::sync::Mutex<Option<ReconnectPolicy>>,
+    /// Rebuilds under way, by the id of the VC they replace: a tear-down
+    /// of that VC or of the connection stops its rebuild and waits for it,
+    /// so that no report of it comes after the tear-down returned.
+    rebuilds: std::sync::Mutex<HashMap<u64, Rebuild>>,
     _charge: Charge,
     _live: LiveToken,
+}
+
+/// One lost VC's rebuild: its task, and what stops it.
+struct Rebuild {
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
 }
 
 /// A connection to one remote address (`RXCE_CONNECTION`), built by
@@ -66,6 +78,7 @@ impl ConnectionShared {
             vcs: Children::default(),
             server_name: std::sync::OnceLock::new(),
             reconnect: std::sync::Mutex::new(None),
+            rebuilds: std::sync::Mutex::new(HashMap::new()),
             _charge: charge,
         }))
     }
@@ -111,22 +124,33 @@ impl ConnectionShared {
         }
         let connection = self.clone();
         let lost = lost.clone();
+        // A child of the connection's token: the connection's tear-down
+        // (or its address's, or its transport's) stops the rebuild too.
+        let cancel = self.cancel.child_token();
+        let stop = cancel.clone();
         let runtime = self.engine().runtime.clone();
-        runtime.spawn(async move {
+        let id = lost.id();
+        let mut rebuilds = self.rebuilds.lock().unwrap_or_else(|e| e.into_inner());
+        let task = runtime.spawn(async move {
             let mut backoff = policy.initial_backoff;
             let mut last = Status::CANCELLED;
+            // Reports only while nothing stopped the rebuild: a tear-down
+            // that stops it waits for a report under way.
+            let report = |callback: &'static str, call: &dyn Fn()| {
+                if !stop.is_cancelled() {
+                    let watch = &connection.engine().callbacks;
+                    let _ = crate::registry::guarded_callback(lost.id(), callback, watch, call);
+                }
+            };
             for attempt in 1..=policy.attempts {
                 tokio::select! {
-                    _ = connection.cancel.cancelled() => return,
+                    _ = stop.cancelled() => return,
                     _ = tokio::time::sleep(backoff) => {}
                 }
-                match connection.rebuild(&lost).await {
+                match connection.rebuild(&lost, &stop).await {
                     Ok(restored) => {
                         tracing::debug!(lost = lost.id(), restored = restored.id(), attempt, "VC rebuilt");
-                        let watch = &connection.engine().callbacks;
-                        let _ = crate::registry::guarded_callback(lost.id(), "reconnected", watch, || {
-                            connection.handler.reconnected(&lost, &restored)
-                        });
+                        report("reconnected", &|| connection.handler.reconnected(&lost, &restored));
                         return;
                     }
                     Err(status) if status == Status::INVALID_HANDLE => return,
@@ -142,15 +166,42 @@ impl ConnectionShared {
                 policy.attempts,
                 last.name()
             ));
-            let watch = &connection.engine().callbacks;
-            let _ = crate::registry::guarded_callback(lost.id(), "reconnect failed", watch, || {
-                connection.handler.reconnect_failed(&lost, status)
+            report("reconnect failed", &|| {
+                connection.handler.reconnect_failed(&lost, status.clone())
             });
         });
+        rebuilds.insert(id, Rebuild { cancel, task });
+    }
+
+    /// Stops the rebuild of the VC `id` (torn down by the client) and waits
+    /// until it has ended, unless called from inside its own report.
+    pub(crate) async fn stop_rebuild(&self, id: u64) {
+        let rebuild = self.rebuilds.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        if let Some(rebuild) = rebuild {
+            rebuild.cancel.cancel();
+            if !crate::registry::in_callback_of(id) {
+                let _ = rebuild.task.await;
+            }
+        }
+    }
+
+    /// Stops every rebuild of the connection (its tear-down) and waits for
+    /// them, as [`stop_rebuild`](Self::stop_rebuild) does for one.
+    pub(crate) async fn stop_rebuilds(&self) {
+        let ids: Vec<u64> = self
+            .rebuilds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .copied()
+            .collect();
+        for id in ids {
+            self.stop_rebuild(id).await;
+        }
     }
 
     /// One rebuild of `lost`: a new VC over its address to its remote.
-    async fn rebuild(self: &Arc<Self>, lost: &Vc) -> Result<Vc, Status> {
+    async fn rebuild(self: &Arc<Self>, lost: &Vc, stop: &CancellationToken) -> Result<Vc, Status> {
         if self.vcs.is_closed() {
             return Err(Status::INVALID_HANDLE.with_message("the connection was torn down"));
         }
@@ -162,7 +213,7 @@ impl ConnectionShared {
             .attempt(
                 information.clone(),
                 &information,
-                self.cancel.child_token(),
+                stop.child_token(),
                 engine.config.connect_timeout,
                 std::time::Duration::ZERO,
             )
@@ -226,7 +277,8 @@ impl Connection {
     /// is lost when its disconnect is indicated for a reason other than
     /// the client's own disconnect or tear-down; the handler hears of the
     /// rebuilt VC through `reconnected`, or `reconnect_failed` when the
-    /// engine gives up.
+    /// engine gives up. Tearing down the lost VC or the connection stops
+    /// the rebuild: nothing is reported after that tear-down returned.
     pub fn set_reconnect_policy(&self, policy: Option<ReconnectPolicy>) {
         *self.0.reconnect.lock().unwrap_or_else(|e| e.into_inner()) = policy;
     }

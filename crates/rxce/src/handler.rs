@@ -104,7 +104,9 @@ pub trait ConnectionEventHandler: Send + Sync + 'static {
 
     /// With a reconnect policy: the engine rebuilt `lost` (after its
     /// disconnect indication) as `restored`, a new VC of the same
-    /// connection. `lost` stays until the client tears it down. `restored`
+    /// connection. `lost` stays until the client tears it down; tearing it
+    /// down (or the connection) stops its rebuild, and neither this nor
+    /// `reconnect_failed` comes after that tear-down returned. `restored`
     /// is live already: its first indications may come before or while
     /// this runs (on another worker).
     fn reconnected(&self, lost: &Vc, restored: &Vc) {

@@ -81,6 +81,8 @@ impl Object {
                 tracing::debug!(address = address.id, "address torn down");
             }
             Object::Connection(connection) => {
+                // Rebuilds of lost VCs report about them: none after this.
+                connection.stop_rebuilds().await;
                 connection.address.connections.remove(connection.id);
                 tracing::debug!(connection = connection.id, "connection torn down");
             }

@@ -215,3 +215,91 @@ async fn a_client_holding_bytes_is_not_mistaken_for_a_dead_peer() {
         "{events:?}"
     );
 }
+
+/// Resets the peer's side of a connection (the server "crashes").
+fn reset(peer: tokio::net::TcpStream) {
+    let std = peer.into_std().unwrap();
+    socket2::SockRef::from(&std).set_linger(Some(Duration::ZERO)).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_vc_torn_down_before_its_rebuild_is_not_rebuilt_nor_reported() {
+    let engine = engine();
+    let (listener, addr) = tcp_listener().await;
+    let (_t, address) = tcp_address(&engine);
+    let handler = Recorder::taking_all();
+    let (connection, lost) = address.build_connection(to(addr), handler.clone()).await.unwrap();
+    connection.set_reconnect_policy(Some(ReconnectPolicy {
+        attempts: 20,
+        initial_backoff: Duration::from_millis(300),
+        max_backoff: Duration::from_millis(300),
+    }));
+    let (peer, _) = listener.accept().await.unwrap();
+    reset(peer);
+    handler
+        .wait_for("the loss", |e| e.iter().any(|e| matches!(e, Event::Disconnect { .. })))
+        .await;
+    // The client is done with the lost VC before the first rebuild (the
+    // server still listens: a rebuild would succeed at once).
+    lost.tear_down().await.unwrap();
+    let rebuilt = tokio::time::timeout(Duration::from_millis(900), listener.accept()).await;
+    assert!(rebuilt.is_err(), "no rebuild after the lost VC's tear-down");
+    assert!(
+        !handler
+            .events()
+            .iter()
+            .any(|e| matches!(e, Event::Reconnected { .. } | Event::ReconnectFailed { .. })),
+        "nothing is reported about a VC after its tear-down returned: {:?}",
+        handler.events()
+    );
+    assert_eq!(connection.virtual_circuit_count(), 0);
+}
+
+/// Takes its time to hear that a lost VC could not be rebuilt, and notes
+/// when it did.
+#[derive(Default)]
+struct SlowToHear {
+    started: std::sync::atomic::AtomicBool,
+    heard: std::sync::Mutex<Option<Instant>>,
+}
+
+impl rxce::ConnectionEventHandler for SlowToHear {
+    fn reconnect_failed(&self, _lost: &rxce::Vc, _status: Status) {
+        self.started.store(true, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(Duration::from_secs(1));
+        *self.heard.lock().unwrap() = Some(Instant::now());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_tear_down_waits_for_a_rebuild_being_reported() {
+    let engine = engine_with(EngineConfig {
+        slow_callback: None,
+        ..EngineConfig::default()
+    });
+    let (listener, addr) = tcp_listener().await;
+    let (_t, address) = tcp_address(&engine);
+    let handler = std::sync::Arc::new(SlowToHear::default());
+    let (connection, _lost) = address.build_connection(to(addr), handler.clone()).await.unwrap();
+    connection.set_reconnect_policy(Some(ReconnectPolicy {
+        attempts: 1,
+        initial_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(20),
+    }));
+    let (peer, _) = listener.accept().await.unwrap();
+    drop(listener);
+    reset(peer);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !handler.started.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(Instant::now() < deadline, "the engine did not give up");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    connection.tear_down().await.unwrap();
+    let returned = Instant::now();
+    let heard = handler
+        .heard
+        .lock()
+        .unwrap()
+        .expect("the report ran to its end before the tear-down returned");
+    assert!(heard <= returned);
+}

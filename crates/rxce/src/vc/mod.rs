@@ -207,6 +207,8 @@ impl VcShared {
                 let _ = task.await;
             }
         }
+        // A lost VC's rebuild reports about this VC: it ends here too.
+        self.connection.stop_rebuild(self.id).await;
         self.forget();
         Ok(())
     }
