@@ -345,16 +345,61 @@ impl SambaServer {
             dir,
         };
         // From here on, dropping `server` cleans up whatever was started.
-        let conf = server.config_path.to_string_lossy().into_owned();
-        let smbd_args = ["-F", "--no-process-group", "--debug-stdout", "-s", &conf];
-        server.spawn("smbd", smbd, &smbd_args).map_err(fatal)?;
-        if let (Some(nmbd), Some(port)) = (nmbd, nmbd_port) {
-            let port = port.to_string();
-            let nmbd_args = ["-F", "--no-process-group", "--debug-stdout", "-s", &conf, "-p", &port];
-            server.spawn("nmbd", nmbd, &nmbd_args).map_err(fatal)?;
-        }
+        server.spawn_daemons(smbd, nmbd)?;
         server.wait_ready(Instant::now() + options.start_timeout)?;
         Ok(server)
+    }
+
+    /// Starts smbd (and nmbd, when the server has it) with the server's
+    /// configuration.
+    fn spawn_daemons(&mut self, smbd: &Path, nmbd: Option<&Path>) -> Result<(), StartError> {
+        let fatal = StartError::Fatal;
+        let conf = self.config_path.to_string_lossy().into_owned();
+        let smbd_args = ["-F", "--no-process-group", "--debug-stdout", "-s", &conf];
+        self.spawn("smbd", smbd, &smbd_args).map_err(fatal)?;
+        if let (Some(nmbd), Some(port)) = (nmbd, self.nmbd_port) {
+            let port = port.to_string();
+            let nmbd_args = ["-F", "--no-process-group", "--debug-stdout", "-s", &conf, "-p", &port];
+            self.spawn("nmbd", nmbd, &nmbd_args).map_err(fatal)?;
+        }
+        Ok(())
+    }
+
+    /// Starts the server again after [`stop`](Self::stop): the same
+    /// configuration, state and ports, new processes — a server restart
+    /// (its clients' connections are gone, its addresses are not). Returns
+    /// once it answers again, as [`start_with`](Self::start_with) does
+    /// (waiting up to 20 s).
+    ///
+    /// # Errors
+    ///
+    /// When the server still runs, when Samba is gone, or when a daemon
+    /// does not come up (with the logs' tail).
+    pub fn start_again(&mut self) -> io::Result<()> {
+        if !self.daemons.is_empty() {
+            return Err(io::Error::other("the server is still running: stop it first"));
+        }
+        let missing = || io::Error::new(io::ErrorKind::NotFound, INSTALL_HINT);
+        let smbd = find_program("smbd").ok_or_else(missing)?;
+        let nmbd = match self.nmbd_port {
+            Some(_) => Some(find_program("nmbd").ok_or_else(missing)?),
+            None => None,
+        };
+        self.spawn_daemons(&smbd, nmbd.as_deref())?;
+        self.wait_ready(Instant::now() + Duration::from_secs(20))?;
+        Ok(())
+    }
+
+    /// Freezes every process of the server (SIGSTOP to its process groups):
+    /// it keeps its connections but reads and answers nothing, as a hung
+    /// server would, until [`stop`](Self::stop) kills it.
+    pub fn freeze(&self) {
+        for daemon in &self.daemons {
+            // SAFETY: signals a process group this server created.
+            unsafe {
+                libc::kill(-daemon.pgid, libc::SIGSTOP);
+            }
+        }
     }
 
     fn spawn(&mut self, name: &'static str, program: &Path, args: &[&str]) -> io::Result<()> {
