@@ -1,6 +1,7 @@
 //! The `rxce` command line's parts, as a library so that tests and
 //! benchmarks can drive them: endpoint URLs, the peers of `rxce serve`, the
-//! SMB probe of `rxce probe`, the demo, and the output helpers.
+//! SMB probe of `rxce probe`, the demo, the soak of `rxce soak`, and the
+//! output helpers.
 
 #![warn(missing_docs)]
 
@@ -9,6 +10,8 @@ pub mod connect;
 pub mod demo;
 pub mod endpoint;
 pub mod probe;
+pub mod process;
 pub mod serve;
+pub mod soak;
 pub mod spinner;
 pub mod table;
