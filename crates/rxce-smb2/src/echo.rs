@@ -3,8 +3,9 @@
 //! connection is alive, and what the soak uses to load one).
 
 use crate::error::Smb2Error;
-use crate::wire::{array_at, u16_at, u32_at, u64_at};
-use crate::{command, flags, status, HEADER_LEN, PROTOCOL_ID, SMB1_PROTOCOL_ID};
+use crate::header::{encode_request_header, parse_response_header};
+use crate::wire::u16_at;
+use crate::{command, status, HEADER_LEN};
 
 /// `StructureSize` of the ECHO request and response bodies.
 const ECHO_STRUCTURE_SIZE: u16 = 4;
@@ -38,19 +39,7 @@ impl EchoRequest {
     /// sync header and the 4-byte body.
     pub fn encode(&self) -> Vec<u8> {
         let mut buf = Vec::with_capacity(HEADER_LEN + 4);
-        buf.extend_from_slice(&PROTOCOL_ID); // 0: ProtocolId
-        buf.extend_from_slice(&(HEADER_LEN as u16).to_le_bytes()); // 4: StructureSize
-        buf.extend_from_slice(&1u16.to_le_bytes()); // 6: CreditCharge
-        buf.extend_from_slice(&0u32.to_le_bytes()); // 8: ChannelSequence/Reserved
-        buf.extend_from_slice(&command::ECHO.to_le_bytes()); // 12: Command
-        buf.extend_from_slice(&self.credit_request.to_le_bytes()); // 14: CreditRequest
-        buf.extend_from_slice(&0u32.to_le_bytes()); // 16: Flags
-        buf.extend_from_slice(&0u32.to_le_bytes()); // 20: NextCommand
-        buf.extend_from_slice(&self.message_id.to_le_bytes()); // 24: MessageId
-        buf.extend_from_slice(&0u32.to_le_bytes()); // 32: Reserved (ProcessId)
-        buf.extend_from_slice(&0u32.to_le_bytes()); // 36: TreeId
-        buf.extend_from_slice(&0u64.to_le_bytes()); // 40: SessionId
-        buf.extend_from_slice(&[0u8; 16]); // 48: Signature
+        encode_request_header(&mut buf, command::ECHO, 1, self.credit_request, self.message_id);
         buf.extend_from_slice(&ECHO_STRUCTURE_SIZE.to_le_bytes()); // body: StructureSize
         buf.extend_from_slice(&0u16.to_le_bytes()); // body: Reserved
         buf
@@ -76,45 +65,23 @@ pub struct EchoResponse {
 ///
 /// The first failed check, as an [`Smb2Error`].
 pub fn parse_echo_response(bytes: &[u8]) -> Result<EchoResponse, Smb2Error> {
-    let truncated = |needed: usize| Smb2Error::Truncated {
-        needed,
-        actual: bytes.len(),
-    };
-    let protocol_id: [u8; 4] = array_at(bytes, 0).ok_or(truncated(4))?;
-    if protocol_id == SMB1_PROTOCOL_ID {
-        return Err(Smb2Error::Smb1Reply);
-    }
-    if protocol_id != PROTOCOL_ID {
-        return Err(Smb2Error::BadProtocolId(protocol_id));
-    }
+    let header = parse_response_header(bytes, command::ECHO)?;
     let body = HEADER_LEN + 4;
-    if bytes.len() < body {
-        return Err(truncated(body));
-    }
-    let read16 = |off| u16_at(bytes, off).ok_or(truncated(off + 2));
-    let header_size = read16(4)?;
-    if usize::from(header_size) != HEADER_LEN {
-        return Err(Smb2Error::BadHeaderStructureSize(header_size));
-    }
-    let header_flags = u32_at(bytes, 16).ok_or(truncated(20))?;
-    if header_flags & flags::SERVER_TO_REDIR == 0 {
-        return Err(Smb2Error::NotAResponse(header_flags));
-    }
-    let command = read16(12)?;
-    if command != command::ECHO {
-        return Err(Smb2Error::UnexpectedCommand(command));
-    }
-    let response_status = u32_at(bytes, 8).ok_or(truncated(12))?;
-    let body_size = read16(HEADER_LEN)?;
-    if response_status != status::SUCCESS && body_size == ERROR_STRUCTURE_SIZE {
-        return Err(Smb2Error::ServerStatus(response_status));
+    let body_size = u16_at(bytes, HEADER_LEN)
+        .filter(|_| bytes.len() >= body)
+        .ok_or(Smb2Error::Truncated {
+            needed: body,
+            actual: bytes.len(),
+        })?;
+    if header.status != status::SUCCESS && body_size == ERROR_STRUCTURE_SIZE {
+        return Err(Smb2Error::ServerStatus(header.status));
     }
     if body_size != ECHO_STRUCTURE_SIZE {
         return Err(Smb2Error::BadBodyStructureSize(body_size));
     }
     Ok(EchoResponse {
-        message_id: u64_at(bytes, 24).ok_or(truncated(32))?,
-        credits_granted: read16(14)?,
+        message_id: header.message_id,
+        credits_granted: header.credits_granted,
     })
 }
 

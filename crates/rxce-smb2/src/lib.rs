@@ -60,6 +60,7 @@
 mod context;
 mod echo;
 mod error;
+mod header;
 mod request;
 mod response;
 mod wire;

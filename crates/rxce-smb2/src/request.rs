@@ -2,9 +2,10 @@
 
 use crate::context::encode_context;
 use crate::error::Smb2Error;
+use crate::header::encode_request_header;
 use crate::wire::pad8;
+use crate::HEADER_LEN;
 use crate::{capability, cipher, command, context_type, dialect, hash_algorithm, security_mode};
-use crate::{HEADER_LEN, PROTOCOL_ID};
 
 /// `StructureSize` of the NEGOTIATE request body, the length of its fixed
 /// part (the dialect array follows).
@@ -93,7 +94,7 @@ impl NegotiateRequest {
         let with_contexts = self.dialects.contains(&dialect::SMB3_1_1);
 
         let mut buf = Vec::with_capacity(HEADER_LEN + usize::from(REQUEST_BODY_LEN) + 2 * self.dialects.len() + 72);
-        self.encode_header(&mut buf);
+        encode_request_header(&mut buf, command::NEGOTIATE, 0, CREDIT_REQUEST, self.message_id);
 
         // NEGOTIATE request body; offsets in comments are from the body start.
         buf.extend_from_slice(&REQUEST_BODY_LEN.to_le_bytes()); // 0: StructureSize
@@ -133,24 +134,6 @@ impl NegotiateRequest {
             encode_context(&mut buf, context_type::ENCRYPTION_CAPABILITIES, &encryption);
         }
         Ok(buf)
-    }
-
-    /// Appends the 64-byte SMB2 sync header of a NEGOTIATE request.
-    fn encode_header(&self, buf: &mut Vec<u8>) {
-        buf.extend_from_slice(&PROTOCOL_ID); // 0: ProtocolId
-        buf.extend_from_slice(&(HEADER_LEN as u16).to_le_bytes()); // 4: StructureSize
-        buf.extend_from_slice(&0u16.to_le_bytes()); // 6: CreditCharge
-        buf.extend_from_slice(&0u32.to_le_bytes()); // 8: ChannelSequence/Reserved
-        buf.extend_from_slice(&command::NEGOTIATE.to_le_bytes()); // 12: Command
-        buf.extend_from_slice(&CREDIT_REQUEST.to_le_bytes()); // 14: CreditRequest
-        buf.extend_from_slice(&0u32.to_le_bytes()); // 16: Flags
-        buf.extend_from_slice(&0u32.to_le_bytes()); // 20: NextCommand
-        buf.extend_from_slice(&self.message_id.to_le_bytes()); // 24: MessageId
-        buf.extend_from_slice(&0u32.to_le_bytes()); // 32: Reserved (ProcessId)
-        buf.extend_from_slice(&0u32.to_le_bytes()); // 36: TreeId
-        buf.extend_from_slice(&0u64.to_le_bytes()); // 40: SessionId
-        buf.extend_from_slice(&[0u8; 16]); // 48: Signature
-        debug_assert_eq!(buf.len(), HEADER_LEN);
     }
 }
 

@@ -2,9 +2,10 @@
 
 use crate::context::{parse_context_list, NegotiateContext};
 use crate::error::Smb2Error;
+use crate::header::parse_response_header;
 use crate::wire::{array_at, u16_at, u32_at, u64_at};
-use crate::{command, context_type, dialect, flags, security_mode, status};
-use crate::{HEADER_LEN, PROTOCOL_ID, SMB1_PROTOCOL_ID};
+use crate::HEADER_LEN;
+use crate::{command, context_type, dialect, security_mode, status};
 
 /// `StructureSize` of the NEGOTIATE response body.
 const RESPONSE_STRUCTURE_SIZE: u16 = 65;
@@ -115,35 +116,11 @@ pub fn parse_negotiate_response(bytes: &[u8]) -> Result<NegotiateResponse, Smb2E
     };
 
     // --- Header -----------------------------------------------------------
-    let protocol_id: [u8; 4] = array_at(bytes, 0).ok_or(truncated(4))?;
-    if protocol_id == SMB1_PROTOCOL_ID {
-        return Err(Smb2Error::Smb1Reply);
-    }
-    if protocol_id != PROTOCOL_ID {
-        return Err(Smb2Error::BadProtocolId(protocol_id));
-    }
-    if bytes.len() < HEADER_LEN {
-        return Err(truncated(HEADER_LEN));
-    }
+    let header = parse_response_header(bytes, command::NEGOTIATE)?;
+    let (status, credits_granted, message_id) = (header.status, header.credits_granted, header.message_id);
     let read16 = |off| u16_at(bytes, off).ok_or(truncated(off + 2));
     let read32 = |off| u32_at(bytes, off).ok_or(truncated(off + 4));
     let read64 = |off| u64_at(bytes, off).ok_or(truncated(off + 8));
-
-    let header_size = read16(4)?;
-    if usize::from(header_size) != HEADER_LEN {
-        return Err(Smb2Error::BadHeaderStructureSize(header_size));
-    }
-    let status = read32(8)?;
-    let command = read16(12)?;
-    let credits_granted = read16(14)?;
-    let header_flags = read32(16)?;
-    let message_id = read64(24)?;
-    if header_flags & flags::SERVER_TO_REDIR == 0 {
-        return Err(Smb2Error::NotAResponse(header_flags));
-    }
-    if command != command::NEGOTIATE {
-        return Err(Smb2Error::UnexpectedCommand(command));
-    }
 
     // --- Body -------------------------------------------------------------
     let b = HEADER_LEN; // body start

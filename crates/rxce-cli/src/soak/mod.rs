@@ -8,8 +8,8 @@
 //! three kinds, resumes, graceful disconnects, datagrams, stale handles —
 //! over `tcp`, `tcp+smb`, `netbt`, `udp`, `unix` and `memory`, to embedded
 //! echo peers and (where Samba is installed) a private smbd, a share of the
-//! TCP-based connections through a [fault proxy](proxy) (latency, resets,
-//! stalls, partitions). The [books] check, as indications come, that:
+//! TCP-based connections through a fault proxy (latency, resets,
+//! stalls, partitions). The books check, as indications come, that:
 //!
 //! - every asynchronous send is submitted and completed exactly once
 //!   (a synchronous one returns once, within the operation limit);
