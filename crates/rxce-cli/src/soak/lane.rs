@@ -429,6 +429,7 @@ impl Lane {
         let Some(payload) = lock(&entry).ledger.next_payload(size) else {
             return self.skip();
         };
+        let payload = payload.into_bytes();
         let len = payload.len();
         let buffers = chain(payload, pieces);
         let options = match mode {

@@ -24,6 +24,32 @@ pub enum Content {
     Smb(SmbConversation),
 }
 
+/// What one send carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// These bytes (an smbd request).
+    Bytes(Vec<u8>),
+    /// `len` bytes of the pattern of `key` from `position`.
+    Pattern {
+        /// The VC's pattern.
+        key: u64,
+        /// Where in the VC's stream.
+        position: u64,
+        /// How many bytes.
+        len: usize,
+    },
+}
+
+impl Payload {
+    /// The bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Payload::Bytes(bytes) => bytes,
+            Payload::Pattern { key, position, len } => pattern::bytes(key, position, len),
+        }
+    }
+}
+
 /// The ids of a VC and of every object whose tear-down tears it down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lineage {
@@ -139,20 +165,25 @@ impl VcLedger {
         matches!(self.content, Content::Echo { framed: true } | Content::Smb(_))
     }
 
-    /// The bytes of the next send of `size` bytes (an smbd VC sends its
-    /// next request whatever the size), or `None` when the VC cannot send
-    /// now (no smbd credit, nothing known about the VC).
-    pub fn next_payload(&mut self, size: usize) -> Option<Vec<u8>> {
+    /// The next send of `size` bytes (an smbd VC sends its next request
+    /// whatever the size), or `None` when the VC cannot send now (no smbd
+    /// credit, nothing known about the VC). The pattern is made from the
+    /// [`Payload`] outside the books' lock.
+    pub fn next_payload(&mut self, size: usize) -> Option<Payload> {
         match &mut self.content {
             Content::Unknown => None,
-            Content::Smb(smb) => smb.next_request(),
+            Content::Smb(smb) => smb.next_request().map(Payload::Bytes),
             Content::Echo { framed } => {
-                let bytes = pattern::bytes(self.key, self.reserved, size);
+                let payload = Payload::Pattern {
+                    key: self.key,
+                    position: self.reserved,
+                    len: size,
+                };
                 self.reserved += size as u64;
                 if *framed && size > 0 {
                     self.messages.push_back(size);
                 }
-                Some(bytes)
+                Some(payload)
             }
         }
     }

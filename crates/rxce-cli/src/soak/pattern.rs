@@ -10,15 +10,17 @@ fn word(key: u64, index: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The pattern byte of stream `key` at `position`.
-pub fn byte_at(key: u64, position: u64) -> u8 {
-    word(key, position / 8).to_le_bytes()[(position % 8) as usize]
-}
-
-/// Fills `out` with the pattern of `key` from `position` on.
+/// Fills `out` with the pattern of `key` from `position` on, a word at a
+/// time where it can.
 pub fn fill(key: u64, position: u64, out: &mut [u8]) {
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = byte_at(key, position + i as u64);
+    let mut at = 0;
+    while at < out.len() {
+        let pos = position + at as u64;
+        let skip = (pos % 8) as usize;
+        let bytes = word(key, pos / 8).to_le_bytes();
+        let n = (8 - skip).min(out.len() - at);
+        out[at..at + n].copy_from_slice(&bytes[skip..skip + n]);
+        at += n;
     }
 }
 
@@ -32,15 +34,28 @@ pub fn bytes(key: u64, position: u64, len: usize) -> Vec<u8> {
 /// The offset in `data` of the first byte that differs from the pattern
 /// of `key` at `position`, if any.
 pub fn first_difference(key: u64, position: u64, data: &[u8]) -> Option<usize> {
-    data.iter()
-        .enumerate()
-        .find(|(i, b)| **b != byte_at(key, position + *i as u64))
-        .map(|(i, _)| i)
+    let mut expected = [0u8; 4096];
+    let mut at = 0;
+    for chunk in data.chunks(expected.len()) {
+        let expected = &mut expected[..chunk.len()];
+        fill(key, position + at as u64, expected);
+        if chunk != expected {
+            let i = chunk.iter().zip(expected.iter()).position(|(a, b)| a != b)?;
+            return Some(at + i);
+        }
+        at += chunk.len();
+    }
+    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The pattern byte of stream `key` at `position`, alone.
+    fn byte_at(key: u64, position: u64) -> u8 {
+        word(key, position / 8).to_le_bytes()[(position % 8) as usize]
+    }
 
     #[test]
     fn the_pattern_depends_on_key_and_position() {
@@ -52,6 +67,21 @@ mod tests {
         for shift in 1..2048 {
             assert!(first_difference(1, shift as u64, &a[..64]).is_some(), "shift {shift}");
         }
+    }
+
+    #[test]
+    fn filling_a_word_at_a_time_gives_the_bytes_one_at_a_time() {
+        for position in 0..20u64 {
+            for len in 0..40usize {
+                let one_by_one: Vec<u8> = (0..len as u64).map(|i| byte_at(5, position + i)).collect();
+                assert_eq!(bytes(5, position, len), one_by_one, "at {position}, {len} bytes");
+            }
+        }
+        let long = bytes(5, 3, 10_000);
+        assert_eq!(first_difference(5, 3, &long), None);
+        let mut changed = long.clone();
+        changed[9_000] ^= 2;
+        assert_eq!(first_difference(5, 3, &changed), Some(9_000));
     }
 
     #[test]

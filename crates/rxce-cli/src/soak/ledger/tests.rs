@@ -26,8 +26,8 @@ fn take(ledger: &mut VcLedger, data: &[u8], available: usize) -> Result<(), Stri
 #[test]
 fn a_stream_echo_must_come_back_intact_in_order_and_no_longer_than_sent() {
     let mut ledger = echo(false);
-    let first = ledger.next_payload(10).unwrap();
-    let second = ledger.next_payload(5).unwrap();
+    let first = ledger.next_payload(10).unwrap().into_bytes();
+    let second = ledger.next_payload(5).unwrap().into_bytes();
     let stream = [first, second].concat();
     take(&mut ledger, &stream[..7], 7).unwrap();
     take(&mut ledger, &stream[7..], 8).unwrap();
@@ -37,7 +37,7 @@ fn a_stream_echo_must_come_back_intact_in_order_and_no_longer_than_sent() {
         .contains("16 bytes came back where 15"));
 
     let mut ledger = echo(false);
-    let mut sent = ledger.next_payload(100).unwrap();
+    let mut sent = ledger.next_payload(100).unwrap().into_bytes();
     sent[60] ^= 1;
     assert!(take(&mut ledger, &sent, 100)
         .unwrap_err()
@@ -47,12 +47,12 @@ fn a_stream_echo_must_come_back_intact_in_order_and_no_longer_than_sent() {
 #[test]
 fn a_send_refused_or_cut_gives_its_pattern_positions_back() {
     let mut ledger = echo(false);
-    let refused = ledger.next_payload(8).unwrap();
+    let refused = ledger.next_payload(8).unwrap().into_bytes();
     ledger.not_sent(8, 0);
-    let cut = ledger.next_payload(8).unwrap();
+    let cut = ledger.next_payload(8).unwrap().into_bytes();
     assert_eq!(cut, refused, "the same positions again");
     ledger.not_sent(8, 3);
-    let next = ledger.next_payload(4).unwrap();
+    let next = ledger.next_payload(4).unwrap().into_bytes();
     take(&mut ledger, &[&cut[..3], &next[..]].concat(), 7).unwrap();
     assert_eq!(ledger.totals(), (7, 7));
 }
@@ -60,13 +60,13 @@ fn a_send_refused_or_cut_gives_its_pattern_positions_back() {
 #[test]
 fn a_framed_echo_comes_back_message_by_message() {
     let mut ledger = echo(true);
-    let first = ledger.next_payload(6).unwrap();
+    let first = ledger.next_payload(6).unwrap().into_bytes();
     assert_eq!(
-        ledger.next_payload(0).unwrap(),
+        ledger.next_payload(0).unwrap().into_bytes(),
         b"",
         "an empty message is not indicated"
     );
-    let second = ledger.next_payload(4).unwrap();
+    let second = ledger.next_payload(4).unwrap().into_bytes();
     // Part of the first, then the rest into a client buffer.
     ledger.indication(4, 6).unwrap();
     ledger.consume(&first[..2]).unwrap();
@@ -76,11 +76,11 @@ fn a_framed_echo_comes_back_message_by_message() {
     assert_eq!(ledger.totals(), (10, 10));
 
     let mut ledger = echo(true);
-    let _ = ledger.next_payload(6).unwrap();
+    let _ = ledger.next_payload(6).unwrap().into_bytes();
     assert!(ledger.indication(6, 7).unwrap_err().contains("announces 7 bytes"));
     let mut ledger = echo(true);
-    let a = ledger.next_payload(3).unwrap();
-    let b = ledger.next_payload(3).unwrap();
+    let a = ledger.next_payload(3).unwrap().into_bytes();
+    let b = ledger.next_payload(3).unwrap().into_bytes();
     ledger.indication(3, 3).unwrap();
     assert!(ledger
         .consume(&[a, b].concat())
@@ -131,7 +131,7 @@ fn nothing_may_be_indicated_after_the_tear_down_returned() {
 #[test]
 fn a_clean_end_owes_every_byte_an_abortive_one_does_not() {
     let mut ledger = echo(false);
-    let sent = ledger.next_payload(10).unwrap();
+    let sent = ledger.next_payload(10).unwrap().into_bytes();
     take(&mut ledger, &sent[..4], 4).unwrap();
     ledger.initiated_disconnect();
     ledger.disconnected(DisconnectFlags::RELEASE, Status::SUCCESS).unwrap();
@@ -143,7 +143,7 @@ fn a_clean_end_owes_every_byte_an_abortive_one_does_not() {
         .contains("second disconnect"));
 
     let mut ledger = echo(false);
-    let sent = ledger.next_payload(10).unwrap();
+    let sent = ledger.next_payload(10).unwrap().into_bytes();
     take(&mut ledger, &sent[..4], 4).unwrap();
     ledger
         .disconnected(DisconnectFlags::ABORT, Status::CONNECTION_RESET)
@@ -151,7 +151,7 @@ fn a_clean_end_owes_every_byte_an_abortive_one_does_not() {
     assert_eq!(ledger.final_check(), Vec::<String>::new());
 
     let mut ledger = echo(true);
-    let sent = ledger.next_payload(10).unwrap();
+    let sent = ledger.next_payload(10).unwrap().into_bytes();
     take(&mut ledger, &sent, 10).unwrap();
     ledger.initiated_disconnect();
     ledger.disconnected(DisconnectFlags::RELEASE, Status::SUCCESS).unwrap();
@@ -162,7 +162,7 @@ fn a_clean_end_owes_every_byte_an_abortive_one_does_not() {
 fn an_smbd_answer_is_read_across_indications() {
     let mut ledger = VcLedger::new(lineage(), 1);
     ledger.set_content(Content::Smb(SmbConversation::default()));
-    let negotiate = ledger.next_payload(1000).unwrap();
+    let negotiate = ledger.next_payload(1000).unwrap().into_bytes();
     assert_eq!(negotiate[12], 0);
     assert_eq!(ledger.next_payload(1), None, "no credit before the answer");
     let mut answer = negotiate[..64].to_vec();
