@@ -82,19 +82,40 @@ async fn echo_on(addr: SocketAddr) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// A connection with a reconnect policy to a listener of the test's: the
+/// transport (kept alive), the connection, its VC, the listener and the
+/// server's side of the VC.
+async fn with_policy(
+    engine: &rxce::Engine,
+    handler: std::sync::Arc<dyn rxce::ConnectionEventHandler>,
+    attempts: u32,
+    backoff: Duration,
+) -> (
+    rxce::Transport,
+    rxce::Connection,
+    rxce::Vc,
+    TcpListener,
+    tokio::net::TcpStream,
+) {
+    let (listener, addr) = tcp_listener().await;
+    let (transport, address) = tcp_address(engine);
+    let (connection, vc) = address.build_connection(to(addr), handler).await.unwrap();
+    connection.set_reconnect_policy(Some(ReconnectPolicy {
+        attempts,
+        initial_backoff: backoff,
+        max_backoff: backoff * 4,
+    }));
+    let (peer, _) = listener.accept().await.unwrap();
+    (transport, connection, vc, listener, peer)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_that_goes_away_and_comes_back_gets_its_vc_rebuilt() {
     let engine = engine();
-    let (listener, addr) = tcp_listener().await;
-    let (_t, address) = tcp_address(&engine);
     let handler = Recorder::taking_all();
-    let (connection, lost) = address.build_connection(to(addr), handler.clone()).await.unwrap();
-    connection.set_reconnect_policy(Some(ReconnectPolicy {
-        attempts: 20,
-        initial_backoff: Duration::from_millis(50),
-        max_backoff: Duration::from_millis(200),
-    }));
-    let (peer, _) = listener.accept().await.unwrap();
+    let (_t, connection, lost, listener, peer) =
+        with_policy(&engine, handler.clone(), 20, Duration::from_millis(50)).await;
+    let addr = listener.local_addr().unwrap();
     // The server goes away: its listener and the connection, abruptly.
     drop(listener);
     let std = peer.into_std().unwrap();
@@ -131,16 +152,9 @@ async fn a_peer_that_goes_away_and_comes_back_gets_its_vc_rebuilt() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_engine_gives_up_after_the_policy_s_attempts() {
     let engine = engine();
-    let (listener, addr) = tcp_listener().await;
-    let (_t, address) = tcp_address(&engine);
     let handler = Recorder::taking_all();
-    let (connection, lost) = address.build_connection(to(addr), handler.clone()).await.unwrap();
-    connection.set_reconnect_policy(Some(ReconnectPolicy {
-        attempts: 3,
-        initial_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(40),
-    }));
-    let (peer, _) = listener.accept().await.unwrap();
+    let (transport, _connection, lost, listener, peer) =
+        with_policy(&engine, handler.clone(), 3, Duration::from_millis(20)).await;
     drop(listener);
     drop(peer);
     let events = handler
@@ -161,6 +175,7 @@ async fn the_engine_gives_up_after_the_policy_s_attempts() {
     // A graceful disconnect of our own is no loss: nothing is rebuilt.
     let (listener, addr) = tcp_listener().await;
     let quiet = Recorder::taking_all();
+    let address = transport.addresses()[0].clone();
     let (connection, vc) = address.build_connection(to(addr), quiet.clone()).await.unwrap();
     connection.set_reconnect_policy(Some(ReconnectPolicy::default()));
     let (peer, _) = listener.accept().await.unwrap();
@@ -225,16 +240,9 @@ fn reset(peer: tokio::net::TcpStream) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_vc_torn_down_before_its_rebuild_is_not_rebuilt_nor_reported() {
     let engine = engine();
-    let (listener, addr) = tcp_listener().await;
-    let (_t, address) = tcp_address(&engine);
     let handler = Recorder::taking_all();
-    let (connection, lost) = address.build_connection(to(addr), handler.clone()).await.unwrap();
-    connection.set_reconnect_policy(Some(ReconnectPolicy {
-        attempts: 20,
-        initial_backoff: Duration::from_millis(300),
-        max_backoff: Duration::from_millis(300),
-    }));
-    let (peer, _) = listener.accept().await.unwrap();
+    let (_t, connection, lost, listener, peer) =
+        with_policy(&engine, handler.clone(), 20, Duration::from_millis(300)).await;
     reset(peer);
     handler
         .wait_for("the loss", |e| e.iter().any(|e| matches!(e, Event::Disconnect { .. })))
@@ -277,16 +285,9 @@ async fn a_connection_tear_down_waits_for_a_rebuild_being_reported() {
         slow_callback: None,
         ..EngineConfig::default()
     });
-    let (listener, addr) = tcp_listener().await;
-    let (_t, address) = tcp_address(&engine);
     let handler = std::sync::Arc::new(SlowToHear::default());
-    let (connection, _lost) = address.build_connection(to(addr), handler.clone()).await.unwrap();
-    connection.set_reconnect_policy(Some(ReconnectPolicy {
-        attempts: 1,
-        initial_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(20),
-    }));
-    let (peer, _) = listener.accept().await.unwrap();
+    let (_t, connection, _lost, listener, peer) =
+        with_policy(&engine, handler.clone(), 1, Duration::from_millis(20)).await;
     drop(listener);
     reset(peer);
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -6,13 +6,13 @@
 
 mod common;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
 use rxce::wire::NetbiosName;
 use rxce::{
-    ConnectionInformation, Engine, EngineConfig, NoEvents, ReconnectPolicy, SendOptions, Status, TaAddress,
+    Connection, ConnectionInformation, Engine, EngineConfig, NoEvents, ReconnectPolicy, SendOptions, Status, TaAddress,
     TransportAddress, Vc,
 };
 use rxce_smb2::{parse_negotiate_response, NegotiateRequest};
@@ -63,6 +63,26 @@ async fn negotiate(handler: &Recorder, vc: &Vc) -> u16 {
     response.dialect
 }
 
+/// A private smbd, and a connection to it over `transport` with `policy`
+/// (nothing sent yet).
+async fn connected(
+    engine: &Engine,
+    transport: &str,
+    policy: ReconnectPolicy,
+) -> (Arc<Mutex<SambaServer>>, Arc<Recorder>, Connection, Vc) {
+    let server = Arc::new(Mutex::new(start()));
+    let address = engine
+        .build_transport(transport, 0)
+        .unwrap()
+        .build_address(TransportAddress::any_ipv4(), Arc::new(NoEvents))
+        .unwrap();
+    let handler = Recorder::taking_all();
+    let target = remote(&server.lock().unwrap(), transport);
+    let (connection, vc) = address.build_connection(target, handler.clone()).await.unwrap();
+    connection.set_reconnect_policy(Some(policy));
+    (server, handler, connection, vc)
+}
+
 fn count(handler: &Recorder, wanted: fn(&Event) -> bool) -> usize {
     handler.events().iter().filter(|e| wanted(e)).count()
 }
@@ -73,21 +93,13 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 }
 
 async fn a_restarted_smbd_gets_the_vc_rebuilt(transport: &'static str) {
-    let server = Arc::new(std::sync::Mutex::new(start()));
     let engine = engine();
-    let address = engine
-        .build_transport(transport, 0)
-        .unwrap()
-        .build_address(TransportAddress::any_ipv4(), Arc::new(NoEvents))
-        .unwrap();
-    let handler = Recorder::taking_all();
-    let target = remote(&server.lock().unwrap(), transport);
-    let (connection, lost) = address.build_connection(target, handler.clone()).await.unwrap();
-    connection.set_reconnect_policy(Some(ReconnectPolicy {
+    let policy = ReconnectPolicy {
         attempts: 100,
         initial_backoff: Duration::from_millis(50),
         max_backoff: Duration::from_millis(200),
-    }));
+    };
+    let (server, handler, connection, lost) = connected(&engine, transport, policy).await;
     let first_dialect = negotiate(&handler, &lost).await;
     let old_pid = server.lock().unwrap().smbd_pid();
 
@@ -169,21 +181,12 @@ fn fill_queue(vc: &Vc) -> Vec<usize> {
 }
 
 async fn smbd_left_down_the_engine_gives_up(transport: &'static str, engine: &Engine) {
-    let server = Arc::new(std::sync::Mutex::new(start()));
-    let address = engine
-        .build_transport(transport, 0)
-        .unwrap()
-        .build_address(TransportAddress::any_ipv4(), Arc::new(NoEvents))
-        .unwrap();
-    let handler = Recorder::taking_all();
-    let target = remote(&server.lock().unwrap(), transport);
-    let (connection, lost) = address.build_connection(target, handler.clone()).await.unwrap();
     let policy = ReconnectPolicy {
         attempts: 3,
         initial_backoff: Duration::from_millis(50),
         max_backoff: Duration::from_millis(100),
     };
-    connection.set_reconnect_policy(Some(policy));
+    let (server, handler, connection, lost) = connected(engine, transport, policy).await;
     negotiate(&handler, &lost).await;
 
     // The server hangs (reads nothing) with sends queued, then dies and
