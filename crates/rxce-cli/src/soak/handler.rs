@@ -168,6 +168,16 @@ impl ConnectionEventHandler for SoakHandler {
 
     fn disconnect(&self, vc: &Vc, flags: DisconnectFlags, status: Status) {
         self.books.stats.outcome(Source::Disconnect, &status);
+        // The ends the mix causes are counted; any other is worth its text.
+        let usual = [
+            Status::SUCCESS,
+            Status::REMOTE_DISCONNECT,
+            Status::CONNECTION_RESET,
+            Status::IO_TIMEOUT,
+        ];
+        if !usual.contains(&status) {
+            tracing::warn!(vc = vc.id(), ?flags, "an unusual disconnect: {status}");
+        }
         self.on(vc, "a disconnect indication", |books, entry| {
             if let Err(broken) = entry.ledger.disconnected(flags, status) {
                 books.violation(vc.id(), broken);

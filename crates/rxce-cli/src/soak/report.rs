@@ -136,7 +136,9 @@ pub struct Promise {
 pub struct Summary {
     /// The seed that replays the mix.
     pub seed: u64,
-    /// How long the mix ran.
+    /// How long the mix was asked to run.
+    pub duration: Duration,
+    /// How long the mix ran (to the end of its last operations).
     pub ran: Duration,
     /// Lanes.
     pub lanes: usize,
@@ -235,6 +237,7 @@ impl Summary {
         ];
         Summary {
             seed: options.seed,
+            duration: options.duration,
             ran,
             lanes: options.lanes,
             smbd,
@@ -261,10 +264,12 @@ impl Summary {
 
     /// The command that replays this soak's mix.
     pub fn replay(&self) -> String {
+        let smbd = if self.smbd { "" } else { " --no-smbd" };
         format!(
-            "rxce soak --seed {} --duration {:.0}",
+            "rxce soak --seed {} --duration {} --lanes {}{smbd}",
             self.seed,
-            self.ran.as_secs_f64()
+            self.duration.as_secs_f64(),
+            self.lanes
         )
     }
 
