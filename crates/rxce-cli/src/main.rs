@@ -142,8 +142,8 @@ enum Command {
     /// why not); nothing is indicated after a tear-down returned; torn-down
     /// handles give STATUS_INVALID_HANDLE; statuses are the documented ones.
     /// At the end: no live object, descriptors back where they started, and
-    /// (runs of 5 minutes or more) no upward trend of memory and descriptors
-    /// after the warm-up.
+    /// (runs of 320 s or more: 4 minutes after the warm-up) no upward trend of
+    /// memory and descriptors after the warm-up.
     ///
     /// Prints a progress line every 10 s and a summary: operations by kind
     /// with p50/p99/max latency, outcomes by NTSTATUS, throughput, memory and
