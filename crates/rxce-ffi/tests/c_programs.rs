@@ -219,3 +219,13 @@ fn multi_c() {
 fn multi_c_under_valgrind() {
     under_valgrind("multi");
 }
+
+#[test]
+fn sigpipe_c() {
+    native("sigpipe");
+}
+
+#[test]
+fn sigpipe_c_under_valgrind() {
+    under_valgrind("sigpipe");
+}

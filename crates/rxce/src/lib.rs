@@ -91,6 +91,7 @@ mod registry;
 mod resolve;
 #[allow(unsafe_code)]
 mod sockopt;
+mod sys;
 mod teardown;
 mod transport;
 mod vc;

@@ -11,7 +11,8 @@
 
 /// The [`Stream`] methods of a struct whose `stream` field is a tokio
 /// socket (`TcpStream`, `UnixStream`): readiness and `try_*` I/O straight
-/// through, shutdown and close through socket2.
+/// through (writes never raise SIGPIPE, see [`crate::sys`]), shutdown and
+/// close through socket2.
 macro_rules! socket_stream_methods {
     () => {
         fn readable(&self) -> $crate::provider::BoxFuture<'_, std::io::Result<()>> {
@@ -32,7 +33,7 @@ macro_rules! socket_stream_methods {
         fn try_write_vectored(&self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
             let wanted = bufs.iter().map(|b| b.len()).sum();
             $crate::provider::clearing_on_short(&self.stream, tokio::io::Interest::WRITABLE, wanted, || {
-                std::io::Write::write_vectored(&mut &*socket2::SockRef::from(&self.stream), bufs)
+                $crate::sys::send_vectored(socket2::SockRef::from(&self.stream), bufs)
             })
         }
 

@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 
 use rxce_wire::nbss::{encode_session_request, parse_session_response, NegativeCode, SessionResponse};
 use rxce_wire::NetbiosName;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -78,8 +78,7 @@ async fn request_session(
         .map_err(|e| Status::from_io(e, "reading the server's address"))?;
     let request = encode_session_request(called, calling, scope)
         .map_err(|e| Status::INVALID_PARAMETER.with_message(format!("cannot encode a session request: {e}")))?;
-    stream
-        .write_all(&request)
+    crate::sys::write_all(stream, &request)
         .await
         .map_err(|e| Status::from_io(e, format!("sending a session request to {server}")))?;
     loop {

@@ -84,7 +84,7 @@ impl DatagramSocket for UdpEndpoint {
                 self.socket.writable().await?;
                 // One sendmsg gathers the chain into one datagram.
                 match self.socket.try_io(Interest::WRITABLE, || {
-                    socket2::SockRef::from(&self.socket).send_to_vectored(bufs, &to)
+                    crate::sys::send_to_vectored(socket2::SockRef::from(&self.socket), bufs, &to)
                 }) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                     other => return other,
