@@ -39,8 +39,8 @@ unsafe fn build_address(
     handler: PRXCE_ADDRESS_EVENT_HANDLER,
     context: PVOID,
 ) -> Result<Status, Status> {
+    check_unbuilt(p)?;
     // SAFETY (for the calls below): forwarded caller promises.
-    unsafe { check_unbuilt(p) }?;
     let transport_p = transport;
     let transport = unsafe { lookup(transport) }?;
     let local = unsafe { transport_address(local.cast(), None) }?;

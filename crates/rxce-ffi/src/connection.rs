@@ -327,8 +327,8 @@ unsafe fn build_connection(
     if std::ptr::addr_eq(connection_p, vc_p) {
         return Err(Status::INVALID_PARAMETER.with_message("the connection and the VC are one memory"));
     }
+    let _claims = (claim_unbuilt(connection_p)?, claim_unbuilt(vc_p)?);
     // SAFETY (for the calls below): forwarded caller promises.
-    let _claims = unsafe { (claim_unbuilt(connection_p)?, claim_unbuilt(vc_p)?) };
     let address = unsafe { lookup(address_p) }?;
     let information = unsafe { connection_information(information) }?;
     let vector = unsafe { handler_vector(handler) }?;
@@ -484,8 +484,8 @@ unsafe fn build_connection_over_multiple_transports_c(
     if std::ptr::addr_eq(targets.pConnection, targets.pVc) {
         return bad("the context's connection and VC are one memory");
     }
+    let claims = (claim_unbuilt(targets.pConnection)?, claim_unbuilt(targets.pVc)?);
     // SAFETY (for the calls below): forwarded caller promises.
-    let claims = unsafe { (claim_unbuilt(targets.pConnection)?, claim_unbuilt(targets.pVc)?) };
     let server = if server_name.is_null() {
         None
     } else {

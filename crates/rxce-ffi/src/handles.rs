@@ -17,7 +17,7 @@
 //! initialise is [`claim`](claim_unbuilt)ed, so a second build into it
 //! meanwhile is refused.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ptr::addr_of;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
@@ -58,6 +58,15 @@ static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
 
 fn table() -> MutexGuard<'static, HashMap<u64, Entry>> {
     TABLE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Where the built objects are, of every kind: a build into memory that
+/// holds one is refused whatever kind it asks for (it would orphan that
+/// object). Changed under the table's lock, after it.
+static BUILT_AT: LazyLock<Mutex<HashSet<usize>>> = LazyLock::new(Mutex::default);
+
+fn built_at() -> MutexGuard<'static, HashSet<usize>> {
+    BUILT_AT.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// One of the four caller-allocated object structures.
@@ -203,19 +212,16 @@ pub(crate) unsafe fn lookup<T: CObject>(p: *const T) -> Result<Found<T::Handle>,
     }
 }
 
-/// Checks that `p` may be built into: not NULL, and not an object that is
-/// built now (rebuilding it would lose that object).
-///
-/// # Safety
-///
-/// As for [`lookup`].
-pub(crate) unsafe fn check_unbuilt<T: CObject>(p: *const T) -> Result<(), Status> {
+/// Checks that `p` may be built into: not NULL, and not memory that holds
+/// a built object of any kind (rebuilding it would lose that object). The
+/// memory itself is not read.
+pub(crate) fn check_unbuilt<T: CObject>(p: *const T) -> Result<(), Status> {
     check_pointer(p)?;
-    // SAFETY: as for `lookup`.
-    if unsafe { lookup(p) }.is_ok() {
-        return Err(
-            Status::INVALID_PARAMETER.with_message(format!("the {} is built already: tear it down first", T::KIND))
-        );
+    if built_at().contains(&(p as usize)) {
+        return Err(Status::INVALID_PARAMETER.with_message(format!(
+            "the {} memory holds a built object: tear it down first",
+            T::KIND
+        )));
     }
     Ok(())
 }
@@ -241,11 +247,7 @@ impl Drop for Claim {
 
 /// Claims `p` for a build: as [`check_unbuilt`], and not claimed by another
 /// build under way.
-///
-/// # Safety
-///
-/// As for [`lookup`].
-pub(crate) unsafe fn claim_unbuilt<T: CObject>(p: *const T) -> Result<Claim, Status> {
+pub(crate) fn claim_unbuilt<T: CObject>(p: *const T) -> Result<Claim, Status> {
     check_pointer(p)?;
     {
         let mut claimed = claimed();
@@ -258,8 +260,7 @@ pub(crate) unsafe fn claim_unbuilt<T: CObject>(p: *const T) -> Result<Claim, Sta
     }
     // Checked once claimed: a build that finished in between is seen built.
     let claim = Claim(p as usize);
-    // SAFETY: forwarded caller promise.
-    unsafe { check_unbuilt(p) }?;
+    check_unbuilt(p)?;
     Ok(claim)
 }
 
@@ -380,6 +381,7 @@ pub(crate) unsafe fn register<T: CObject>(
     }
     // SAFETY: the caller guarantees `p` is valid and writable.
     unsafe { p.write(init(key)) };
+    built_at().insert(p as usize);
     table.insert(
         key,
         Entry {
@@ -416,6 +418,7 @@ pub(crate) fn remove(key: u64) {
     let mut pending = vec![key];
     while let Some(k) = pending.pop() {
         if let Some(entry) = table.remove(&k) {
+            built_at().remove(&entry.at);
             uninitialise(&entry);
             pending.extend_from_slice(&entry.children);
         }
@@ -429,8 +432,9 @@ pub(crate) fn remove(key: u64) {
 /// Forgets every object (the engine was shut down), and every claim. Their
 /// structures are not touched: the caller may have let them go already.
 pub(crate) fn forget_all() {
-    let entries = std::mem::take(&mut *table());
-    drop(entries);
+    let mut table = table();
+    built_at().clear();
+    drop(std::mem::take(&mut *table));
     drop(std::mem::take(&mut *claimed()));
 }
 
@@ -461,17 +465,14 @@ mod tests {
     #[test]
     fn a_claimed_object_cannot_be_claimed_again_until_released() {
         let vc: RXCE_VC = zeroed();
-        // SAFETY: `vc` is a valid local, NULL an allowed input.
-        unsafe {
-            let claim = claim_unbuilt(&vc).unwrap();
-            assert_eq!(claim_unbuilt(&vc).err(), Some(Status::INVALID_PARAMETER));
-            drop(claim);
-            assert!(claim_unbuilt(&vc).is_ok());
-            assert_eq!(
-                claim_unbuilt(std::ptr::null::<RXCE_VC>()).err(),
-                Some(Status::INVALID_PARAMETER)
-            );
-        }
+        let claim = claim_unbuilt(&vc).unwrap();
+        assert_eq!(claim_unbuilt(&vc).err(), Some(Status::INVALID_PARAMETER));
+        drop(claim);
+        assert!(claim_unbuilt(&vc).is_ok());
+        assert_eq!(
+            claim_unbuilt(std::ptr::null::<RXCE_VC>()).err(),
+            Some(Status::INVALID_PARAMETER)
+        );
     }
 
     #[test]

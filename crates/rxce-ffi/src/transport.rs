@@ -18,8 +18,8 @@ unsafe fn build_transport(
     name: PUNICODE_STRING,
     quality_of_service: ULONG,
 ) -> Result<Status, Status> {
+    check_unbuilt(p)?;
     // SAFETY (for the calls below): forwarded caller promises.
-    unsafe { check_unbuilt(p) }?;
     let (name, mut units) = unsafe { unicode_string(name) }?;
     let engine = engine::engine()?;
     let transport = engine::enter(|| engine.build_transport(&name, quality_of_service))??;

@@ -16,8 +16,8 @@ use crate::types::{
 };
 
 unsafe fn build_vc(p: PRXCE_VC, connection_p: PRXCE_CONNECTION) -> Result<Status, Status> {
+    let _claim = claim_unbuilt(p)?;
     // SAFETY (for the calls below): forwarded caller promises.
-    let _claim = unsafe { claim_unbuilt(p) }?;
     let (connection, objects) = unsafe { lookup(connection_p) }?.handle;
     // The VC's first indication may come before the engine returns: the
     // connection's objects register it then (see ConnectionObjects).

@@ -296,6 +296,61 @@ static void multiple_transports(void)
     EXPECT(RxCeCancelConnectRequest(&s.address, NULL, &info), IP);
 }
 
+/* Room for any object: a live object of one kind in memory passed as
+ * another kind's (the build, had it gone ahead, would have written there). */
+typedef union {
+    RXCE_TRANSPORT transport;
+    RXCE_ADDRESS address;
+    RXCE_CONNECTION connection;
+    RXCE_VC vc;
+} ANY_OBJECT;
+
+/* A build into memory that holds a live object of another kind is refused
+ * and the object stays built: it can still be torn down on its own. */
+static void builds_over_live_objects_of_another_kind(void)
+{
+    ANY_OBJECT address, connection, vc, fresh_vc;
+    ADDRESS_BUFFER local, remote;
+    RXCE_CONNECTION_INFORMATION info = remote_info(&remote, ip_address(&remote, LOOPBACK, port));
+    RXCE_CONNECTION_COMPLETION_CONTEXT completion;
+    PRXCE_ADDRESS addresses[1];
+    WCHAR units[64];
+    UNICODE_STRING tcp = name("tcp", units);
+
+    memset(&address, 0, sizeof address);
+    memset(&connection, 0, sizeof connection);
+    memset(&vc, 0, sizeof vc);
+    memset(&fresh_vc, 0, sizeof fresh_vc);
+    ip_address(&local, LOOPBACK, 0);
+    EXPECT(RxCeBuildAddress(&address.address, &s.transport, &local.address, NULL, NULL),
+           STATUS_SUCCESS);
+    EXPECT(RxCeBuildConnection(&s.address, &info, NULL, NULL, &connection.connection, &vc.vc),
+           STATUS_SUCCESS);
+
+    EXPECT(RxCeBuildTransport(&address.transport, &tcp, 1), IP);
+    EXPECT(RxCeBuildAddress(&connection.address, &s.transport, &local.address, NULL, NULL), IP);
+    EXPECT(RxCeBuildVC(&connection.vc, &connection.connection), IP);
+    EXPECT(RxCeBuildConnection(&s.address, &info, NULL, NULL, &vc.connection, &fresh_vc.vc), IP);
+    EXPECT(RxCeBuildConnection(&s.address, &info, NULL, NULL, &fresh_vc.connection, &address.vc),
+           IP);
+    memset(&completion, 0, sizeof completion);
+    completion.pConnection = &fresh_vc.connection;
+    completion.pVc = &connection.vc;
+    addresses[0] = &s.address;
+    EXPECT(RxCeBuildConnectionOverMultipleTransports(NULL, RxCeSelectFirstSuccessfulTransport, 1,
+                                                     addresses, NULL, &info, NULL, NULL,
+                                                     never_called, &completion),
+           IP);
+    CHECK(fresh_vc.vc.Signature == 0, "nothing was built into the fresh memory");
+    CHECK(connection.connection.Signature == RXCE_CONNECTION_SIGNATURE &&
+              connection.connection.VirtualCircuitCount == 1,
+          "the connection is still built, with its one VC");
+
+    EXPECT(RxCeTearDownVC(&vc.vc), STATUS_SUCCESS);
+    EXPECT(RxCeTearDownConnection(&connection.connection), STATUS_SUCCESS);
+    EXPECT(RxCeTearDownAddress(&address.address), STATUS_SUCCESS);
+}
+
 static void vcs(void)
 {
     RXCE_VC v;
@@ -389,6 +444,7 @@ int main(void)
     connections();
     multiple_transports();
     vcs();
+    builds_over_live_objects_of_another_kind();
     sends();
     EXPECT(RxCeTearDownTransport(&s.transport), STATUS_SUCCESS);
     EXPECT(RxCeShutdown(), STATUS_SUCCESS);
