@@ -533,6 +533,37 @@ static void from_callbacks(void)
     EXPECT(RxCeTearDownVC(&s.vc), STATUS_INVALID_HANDLE);
     EXPECT(RxCeTearDownTransport(&s.transport), STATUS_SUCCESS);
 
+    /* Torn down inside its indication that then returns a chain: the chain
+     * comes back at once, untouched, with 0 bytes and STATUS_CANCELLED. */
+    {
+        char filler[8];
+        MDL chain = element(filler, sizeof filler, NULL);
+        memset(filler, 0x5A, sizeof filler);
+        memset(&inside, 0, sizeof inside);
+        events_reset();
+        EXPECT(stack_build(&s, port), STATUS_SUCCESS);
+        events_lock();
+        events.in_receive = tear_down_own_vc;
+        events.answer = ANSWER_MORE_PROCESSING;
+        events.take = 0;
+        events.chain = &chain;
+        events.chain_size = sizeof filler;
+        events_unlock();
+        trigger(&s);
+        CHECK(wait_ran(), "the VC's tear-down ran inside its indication");
+        EXPECT(inside.tear_down, STATUS_SUCCESS);
+        CHECK(wait_for(&events.data_ready, 1, 5000), "data-ready hands the chain back");
+        sleep_ms(50);
+        events_lock();
+        CHECK(events.data_ready == 1 && events.ready_chain == &chain &&
+                  events.ready_copied == 0 && events.ready_status == STATUS_CANCELLED,
+              "once, with 0 bytes and STATUS_CANCELLED");
+        events_unlock();
+        CHECK(filler[0] == 0x5A && filler[7] == 0x5A,
+              "no byte was copied after the tear-down returned");
+        EXPECT(RxCeTearDownTransport(&s.transport), STATUS_SUCCESS);
+    }
+
     /* The connection, from inside its VC's indication. */
     memset(&inside, 0, sizeof inside);
     EXPECT(stack_build(&s, port), STATUS_SUCCESS);

@@ -21,6 +21,8 @@
 static struct {
     int more_processing; /* answer the next datagram with `chain` */
     int refuse;          /* answer the next datagram with DATA_NOT_ACCEPTED */
+    PRXCE_ADDRESS tear_down; /* tear this address down in the next datagram's callback */
+    NTSTATUS torn_down;
     ULONG flags;
     PMDL chain;
     ULONG chain_size;
@@ -44,6 +46,17 @@ static NTSTATUS on_datagram(PVOID context, int source_length, PVOID source, int 
                             ULONG *taken, PVOID tsdu, struct _MDL **chain, PULONG size)
 {
     NTSTATUS status = STATUS_SUCCESS;
+    PRXCE_ADDRESS doomed;
+    events_lock();
+    doomed = seen.tear_down;
+    seen.tear_down = NULL;
+    events_unlock();
+    if (doomed != NULL) {
+        NTSTATUS torn_down = RxCeTearDownAddress(doomed);
+        events_lock();
+        seen.torn_down = torn_down;
+        events_unlock();
+    }
     events_lock();
     seen.flags = flags;
     seen.wrong_context += context != CONTEXT || available < indicated || options_length != 0 ||
@@ -261,6 +274,37 @@ int main(void)
     sleep_ms(20);
     CHECK(seen.received == 5, "a resume with nothing held indicates nothing");
     CHECK(seen.wrong_context == 0, "the handlers got their event context and arguments");
+
+    /* Torn down inside its datagram callback, an address fills no chain:
+     * the chain comes back at once, untouched, with STATUS_CANCELLED. */
+    {
+        RXCE_ADDRESS doomed;
+        TDI_ADDRESS_IP doomed_at;
+        memset(&doomed, 0, sizeof doomed);
+        EXPECT(RxCeBuildAddress(&doomed, &udp, &local.address, &handler, CONTEXT),
+               STATUS_SUCCESS);
+        memcpy(&doomed_at, doomed.pTransportAddress->Address[0].Address, sizeof doomed_at);
+        memset(a, 0x5A, sizeof a);
+        memset(b, 0x5A, sizeof b);
+        events_lock();
+        seen.tear_down = &doomed;
+        seen.more_processing = 1;
+        seen.chain = &chain_a;
+        seen.chain_size = 8;
+        events_unlock();
+        send_to(fd, ntohs(doomed_at.sin_port), letters);
+        CHECK(wait_seen(&seen.ready, 2), "data-ready hands the chain back");
+        sleep_ms(50);
+        events_lock();
+        EXPECT(seen.torn_down, STATUS_SUCCESS);
+        CHECK(seen.ready == 2 && seen.ready_chain == &chain_a && seen.ready_copied == 0 &&
+                  seen.ready_status == STATUS_CANCELLED,
+              "once, with 0 bytes and STATUS_CANCELLED");
+        CHECK(a[0] == 0x5A && a[2] == 0x5A && b[0] == 0x5A && b[4] == 0x5A,
+              "no byte of the datagram was copied after the tear-down returned");
+        events_unlock();
+        EXPECT(RxCeTearDownAddress(&doomed), STATUS_INVALID_HANDLE);
+    }
 
     /* An address of a connection-mode transport has no datagrams. */
     peer_port = peer_start();
