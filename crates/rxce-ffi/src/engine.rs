@@ -42,8 +42,21 @@ fn lock() -> MutexGuard<'static, Option<Running>> {
     ENGINE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The C engine's configuration: the defaults, with four workers more than
+/// there are cores. A C host cannot know which of its callbacks may block
+/// (on a lock, on a disk); each one that blocks holds a worker, and the
+/// engine's watchdog hands the blocked worker's I/O and timers to an idle
+/// one, so a few blocked callbacks leave every core served (decision 32).
+fn config() -> EngineConfig {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    EngineConfig {
+        worker_threads: cores + 4,
+        ..EngineConfig::default()
+    }
+}
+
 fn start() -> Result<Running, Status> {
-    let config = EngineConfig::default();
+    let config = config();
     let runtime = Engine::worker_runtime(&config)?;
     let engine = Engine::with_runtime(runtime.handle().clone(), config)?;
     Ok(Running { engine, runtime })

@@ -229,3 +229,13 @@ fn sigpipe_c() {
 fn sigpipe_c_under_valgrind() {
     under_valgrind("sigpipe");
 }
+
+#[test]
+fn blocked_c() {
+    native("blocked");
+}
+
+#[test]
+fn blocked_c_under_valgrind() {
+    under_valgrind("blocked");
+}

@@ -67,6 +67,13 @@ pub struct EngineConfig {
     /// every VC and timer that worker serves. `None`: callbacks are not
     /// timed.
     pub slow_callback: Option<Duration>,
+    /// A client callback that runs longer than this is taken as blocked:
+    /// the engine's watchdog thread wakes an idle worker, which then serves
+    /// the I/O and timers of every other VC (without it, one blocked
+    /// callback can hold them all up, idle workers or not). Each callback
+    /// that blocks still holds its own worker: size `worker_threads` for
+    /// the callbacks that may block at once. `None`: no watchdog thread.
+    pub blocked_callback: Option<Duration>,
 }
 
 /// The kernel's TCP keepalive settings of a VC.
@@ -181,6 +188,7 @@ impl Default for EngineConfig {
             tcp_keepalive: None,
             dead_peer_timeout: None,
             slow_callback: Some(Duration::from_millis(100)),
+            blocked_callback: Some(Duration::from_millis(2)),
         }
     }
 }
@@ -209,6 +217,9 @@ impl EngineConfig {
         }
         if self.dead_peer_timeout.is_some_and(|d| d.is_zero()) {
             return bad("a dead-peer timeout must be longer than zero".into());
+        }
+        if self.blocked_callback.is_some_and(|d| d.is_zero()) {
+            return bad("a blocked-callback threshold must be longer than zero".into());
         }
         if self.slow_callback.is_some_and(|d| d.is_zero()) {
             return bad("a slow-callback threshold must be longer than zero".into());

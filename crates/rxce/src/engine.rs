@@ -114,6 +114,9 @@ impl Engine {
     fn build(runtime: Handle, owned: Option<Runtime>, config: EngineConfig) -> Engine {
         let config = Arc::new(config);
         let slow_callback = config.slow_callback;
+        let watchdog = config
+            .blocked_callback
+            .and_then(|threshold| crate::watchdog::Watchdog::start(runtime.clone(), threshold));
         let budget = Budget::new(config.budget_bytes);
         let pool = Arc::new(BufferPool::new(
             config.receive_buffer_size,
@@ -140,7 +143,7 @@ impl Engine {
                     provider_context,
                     transports: Children::default(),
                     live: Arc::new(LiveCounts::default()),
-                    callbacks: crate::registry::CallbackWatch::new(slow_callback),
+                    callbacks: crate::registry::CallbackWatch::new(slow_callback, watchdog),
                 }),
             }),
         }

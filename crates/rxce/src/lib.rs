@@ -95,6 +95,7 @@ mod sys;
 mod teardown;
 mod transport;
 mod vc;
+mod watchdog;
 
 // The sans-I/O core's modules, under the names the engine's own modules use.
 /// The sans-I/O core (statuses, TDI values, buffers, the VC machine).

@@ -30,8 +30,10 @@ pub(crate) fn guarded_callback<R>(
     watch: &CallbackWatch,
     f: impl FnOnce() -> R,
 ) -> Result<R, Status> {
-    let started = watch.threshold.map(|_| std::time::Instant::now());
+    let started = (watch.threshold.is_some() || watch.watchdog.is_some()).then(std::time::Instant::now);
+    let running = watch.watchdog.as_ref().zip(started).map(|(w, now)| w.enter(now));
     let outcome = catch_callback_panic(id, callback, f);
+    drop(running);
     if let (Some(started), Some(threshold)) = (started, watch.threshold) {
         let took = started.elapsed();
         if took > threshold {
@@ -47,18 +49,24 @@ pub(crate) fn guarded_callback<R>(
     outcome
 }
 
-/// Times client callbacks against the engine's `slow_callback` threshold.
+/// Times client callbacks against the engine's `slow_callback` threshold,
+/// and shows the running ones to the engine's blocked-callback watchdog.
 #[derive(Debug)]
 pub(crate) struct CallbackWatch {
     threshold: Option<std::time::Duration>,
     slow: AtomicU64,
+    watchdog: Option<crate::watchdog::Watchdog>,
 }
 
 impl CallbackWatch {
-    pub(crate) fn new(threshold: Option<std::time::Duration>) -> CallbackWatch {
+    pub(crate) fn new(
+        threshold: Option<std::time::Duration>,
+        watchdog: Option<crate::watchdog::Watchdog>,
+    ) -> CallbackWatch {
         CallbackWatch {
             threshold,
             slow: AtomicU64::new(0),
+            watchdog,
         }
     }
 
