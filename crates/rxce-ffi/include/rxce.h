@@ -1670,12 +1670,19 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * Stops the process-wide engine: multi-transport builds under way complete
+ * An rxce addition, optional (Windows has no such routine): stops the
+ * process-wide engine now. Multi-transport builds under way complete
  * (with STATUS_CANCELLED) and their completion routines run, then every
  * object still built is torn down (queued sends complete with
- * STATUS_CANCELLED, sockets close) and the engine's threads stop. Objects not torn down before become stale: their
- * fields are no longer maintained and every routine given one returns
- * STATUS_INVALID_HANDLE. The next Build routine starts a new engine.
+ * STATUS_CANCELLED, sockets close) and the engine's threads stop. Objects
+ * not torn down before become stale: their fields are no longer
+ * maintained and every routine given one returns STATUS_INVALID_HANDLE.
+ * The next RxCeBuildTransport starts a new engine.
+ *
+ * A program that tears down every transport it built needs no
+ * RxCeShutdown: the engine stops by itself when the last transport's
+ * tear-down returns (unless that tear-down runs inside a callback), and
+ * leaves no thread or memory behind.
  *
  * Returns STATUS_SUCCESS, or STATUS_INVALID_DEVICE_STATE when called from
  * inside a callback (it would wait for that callback) or from a thread

@@ -1,5 +1,6 @@
-//! The process-wide engine behind the C routines: started on first use,
-//! stopped by RxCeShutdown; the bridge from the blocking C routines to the
+//! The process-wide engine behind the C routines: started by the first
+//! RxCeBuildTransport, stopped when the last transport is torn down or by
+//! RxCeShutdown; the bridge from the blocking C routines to the
 //! engine's async API; and the multi-transport builds running on it.
 
 use std::future::Future;
@@ -25,7 +26,17 @@ struct Running {
     runtime: Runtime,
 }
 
-static ENGINE: Mutex<Option<Running>> = Mutex::new(None);
+/// The engine, while it runs, and the RxCeBuildTransport calls under way
+/// (which may start it, and keep it from stopping for being idle).
+struct Engines {
+    running: Option<Running>,
+    transport_builds: usize,
+}
+
+static ENGINE: Mutex<Engines> = Mutex::new(Engines {
+    running: None,
+    transport_builds: 0,
+});
 
 /// Multi-transport builds under way: how to stop each, and its task.
 type Builds = Vec<(oneshot::Sender<()>, JoinHandle<()>)>;
@@ -38,7 +49,7 @@ fn builds() -> MutexGuard<'static, Builds> {
 /// How long RxCeShutdown waits for the engine's threads to end.
 const THREADS_END_WITHIN: Duration = Duration::from_secs(10);
 
-fn lock() -> MutexGuard<'static, Option<Running>> {
+fn lock() -> MutexGuard<'static, Engines> {
     ENGINE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -62,19 +73,34 @@ fn start() -> Result<Running, Status> {
     Ok(Running { engine, runtime })
 }
 
-/// The running engine, started now if there is none.
-pub(crate) fn engine() -> Result<Engine, Status> {
-    let mut running = lock();
-    if running.is_none() {
-        *running = Some(start()?);
+/// The engine for an RxCeBuildTransport, started now if none runs. It
+/// does not stop for being idle while the returned use is alive.
+pub(crate) fn engine_for_transport() -> Result<(Engine, TransportBuild), Status> {
+    let mut engines = lock();
+    if engines.running.is_none() {
+        engines.running = Some(start()?);
     }
-    Ok(running.as_ref().expect("started above").engine.clone())
+    engines.transport_builds += 1;
+    let engine = engines.running.as_ref().expect("started above").engine.clone();
+    Ok((engine, TransportBuild))
+}
+
+/// An RxCeBuildTransport under way; when it ends, the engine stops if it
+/// has nothing left (the build failed).
+pub(crate) struct TransportBuild;
+
+impl Drop for TransportBuild {
+    fn drop(&mut self) {
+        lock().transport_builds -= 1;
+        stop_if_idle();
+    }
 }
 
 /// The runtime of the running engine. Every object in the handle table
 /// belongs to it, so a routine that found its object has one.
 fn runtime() -> Result<Handle, Status> {
     lock()
+        .running
         .as_ref()
         .map(|running| running.runtime.handle().clone())
         .ok_or_else(|| Status::INVALID_HANDLE.with_message("the engine was shut down"))
@@ -158,33 +184,76 @@ where
     }
 }
 
+/// True on a thread that must not wait for the engine's threads: inside a
+/// callback, or on a thread that runs a tokio runtime.
+fn on_engine_thread() -> bool {
+    handlers::in_callback() || Handle::try_current().is_ok()
+}
+
+/// Tears down what is left of a running engine and waits for its threads.
+fn stop(Running { engine, runtime }: Running) {
+    runtime.block_on(engine.shutdown());
+    handles::forget_all();
+    drop(engine);
+    runtime.shutdown_timeout(THREADS_END_WITHIN);
+}
+
 fn shutdown() -> Result<Status, Status> {
-    if handlers::in_callback() || Handle::try_current().is_ok() {
+    if on_engine_thread() {
         return Err(Status::INVALID_DEVICE_STATE
             .with_message("RxCeShutdown would wait for the callback (or runtime) it is called from"));
     }
     // The builds end first, while their completion routines can still use
     // the engine.
-    let running = lock().as_ref().map(|running| running.runtime.handle().clone());
+    let running = lock().running.as_ref().map(|running| running.runtime.handle().clone());
     if let Some(runtime) = running {
         stop_builds(&runtime);
     }
-    let Some(Running { engine, runtime }) = lock().take() else {
-        return Ok(Status::SUCCESS);
-    };
-    runtime.block_on(engine.shutdown());
-    handles::forget_all();
-    drop(engine);
-    runtime.shutdown_timeout(THREADS_END_WITHIN);
+    if let Some(running) = lock().running.take() {
+        stop(running);
+    }
     Ok(Status::SUCCESS)
 }
 
-/// Stops the process-wide engine: multi-transport builds under way complete
+/// Stops the engine once nothing is left on it: no object built, none
+/// being built, no multi-transport build under way. A C port of Windows
+/// code never calls RxCeShutdown, so the engine's threads end with the
+/// last transport's tear-down, and a program that tore everything down
+/// exits with no thread or memory of the engine left. The next build
+/// starts a new engine. Not from a thread that must not wait for the
+/// engine's threads (the engine then stays until the next chance).
+pub(crate) fn stop_if_idle() {
+    if on_engine_thread() {
+        return;
+    }
+    let idle = {
+        let mut engines = lock();
+        let builds_done = builds().iter().all(|(_, task)| task.is_finished());
+        if engines.transport_builds == 0 && builds_done && handles::nothing_built() {
+            engines.running.take()
+        } else {
+            None
+        }
+    };
+    if let Some(running) = idle {
+        builds().clear();
+        stop(running);
+    }
+}
+
+/// An rxce addition, optional (Windows has no such routine): stops the
+/// process-wide engine now. Multi-transport builds under way complete
 /// (with STATUS_CANCELLED) and their completion routines run, then every
 /// object still built is torn down (queued sends complete with
-/// STATUS_CANCELLED, sockets close) and the engine's threads stop. Objects not torn down before become stale: their
-/// fields are no longer maintained and every routine given one returns
-/// STATUS_INVALID_HANDLE. The next Build routine starts a new engine.
+/// STATUS_CANCELLED, sockets close) and the engine's threads stop. Objects
+/// not torn down before become stale: their fields are no longer
+/// maintained and every routine given one returns STATUS_INVALID_HANDLE.
+/// The next RxCeBuildTransport starts a new engine.
+///
+/// A program that tears down every transport it built needs no
+/// RxCeShutdown: the engine stops by itself when the last transport's
+/// tear-down returns (unless that tear-down runs inside a callback), and
+/// leaves no thread or memory behind.
 ///
 /// Returns STATUS_SUCCESS, or STATUS_INVALID_DEVICE_STATE when called from
 /// inside a callback (it would wait for that callback) or from a thread

@@ -429,11 +429,17 @@ pub(crate) fn remove(key: u64) {
     adjust_ancestors(&mut table, parent, -connections, -vcs);
 }
 
-/// Forgets every object (the engine was shut down), and every claim. Their
-/// structures are not touched: the caller may have let them go already.
+/// True when no object is built and no build holds a claim.
+pub(crate) fn nothing_built() -> bool {
+    table().is_empty() && claimed().is_empty()
+}
+
+/// Forgets every object (the engine was shut down), and every claim, and
+/// lets the table's memory go. Their structures are not touched: the caller
+/// may have let them go already.
 pub(crate) fn forget_all() {
     let mut table = table();
-    built_at().clear();
+    drop(std::mem::take(&mut *built_at()));
     drop(std::mem::take(&mut *table));
     drop(std::mem::take(&mut *claimed()));
 }

@@ -21,7 +21,7 @@ unsafe fn build_transport(
     check_unbuilt(p)?;
     // SAFETY (for the calls below): forwarded caller promises.
     let (name, mut units) = unsafe { unicode_string(name) }?;
-    let engine = engine::engine()?;
+    let (engine, _build) = engine::engine_for_transport()?;
     let transport = engine::enter(|| engine.build_transport(&name, quality_of_service))??;
     let mut info = Box::new(provider_info(&transport.provider_info()?));
     let bytes = u16::try_from(units.len() * 2).expect("the name came from a UNICODE_STRING");
@@ -60,6 +60,7 @@ unsafe fn tear_down_transport(p: PRXCE_TRANSPORT) -> Result<Status, Status> {
     let covers_callback = running_vc().is_some_and(|vc| vc.connection().address().transport().id() == id);
     let outcome = engine::tear_down(async move { transport.tear_down().await }, covers_callback);
     handles::remove(found.key);
+    engine::stop_if_idle();
     outcome.map(|()| Status::SUCCESS)
 }
 

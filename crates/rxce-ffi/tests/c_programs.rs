@@ -142,8 +142,8 @@ fn under_valgrind(program: &str) {
         .args([
             "--error-exitcode=99",
             "--leak-check=full",
-            "--errors-for-leak-kinds=definite",
-            "--show-leak-kinds=definite",
+            "--errors-for-leak-kinds=definite,possible",
+            "--show-leak-kinds=definite,possible",
             "--track-origins=yes",
         ])
         .arg(format!(
@@ -238,4 +238,14 @@ fn blocked_c() {
 #[test]
 fn blocked_c_under_valgrind() {
     under_valgrind("blocked");
+}
+
+#[test]
+fn no_shutdown_c() {
+    native("no_shutdown");
+}
+
+#[test]
+fn no_shutdown_c_under_valgrind() {
+    under_valgrind("no_shutdown");
 }
