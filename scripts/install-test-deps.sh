@@ -7,6 +7,11 @@
 #   iproute2  `ip`: loopback alias for nmbd, network namespaces
 #   nftables  `nft`: fault injection rules
 #   procps    `ps`, `pgrep`: process checks
+#   pkgconf   `pkg-config`: the C tests build against the installed librxce
+#   cargo-c   `cargo cinstall` (from crates.io, 0.10.24: the newest that
+#             builds with our rustc; about 8 minutes): installs librxce
+#
+# (Debian's cargo-c is too old to read our Cargo.lock.)
 #
 # Idempotent and silent when everything is present; prints one line per
 # package it installs. Runs `apt-get update` only when something has to be
@@ -28,6 +33,7 @@ wanted=(
     "iproute2|ip"
     "nftables|nft"
     "procps|ps pgrep"
+    "pkgconf|pkg-config"
 )
 
 have() {
@@ -48,7 +54,24 @@ for entry in "${wanted[@]}"; do
     done
 done
 
+install_cargo_c() {
+    if cargo cinstall --version >/dev/null 2>&1; then
+        return 0
+    fi
+    local log
+    log=$(mktemp -t "$prog.cargo-c.XXXXXX.log")
+    if ! cargo install --locked cargo-c --version 0.10.24 >"$log" 2>&1; then
+        echo "$prog: error: cargo install cargo-c failed; last lines:" >&2
+        tail -n 25 "$log" >&2
+        rm -f "$log"
+        exit 1
+    fi
+    rm -f "$log"
+    echo "$prog: installed cargo-c (cargo cinstall)"
+}
+
 if ((${#missing[@]} == 0)); then
+    install_cargo_c
     exit 0
 fi
 
@@ -118,4 +141,7 @@ for pkg in "${missing[@]}"; do
     done
     echo "$prog: installed $pkg (${commands_of[$pkg]// /, })"
 done
+if ((status == 0)); then
+    install_cargo_c
+fi
 exit "$status"

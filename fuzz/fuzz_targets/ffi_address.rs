@@ -4,7 +4,7 @@
 //!
 //! The conversions are crate-private and take raw pointers, so the target
 //! calls the public `extern "C"` routines of the unmodified rxce-ffi sources
-//! (compiled as an rlib by `fuzz/ffi-rlib`) with structures laid out from the
+//! (its Rust library, `rxce_ffi`) with structures laid out from the
 //! input, keeping every promise the routines' safety sections ask of a C
 //! caller — and nothing more:
 //!

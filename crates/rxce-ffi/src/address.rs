@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use rxce_engine::{SendOptions as Options, Status};
+use rxce::{SendOptions as Options, Status};
 
 use crate::convert::{connection_information, encode_transport_address, send_buffers, transport_address, AlignedCopy};
 use crate::engine;

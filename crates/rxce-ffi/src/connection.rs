@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::ptr::{addr_of_mut, NonNull};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rxce_engine::{
+use rxce::{
     build_connection_over_multiple_transports, Address, Connection, MultiConnectOptions, SelectPolicy, Status, Vc,
 };
 
@@ -413,7 +413,7 @@ impl Drop for Completion {
 /// routine runs.
 async fn run_multi_build(
     addresses: Vec<(ULONG, Address)>,
-    information: rxce_engine::ConnectionInformation,
+    information: rxce::ConnectionInformation,
     adapter: Arc<CConnectionHandler>,
     objects: Arc<ConnectionObjects>,
     options: MultiConnectOptions,

@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use rxce_engine::{Engine, EngineConfig, Status};
+use rxce::{Engine, EngineConfig, Status};
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

@@ -14,7 +14,7 @@ use std::cell::{Cell, RefCell};
 use std::ffi::c_int;
 use std::sync::Arc;
 
-use rxce_engine::{
+use rxce::{
     Address, AddressEventHandler, ConnectionEventHandler, DatagramIndication, DisconnectFlags, Indication, NoEvents,
     ReceiveAnswer, ReceiveBuffer, Status, Vc,
 };
@@ -378,7 +378,7 @@ impl AddressEventHandler for CAddressHandler {
 mod tests {
     use std::sync::{Arc, Mutex};
 
-    use rxce_engine::{Engine, EngineConfig, ReceiveFlags, TransportAddress};
+    use rxce::{Engine, EngineConfig, ReceiveFlags, TransportAddress};
 
     use super::*;
     use crate::types::{_MDL, MDL, PULONG, STATUS_CANCELLED, STATUS_DATA_NOT_ACCEPTED};

@@ -22,7 +22,7 @@ use std::ptr::addr_of;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
-use rxce_engine::{Address, Connection, Status, Transport, Vc};
+use rxce::{Address, Connection, Status, Transport, Vc};
 
 use crate::connection::ConnectionObjects;
 

@@ -3,17 +3,30 @@
 //! The C ABI of rxce: the routines of the RDBSS connection engine
 //! (`RxCeBuildTransport`, `RxCeBuildConnection`, `RxCeSend`, ...) with their
 //! documented names, parameter orders, structures and callbacks, over the
-//! Rust engine. The library is `librxce.so` / `librxce.a`; its header,
-//! `include/rxce.h`, is generated from this crate by cbindgen.
+//! Rust engine [`rxce`]. C programs use it as the library `rxce`, built and
+//! installed by cargo-c:
 //!
-//! This crate is a skin. Each routine checks its C arguments, converts them
-//! ([`convert`]), finds the engine objects behind the caller's structures
-//! ([`handles`]), calls the engine and turns the outcome into an NTSTATUS;
-//! the dispatch vectors become the engine's handler traits ([`handlers`]).
-//! No Rust panic crosses into C ([`panic`]).
+//! ```sh
+//! cargo install --locked cargo-c --version 0.10.24   # once
+//! cargo cinstall --release -p rxce-ffi --prefix /usr/local
+//! cc app.c $(pkg-config --cflags --libs rxce)
+//! ```
 //!
-//! The engine is process-wide: it starts with the first build and stops
-//! with `RxCeShutdown`. The C routines block (except
+//! which installs `librxce.so` (with its SONAME and version links),
+//! `librxce.a`, `rxce.h` and `rxce.pc`. The header, generated from this
+//! crate by cbindgen and committed as `include/rxce.h`, is the reference
+//! for C users; this Rust library (`rxce_ffi`) exports the same routines
+//! and [`types`] for Rust code that drives the C ABI (the fuzz targets do).
+//!
+//! This crate is a skin. Each routine checks its C arguments, converts
+//! them (the `convert` module), finds the engine objects behind the
+//! caller's structures (the `handles` module), calls the engine and turns
+//! the outcome into an NTSTATUS; the dispatch vectors become the engine's
+//! handler traits (the `handlers` module). No Rust panic crosses into C.
+//!
+//! The engine is process-wide: it starts with the first RxCeBuildTransport
+//! and stops when the last transport is torn down, or at `RxCeShutdown` (an
+//! rxce addition that a port does not need). The C routines block (except
 //! `RxCeBuildConnectionOverMultipleTransports`, which runs on the engine and
 //! completes through its routine); called from inside a callback (on an
 //! engine thread) they still work, and a tear-down of the object whose

@@ -11,7 +11,7 @@
 macro_rules! ffi_boundary {
     ($body:block) => {{
         let outcome = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(
-            || -> ::std::result::Result<::rxce_engine::Status, ::rxce_engine::Status> { $body },
+            || -> ::std::result::Result<::rxce::Status, ::rxce::Status> { $body },
         ));
         match outcome {
             Ok(Ok(status)) | Ok(Err(status)) => status.as_ntstatus(),
@@ -35,7 +35,7 @@ pub(crate) use ffi_boundary;
 
 #[cfg(test)]
 mod tests {
-    use rxce_engine::Status;
+    use rxce::Status;
 
     use crate::types::{STATUS_INTERNAL_ERROR, STATUS_PENDING};
 

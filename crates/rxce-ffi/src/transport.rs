@@ -1,7 +1,7 @@
 //! RxCeBuildTransport, RxCeTearDownTransport, RxCeQueryTransportInformation
 //! and RxCeQueryAdapterStatus.
 
-use rxce_engine::Status;
+use rxce::Status;
 
 use crate::convert::{adapter_status, provider_info, unicode_string};
 use crate::engine;

@@ -1,8 +1,8 @@
 //! RxCeBuildVC, RxCeTearDownVC, RxCeInitiateVCDisconnect,
 //! RxCeQueryInformation, RxCeSend and RxCeResumeReceive.
 
-use rxce_engine::tdi::InformationClass;
-use rxce_engine::{SendOptions as Options, Status};
+use rxce::tdi::InformationClass;
+use rxce::{SendOptions as Options, Status};
 
 use crate::convert::{information_image, send_buffers};
 use crate::engine;

@@ -1,8 +1,9 @@
-//! The C programs under `tests/c`: compiled against the committed
-//! `include/rxce.h` as strict C99, linked with the `librxce.so` cargo built
-//! for this test run, and run natively and under valgrind (memcheck, full
-//! leak check: no error and no definitely-lost byte). Each program prints
-//! `ok - ...` / `not ok - ...` per check and exits non-zero on a failure.
+//! The C programs under `tests/c`: built as a C user builds them, against
+//! the library cargo-c installs (`cargo cinstall` into a temporary prefix,
+//! then `cc $(pkg-config --cflags --libs rxce)`), as strict C99, and run
+//! natively and under valgrind (memcheck, full leak check: no error, no
+//! definitely or possibly lost byte). Each program prints `ok - ...` /
+//! `not ok - ...` per check and exits non-zero on a failure.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -13,74 +14,129 @@ fn crate_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `target/<profile>`, with a fresh `librxce.so` in it. `cargo test` does
-/// not build a cdylib-only library for integration tests, so the first test
-/// to get here runs `cargo build` for this crate, with the same target
-/// directory and profile (a no-op when the library is up to date).
-fn library_dir() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let exe = std::env::current_exe().expect("the test executable's path");
-            let profile_dir = exe
-                .parent()
-                .and_then(Path::parent)
-                .expect("the test executable is in target/<profile>/deps");
-            let target_dir = profile_dir.parent().expect("target/<profile> has a parent");
-            let profile = profile_dir.file_name().and_then(|n| n.to_str()).expect("a profile");
-            let mut cargo = Command::new(env!("CARGO"));
-            cargo
-                .args(["build", "--quiet", "-p", "rxce-ffi", "--lib", "--target-dir"])
-                .arg(target_dir)
-                .current_dir(crate_dir());
-            match profile {
-                "debug" => {}
-                "release" => {
-                    cargo.arg("--release");
-                }
-                other => {
-                    cargo.args(["--profile", other]);
-                }
+/// The prefix the C library is installed into for this test run: cargo-c
+/// builds it with the test's profile and target directory and installs the
+/// library, `rxce.h` and `rxce.pc` there (a no-op build when up to date).
+fn prefix() -> &'static Path {
+    static INSTALLED: OnceLock<PathBuf> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test executable's path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test executable is in target/<profile>/deps");
+        let target_dir = profile_dir.parent().expect("target/<profile> has a parent");
+        let profile = profile_dir.file_name().and_then(|n| n.to_str()).expect("a profile");
+        let prefix = Path::new(env!("CARGO_TARGET_TMPDIR")).join("prefix");
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo
+            .args(["cinstall", "-p", "rxce-ffi", "--prefix"])
+            .arg(&prefix)
+            .arg("--libdir")
+            .arg(prefix.join("lib"))
+            .arg("--target-dir")
+            .arg(target_dir)
+            .current_dir(crate_dir());
+        match profile {
+            "debug" => {
+                cargo.arg("--debug");
             }
-            let status = cargo.status().expect("running cargo build");
-            assert!(status.success(), "cargo build -p rxce-ffi failed");
-            assert!(
-                profile_dir.join("librxce.so").exists(),
-                "no librxce.so in {}",
-                profile_dir.display()
-            );
-            profile_dir.to_path_buf()
-        })
-        .clone()
+            "release" => {
+                cargo.arg("--release");
+            }
+            other => {
+                cargo.args(["--profile", other]);
+            }
+        }
+        let status = cargo
+            .status()
+            .expect("running cargo cinstall (install cargo-c with scripts/install-test-deps.sh)");
+        assert!(status.success(), "cargo cinstall -p rxce-ffi failed");
+        prefix
+    })
+}
+
+/// `pkg-config ARGS rxce` against the test's install.
+fn pkg_config(args: &[&str]) -> Vec<String> {
+    let output = Command::new("pkg-config")
+        .args(args)
+        .arg("rxce")
+        .env("PKG_CONFIG_PATH", prefix().join("lib/pkgconfig"))
+        .output()
+        .expect("running pkg-config (install it with scripts/install-test-deps.sh)");
+    assert!(
+        output.status.success(),
+        "pkg-config {args:?} rxce failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("pkg-config prints text")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Compiles `tests/c/<program>.c` with the shared helpers into the test's
 /// scratch directory as `<program>-<flavour>`.
 fn compile(program: &str, flavour: &str) -> PathBuf {
-    let lib = library_dir();
     let c = crate_dir().join("tests/c");
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{program}-{flavour}"));
-    let output = Command::new("gcc")
+    let output = Command::new("cc")
         .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-O1"])
-        .arg("-I")
-        .arg(crate_dir().join("include"))
+        .args(pkg_config(&["--cflags"]))
         .arg("-I")
         .arg(&c)
         .arg(c.join(format!("{program}.c")))
         .arg(c.join("rxce_test.c"))
-        .arg("-L")
-        .arg(&lib)
-        .arg(format!("-Wl,-rpath,{}", lib.display()))
-        .args(["-lrxce", "-lpthread", "-o"])
+        .args(pkg_config(&["--libs"]))
+        .arg(format!("-Wl,-rpath,{}", prefix().join("lib").display()))
+        .args(["-lpthread", "-o"])
         .arg(&out)
         .output()
-        .expect("running gcc (install it with scripts/install-test-deps.sh)");
+        .expect("running cc (install gcc with scripts/install-test-deps.sh)");
     assert!(
         output.status.success(),
-        "gcc failed on {program}.c:\n{}",
+        "cc failed on {program}.c:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
     out
+}
+
+/// The install has what a C user needs: the versioned shared library with
+/// its SONAME, the static library, the header and the pkg-config file.
+#[test]
+fn cargo_c_installs_the_library_the_header_and_pkg_config() {
+    let lib = prefix().join("lib");
+    for file in ["librxce.so", "librxce.a", "pkgconfig/rxce.pc"] {
+        assert!(lib.join(file).exists(), "no {file} in {}", lib.display());
+    }
+    let header = std::fs::read(prefix().join("include/rxce.h")).expect("the installed header");
+    assert_eq!(
+        header,
+        std::fs::read(crate_dir().join("include/rxce.h")).unwrap(),
+        "the installed header is the committed one"
+    );
+    let soname = std::fs::read_link(lib.join("librxce.so")).expect("librxce.so is a version link");
+    println!("librxce.so -> {}", soname.display());
+    assert!(
+        soname.to_string_lossy().starts_with("librxce.so."),
+        "{}",
+        soname.display()
+    );
+    let dynamic = Command::new("readelf")
+        .args(["-d"])
+        .arg(lib.join("librxce.so"))
+        .output()
+        .expect("running readelf");
+    let dynamic = String::from_utf8_lossy(&dynamic.stdout);
+    assert!(
+        dynamic.contains("Library soname: [librxce.so."),
+        "no versioned SONAME:\n{dynamic}"
+    );
+    assert_eq!(
+        pkg_config(&["--libs"]),
+        [format!("-L{}", lib.display()), "-lrxce".to_owned()]
+    );
 }
 
 /// Runs `command` to its end, killing it after `limit`.

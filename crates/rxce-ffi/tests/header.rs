@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use rxce_engine::Status;
+use rxce::Status;
 
 const REFRESH: &str = "RXCE_BLESS=1 cargo test -p rxce-ffi --test header";
 

@@ -7,7 +7,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
-use rxce_engine::{Status, TaAddress, TransportAddress};
+use rxce::{Status, TaAddress, TransportAddress};
 
 use super::bad;
 use crate::types::{

@@ -5,8 +5,8 @@ use std::mem::size_of;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use rxce_engine::tdi::{AddressInfo, ConnectionEndpointInfo, ProviderInfo};
-use rxce_engine::{AdapterStatus, ConnectionInformation, Information, Status};
+use rxce::tdi::{AddressInfo, ConnectionEndpointInfo, ProviderInfo};
+use rxce::{AdapterStatus, ConnectionInformation, Information, Status};
 
 use super::address::{encode_transport_address, transport_address};
 use super::bad;
@@ -225,7 +225,7 @@ pub(crate) fn stored_connection_information(info: &ConnectionInformation) -> Ali
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rxce_engine::TransportAddress;
+    use rxce::TransportAddress;
 
     #[test]
     fn a_stored_copy_points_into_itself() {

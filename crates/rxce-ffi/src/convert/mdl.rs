@@ -4,7 +4,7 @@
 use std::any::Any;
 
 use bytes::Bytes;
-use rxce_engine::{ReceiveBuffer, SendBuffers, Status};
+use rxce::{ReceiveBuffer, SendBuffers, Status};
 
 use super::bad;
 use crate::types::{MDL, PMDL};

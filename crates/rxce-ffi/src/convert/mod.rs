@@ -18,7 +18,7 @@ pub(crate) use info::{
 pub(crate) use mdl::{send_buffers, MdlReceiveBuffer};
 pub(crate) use name::unicode_string;
 
-use rxce_engine::Status;
+use rxce::Status;
 
 /// STATUS_INVALID_PARAMETER with a message.
 pub(crate) fn bad(message: impl Into<String>) -> Status {

@@ -1,6 +1,6 @@
 //! UNICODE_STRING → a name.
 
-use rxce_engine::Status;
+use rxce::Status;
 
 use super::bad;
 use crate::types::{UNICODE_STRING, WCHAR};
