@@ -38,6 +38,8 @@ mod convert;
 mod engine;
 mod handlers;
 mod handles;
+mod helpers;
+mod last_error;
 mod panic;
 pub mod types;
 
@@ -51,6 +53,11 @@ pub use connection::{
     RxCeBuildConnection, RxCeBuildConnectionOverMultipleTransports, RxCeCancelConnectRequest, RxCeTearDownConnection,
 };
 pub use engine::RxCeShutdown;
+pub use helpers::{
+    RxCeInitIp6Address, RxCeInitIpAddress, RxCeInitNetbiosAddress, RxCeInitTransportAddress, RxCeInitUnicodeString,
+    RxCeInitUnicodeStringFromUtf8,
+};
+pub use last_error::RxCeGetLastErrorMessage;
 pub use transport::{RxCeBuildTransport, RxCeQueryAdapterStatus, RxCeQueryTransportInformation, RxCeTearDownTransport};
 pub use vc::{
     RxCeBuildVC, RxCeInitiateVCDisconnect, RxCeQueryInformation, RxCeResumeReceive, RxCeSend, RxCeTearDownVC,

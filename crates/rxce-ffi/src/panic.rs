@@ -1,7 +1,8 @@
 //! The panic boundary: no Rust panic may unwind into C.
 //!
 //! Every exported routine runs its body inside [`ffi_boundary!`], which
-//! catches a panic and returns STATUS_INTERNAL_ERROR instead; the callback
+//! catches a panic and returns STATUS_INTERNAL_ERROR instead, and records
+//! every failure's message for RxCeGetLastErrorMessage; the callback
 //! adapters use [`callback_boundary!`] so a panic inside rxce-ffi never
 //! unwinds into the engine's tasks either.
 
@@ -14,8 +15,18 @@ macro_rules! ffi_boundary {
             || -> ::std::result::Result<::rxce::Status, ::rxce::Status> { $body },
         ));
         match outcome {
-            Ok(Ok(status)) | Ok(Err(status)) => status.as_ntstatus(),
-            Err(_) => $crate::types::STATUS_INTERNAL_ERROR,
+            Ok(Ok(status)) => status.as_ntstatus(),
+            Ok(Err(status)) => {
+                $crate::last_error::set(&status);
+                status.as_ntstatus()
+            }
+            Err(_) => {
+                $crate::last_error::set(
+                    &::rxce::Status::from_code($crate::types::STATUS_INTERNAL_ERROR as u32)
+                        .with_message("a bug in rxce: a Rust panic was stopped at the C ABI"),
+                );
+                $crate::types::STATUS_INTERNAL_ERROR
+            }
         }
     }};
 }

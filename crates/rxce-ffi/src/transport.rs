@@ -13,6 +13,35 @@ use crate::types::{
     RXCE_TRANSPORT, RXCE_TRANSPORT_INFORMATION, RXCE_TRANSPORT_SIGNATURE, TDI_PROVIDER_INFO, ULONG, UNICODE_STRING,
 };
 
+/// The Windows transport device names RxCeBuildTransport accepts, matched
+/// without regard to case, and the provider each stands for (decision 35).
+/// A name that ends in `*` matches every name it begins (NetBT has one
+/// device per adapter: `\Device\NetBT_Tcpip_{GUID}`).
+const DEVICE_NAMES: [(&str, &str); 7] = [
+    (r"\Device\NetBT_Tcpip*", "netbt"),
+    (r"\Device\NetbiosSmb", "tcp+smb"),
+    (r"\Device\Tcp", "tcp"),
+    (r"\Device\Tcp6", "tcp"),
+    (r"\Device\Tcpip6_*", "tcp"),
+    (r"\Device\Udp", "udp"),
+    (r"\Device\Udp6", "udp"),
+];
+
+/// The provider a transport name names: a Windows device name's provider,
+/// or the name itself (`tcp`, `tcp+smb`, `netbt`, `udp`, `unix`, `memory`).
+fn provider_name(name: &str) -> &str {
+    let matches = |pattern: &str| match pattern.strip_suffix('*') {
+        Some(prefix) => name
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix)),
+        None => name.eq_ignore_ascii_case(pattern),
+    };
+    DEVICE_NAMES
+        .iter()
+        .find(|(pattern, _)| matches(pattern))
+        .map_or(name, |(_, provider)| provider)
+}
+
 unsafe fn build_transport(
     p: PRXCE_TRANSPORT,
     name: PUNICODE_STRING,
@@ -22,7 +51,8 @@ unsafe fn build_transport(
     // SAFETY (for the calls below): forwarded caller promises.
     let (name, mut units) = unsafe { unicode_string(name) }?;
     let (engine, _build) = engine::engine_for_transport()?;
-    let transport = engine::enter(|| engine.build_transport(&name, quality_of_service))??;
+    let provider = provider_name(&name);
+    let transport = engine::enter(|| engine.build_transport(provider, quality_of_service))??;
     let mut info = Box::new(provider_info(&transport.provider_info()?));
     let bytes = u16::try_from(units.len() * 2).expect("the name came from a UNICODE_STRING");
     let name = UNICODE_STRING {
@@ -95,9 +125,21 @@ unsafe fn query_adapter_status(p: PRXCE_TRANSPORT, out: *mut ADAPTER_STATUS) -> 
     Ok(Status::SUCCESS)
 }
 
-/// Binds an unbuilt transport to the provider named `pTransportName`
-/// (`tcp`, `tcp+smb`, `memory`, ...) with an opaque quality of service
-/// (higher is better when racing transports).
+/// Binds an unbuilt transport to the provider named `pTransportName` with
+/// an opaque quality of service (higher is better when racing transports).
+///
+/// The names, matched exactly: `tcp` (TCP over IPv4 and IPv6, a byte
+/// stream), `tcp+smb` (TCP with SMB direct-hosted framing: each send is
+/// one message behind a 4-byte header, each message indicated whole),
+/// `netbt` (the NetBIOS session service over TCP, framed likewise), `udp`
+/// (datagrams, RxCeSendDatagram), `unix` (Unix-domain stream sockets) and
+/// `memory` (in-process pipes, for tests). The Windows device names a port
+/// passes, matched without regard to case: `\Device\NetBT_Tcpip_{...}`
+/// (any NetBT device) is `netbt`; `\Device\NetbiosSmb` (NetBT's
+/// direct-hosted SMB device) is `tcp+smb`; `\Device\Tcp`,
+/// `\Device\Tcp6` and `\Device\Tcpip6_{...}` are `tcp`; `\Device\Udp`
+/// and `\Device\Udp6` are `udp`. The transport's `Name` is the name as
+/// given.
 ///
 /// Returns STATUS_SUCCESS; STATUS_INVALID_PARAMETER for a NULL or malformed
 /// argument, an unknown transport name, or a transport that is built
@@ -194,4 +236,29 @@ pub unsafe extern "C" fn RxCeQueryAdapterStatus(
 ) -> NTSTATUS {
     // SAFETY: the caller's promises above.
     ffi_boundary!({ unsafe { query_adapter_status(pTransport, pAdapterStatus) } })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::provider_name;
+
+    #[test]
+    fn windows_device_names_name_providers() {
+        assert_eq!(
+            provider_name(r"\Device\NetBT_Tcpip_{6AC87F1B-2A3E-4E3F-9D1B-0A1C2D3E4F50}"),
+            "netbt"
+        );
+        assert_eq!(provider_name(r"\device\netbt_tcpip6_{X}"), "netbt");
+        assert_eq!(provider_name(r"\Device\NetbiosSmb"), "tcp+smb");
+        assert_eq!(provider_name(r"\Device\Tcp"), "tcp");
+        assert_eq!(provider_name(r"\DEVICE\TCP6"), "tcp");
+        assert_eq!(provider_name(r"\Device\Udp"), "udp");
+        assert_eq!(provider_name("tcp+smb"), "tcp+smb");
+        assert_eq!(
+            provider_name(r"\Device\Tcpx"),
+            r"\Device\Tcpx",
+            "unknown names pass through (refused)"
+        );
+        assert_eq!(provider_name("é"), "é");
+    }
 }

@@ -12,6 +12,7 @@ fn crate_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// cbindgen's header, with the statuses and flags in hex.
 fn generate() -> String {
     let config = cbindgen::Config::from_file(crate_dir().join("cbindgen.toml")).expect("cbindgen.toml is readable");
     let bindings = cbindgen::Builder::new()
@@ -21,7 +22,45 @@ fn generate() -> String {
         .expect("cbindgen generates the header");
     let mut out = Vec::new();
     bindings.write(&mut out);
-    String::from_utf8(out).expect("the header is UTF-8")
+    in_hex(&String::from_utf8(out).expect("the header is UTF-8"))
+}
+
+/// How the Windows headers spell a constant of this name, for `value`;
+/// `None` for the constants they spell in decimal (enumerations, lengths,
+/// address types, event types).
+fn windows_spelling(name: &str, value: u64) -> Option<String> {
+    if name.starts_with("STATUS_") {
+        Some(format!("((NTSTATUS)0x{value:08X}L)"))
+    } else if name.starts_with("TDI_SEND_") || name.starts_with("TDI_DISCONNECT_") {
+        Some(format!("((USHORT)0x{value:04X})"))
+    } else if ["TDI_RECEIVE_", "TDI_SERVICE_", "RXCE_SEND_"]
+        .iter()
+        .any(|p| name.starts_with(p))
+        || name.ends_with("_SIGNATURE")
+    {
+        Some(format!("0x{value:08X}"))
+    } else if name.starts_with("RXCE_ADDRESS_TYPE_") {
+        Some(format!("0x{value:04X}"))
+    } else {
+        None
+    }
+}
+
+/// Rewrites cbindgen's decimal `#define NAME 259` / `#define NAME
+/// (NTSTATUS)3221225480u` in hex where the Windows headers use hex, so a
+/// search for `0xC000009A` finds STATUS_INSUFFICIENT_RESOURCES.
+fn in_hex(header: &str) -> String {
+    let mut out = String::with_capacity(header.len() + 4096);
+    for line in header.split_inclusive('\n') {
+        let rewritten = line.strip_prefix("#define ").and_then(|rest| {
+            let (name, value) = rest.trim_end().split_once(' ')?;
+            let digits = value.trim_start_matches("(NTSTATUS)").trim_end_matches('u');
+            let value: u64 = digits.parse().ok()?;
+            Some(format!("#define {name} {}\n", windows_spelling(name, value)?))
+        });
+        out.push_str(rewritten.as_deref().unwrap_or(line));
+    }
+    out
 }
 
 fn committed() -> String {
@@ -41,13 +80,29 @@ fn header_is_fresh() {
     );
 }
 
-/// The value of `#define NAME VALUE` in the header, as cbindgen writes
-/// NTSTATUS constants: `0`, `259` or `(NTSTATUS)3221225480u`.
+/// The value of `#define NAME ((NTSTATUS)0xC000009AL)` in the header.
 fn defined(header: &str, name: &str) -> Option<u32> {
     let prefix = format!("#define {name} ");
     let value = header.lines().find_map(|line| line.strip_prefix(prefix.as_str()))?;
-    let digits = value.trim_start_matches("(NTSTATUS)").trim_end_matches('u');
-    digits.parse().ok()
+    let hex = value.strip_prefix("((NTSTATUS)0x")?.strip_suffix("L)")?;
+    u32::from_str_radix(hex, 16).ok()
+}
+
+#[test]
+fn statuses_and_flags_are_spelled_as_windows_spells_them() {
+    let header = committed();
+    for line in [
+        "#define STATUS_INSUFFICIENT_RESOURCES ((NTSTATUS)0xC000009AL)",
+        "#define STATUS_SUCCESS ((NTSTATUS)0x00000000L)",
+        "#define STATUS_BUFFER_OVERFLOW ((NTSTATUS)0x80000005L)",
+        "#define TDI_RECEIVE_ENTIRE_MESSAGE 0x00000400",
+        "#define TDI_SEND_EXPEDITED ((USHORT)0x0020)",
+        "#define TDI_DISCONNECT_RELEASE ((USHORT)0x0004)",
+        "#define RXCE_SEND_SYNCHRONOUS 0x10000000",
+    ] {
+        assert!(header.lines().any(|l| l == line), "rxce.h lacks `{line}`");
+    }
+    assert!(header.contains("#include <stddef.h>") && header.contains("#include <stdint.h>"));
 }
 
 #[test]

@@ -59,6 +59,8 @@ pub union _LARGE_INTEGER {
 }
 /// A signed 64-bit integer, also readable as two halves.
 pub type LARGE_INTEGER = _LARGE_INTEGER;
+/// A pointer to a LARGE_INTEGER.
+pub type PLARGE_INTEGER = *mut LARGE_INTEGER;
 
 impl _LARGE_INTEGER {
     /// A LARGE_INTEGER holding `value`.

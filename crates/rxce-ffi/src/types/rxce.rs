@@ -24,6 +24,8 @@ pub type RXCE_TRANSPORT_PROVIDER_INFO = TDI_PROVIDER_INFO;
 pub type PRXCE_TRANSPORT_PROVIDER_INFO = *mut RXCE_TRANSPORT_PROVIDER_INFO;
 /// A VC's endpoint information (a TDI_CONNECTION_INFO).
 pub type RXCE_CONNECTION_INFO = TDI_CONNECTION_INFO;
+/// A pointer to an RXCE_CONNECTION_INFO.
+pub type PRXCE_CONNECTION_INFO = *mut RXCE_CONNECTION_INFO;
 
 /// `Signature` of a built RXCE_TRANSPORT ("RxTr" in memory).
 pub const RXCE_TRANSPORT_SIGNATURE: ULONG = 0x7254_7852;
@@ -63,6 +65,8 @@ pub const RXCE_SEND_FLAGS_MASK: ULONG = 0xFF00_0000;
 /// What RxCeQueryInformation returns (an enumeration; an unknown value is
 /// STATUS_INVALID_PARAMETER).
 pub type RXCE_CONNECTION_INFORMATION_CLASS = c_int;
+/// A pointer to an RXCE_CONNECTION_INFORMATION_CLASS.
+pub type PRXCE_CONNECTION_INFORMATION_CLASS = *mut RXCE_CONNECTION_INFORMATION_CLASS;
 /// A TDI_PROVIDER_INFO of the VC's transport.
 pub const RxCeTransportProviderInformation: RXCE_CONNECTION_INFORMATION_CLASS = 1;
 /// The connection's RXCE_CONNECTION_INFORMATION (a TDI_CONNECTION_INFORMATION
@@ -76,6 +80,8 @@ pub const RxCeRemoteAddressInformation: RXCE_CONNECTION_INFORMATION_CLASS = 4;
 /// How RxCeBuildConnectionOverMultipleTransports picks among successes (an
 /// enumeration; an unknown value is STATUS_INVALID_PARAMETER).
 pub type RXCE_CONNECTION_CREATE_OPTIONS = c_int;
+/// A pointer to an RXCE_CONNECTION_CREATE_OPTIONS.
+pub type PRXCE_CONNECTION_CREATE_OPTIONS = *mut RXCE_CONNECTION_CREATE_OPTIONS;
 /// The first success wins.
 pub const RxCeSelectFirstSuccessfulTransport: RXCE_CONNECTION_CREATE_OPTIONS = 0;
 /// The success over the transport with the highest quality of service wins

@@ -53,6 +53,8 @@ pub struct _TDI_ADDRESS_IP {
 }
 /// An IPv4 address and port.
 pub type TDI_ADDRESS_IP = _TDI_ADDRESS_IP;
+/// A pointer to a TDI_ADDRESS_IP.
+pub type PTDI_ADDRESS_IP = *mut TDI_ADDRESS_IP;
 
 /// An IPv6 address and port (a `sockaddr_in6` without its family), with the
 /// byte orders of `sockaddr_in6`.
@@ -70,6 +72,8 @@ pub struct _TDI_ADDRESS_IP6 {
 }
 /// An IPv6 address and port.
 pub type TDI_ADDRESS_IP6 = _TDI_ADDRESS_IP6;
+/// A pointer to a TDI_ADDRESS_IP6.
+pub type PTDI_ADDRESS_IP6 = *mut TDI_ADDRESS_IP6;
 
 /// A NetBIOS name.
 #[repr(C)]
@@ -82,6 +86,89 @@ pub struct _TDI_ADDRESS_NETBIOS {
 }
 /// A NetBIOS name.
 pub type TDI_ADDRESS_NETBIOS = _TDI_ADDRESS_NETBIOS;
+/// A pointer to a TDI_ADDRESS_NETBIOS.
+pub type PTDI_ADDRESS_NETBIOS = *mut TDI_ADDRESS_NETBIOS;
+
+/// The one entry of a TA_IP_ADDRESS.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct _AddrIp {
+    /// TDI_ADDRESS_LENGTH_IP.
+    pub AddressLength: USHORT,
+    /// TDI_ADDRESS_TYPE_IP.
+    pub AddressType: USHORT,
+    /// The address.
+    pub Address: [TDI_ADDRESS_IP; 1],
+}
+
+/// A TRANSPORT_ADDRESS with exactly one IPv4 entry (RxCeInitIpAddress
+/// fills one).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct _TA_ADDRESS_IP {
+    /// 1.
+    pub TAAddressCount: LONG,
+    /// The entry.
+    pub Address: [_AddrIp; 1],
+}
+/// A TRANSPORT_ADDRESS with exactly one IPv4 entry.
+pub type TA_IP_ADDRESS = _TA_ADDRESS_IP;
+/// A pointer to a TA_IP_ADDRESS.
+pub type PTA_IP_ADDRESS = *mut TA_IP_ADDRESS;
+
+/// The one entry of a TA_IP6_ADDRESS.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct _AddrIp6 {
+    /// TDI_ADDRESS_LENGTH_IP6.
+    pub AddressLength: USHORT,
+    /// TDI_ADDRESS_TYPE_IP6.
+    pub AddressType: USHORT,
+    /// The address.
+    pub Address: [TDI_ADDRESS_IP6; 1],
+}
+
+/// A TRANSPORT_ADDRESS with exactly one IPv6 entry (RxCeInitIp6Address
+/// fills one).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct _TA_ADDRESS_IP6 {
+    /// 1.
+    pub TAAddressCount: LONG,
+    /// The entry.
+    pub Address: [_AddrIp6; 1],
+}
+/// A TRANSPORT_ADDRESS with exactly one IPv6 entry.
+pub type TA_IP6_ADDRESS = _TA_ADDRESS_IP6;
+/// A pointer to a TA_IP6_ADDRESS.
+pub type PTA_IP6_ADDRESS = *mut TA_IP6_ADDRESS;
+
+/// The one entry of a TA_NETBIOS_ADDRESS.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct _Addr {
+    /// TDI_ADDRESS_LENGTH_NETBIOS.
+    pub AddressLength: USHORT,
+    /// TDI_ADDRESS_TYPE_NETBIOS.
+    pub AddressType: USHORT,
+    /// The name.
+    pub Address: [TDI_ADDRESS_NETBIOS; 1],
+}
+
+/// A TRANSPORT_ADDRESS with exactly one NetBIOS entry
+/// (RxCeInitNetbiosAddress fills one).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct _TA_NETBIOS_ADDRESS {
+    /// 1.
+    pub TAAddressCount: LONG,
+    /// The entry.
+    pub Address: [_Addr; 1],
+}
+/// A TRANSPORT_ADDRESS with exactly one NetBIOS entry.
+pub type TA_NETBIOS_ADDRESS = _TA_NETBIOS_ADDRESS;
+/// A pointer to a TA_NETBIOS_ADDRESS.
+pub type PTA_NETBIOS_ADDRESS = *mut TA_NETBIOS_ADDRESS;
 
 /// The remote side of a connection or datagram. Lengths are in bytes; a
 /// pointer may be NULL only when its length is 0.
@@ -103,6 +190,8 @@ pub struct _TDI_CONNECTION_INFORMATION {
 }
 /// The remote side of a connection or datagram.
 pub type TDI_CONNECTION_INFORMATION = _TDI_CONNECTION_INFORMATION;
+/// A pointer to a TDI_CONNECTION_INFORMATION.
+pub type PTDI_CONNECTION_INFORMATION = *mut TDI_CONNECTION_INFORMATION;
 
 /// Live state and counters of a VC's endpoint.
 #[repr(C)]
@@ -133,6 +222,8 @@ pub struct _TDI_CONNECTION_INFO {
 }
 /// Live state and counters of a VC's endpoint.
 pub type TDI_CONNECTION_INFO = _TDI_CONNECTION_INFO;
+/// A pointer to a TDI_CONNECTION_INFO.
+pub type PTDI_CONNECTION_INFO = *mut TDI_CONNECTION_INFO;
 
 /// What a transport provider can do.
 #[repr(C)]
@@ -159,6 +250,8 @@ pub struct _TDI_PROVIDER_INFO {
 }
 /// What a transport provider can do.
 pub type TDI_PROVIDER_INFO = _TDI_PROVIDER_INFO;
+/// A pointer to a TDI_PROVIDER_INFO.
+pub type PTDI_PROVIDER_INFO = *mut TDI_PROVIDER_INFO;
 
 /// An address and how many clients hold it: `ActivityCount`, then a whole
 /// TRANSPORT_ADDRESS (which may be longer than this structure).
@@ -173,6 +266,8 @@ pub struct _TDI_ADDRESS_INFO {
 }
 /// An address and how many clients hold it.
 pub type TDI_ADDRESS_INFO = _TDI_ADDRESS_INFO;
+/// A pointer to a TDI_ADDRESS_INFO.
+pub type PTDI_ADDRESS_INFO = *mut TDI_ADDRESS_INFO;
 
 /// The status of a NetBIOS adapter (nb30's structure), as
 /// RxCeQueryAdapterStatus fills it. Name entries would follow it.
@@ -236,6 +331,8 @@ pub struct _ADAPTER_STATUS {
 }
 /// The status of a NetBIOS adapter.
 pub type ADAPTER_STATUS = _ADAPTER_STATUS;
+/// A pointer to an ADAPTER_STATUS.
+pub type PADAPTER_STATUS = *mut ADAPTER_STATUS;
 
 /// Unspecified address type.
 pub const TDI_ADDRESS_TYPE_UNSPEC: USHORT = 0;

@@ -6,6 +6,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <stdio.h>
 #include <string.h>
 
 #include "rxce_test.h"
@@ -56,6 +57,66 @@ static void names(void)
     EXPECT(RxCeBuildTransport(&t, &n, 0), STATUS_SUCCESS);
     EXPECT(RxCeBuildTransport(&t, &n, 0), IP);
     EXPECT(RxCeTearDownTransport(&t), STATUS_SUCCESS);
+}
+
+/* The Windows device names a port passes name providers; a wrong name is
+ * refused, and the last error message says why. */
+static void windows_names_and_messages(void)
+{
+    static const char *const message_devices[] = {
+        "\\Device\\NetBT_Tcpip_{6AC87F1B-2A3E-4E3F-9D1B-0A1C2D3E4F50}",
+        "\\device\\netbiossmb",
+    };
+    static const char *const stream_devices[] = {"\\Device\\Tcp", "\\Device\\Tcp6"};
+    static const UCHAR loopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    RXCE_TRANSPORT t;
+    RXCE_ADDRESS a;
+    ADDRESS_BUFFER local;
+    WCHAR units[64];
+    UNICODE_STRING n;
+    TA_NETBIOS_ADDRESS netbios;
+    size_t i;
+
+    for (i = 0; i < 2; i++) {
+        memset(&t, 0, sizeof t);
+        n = name(message_devices[i], units);
+        EXPECT(RxCeBuildTransport(&t, &n, 1), STATUS_SUCCESS);
+        CHECK(t.Name.Length == n.Length &&
+                  (t.pProviderInfo->ServiceFlags & TDI_SERVICE_MESSAGE_MODE),
+              "a NetBT device name binds a message transport, and keeps its name");
+        EXPECT(RxCeTearDownTransport(&t), STATUS_SUCCESS);
+    }
+    for (i = 0; i < 2; i++) {
+        memset(&t, 0, sizeof t);
+        n = name(stream_devices[i], units);
+        EXPECT(RxCeBuildTransport(&t, &n, 1), STATUS_SUCCESS);
+        CHECK(!(t.pProviderInfo->ServiceFlags & TDI_SERVICE_MESSAGE_MODE),
+              "a TCP device name binds the tcp byte stream");
+        if (i == 1) {
+            EXPECT(RxCeInitIp6Address(&local.ip6, loopback6, 0, 0), STATUS_SUCCESS);
+            memset(&a, 0, sizeof a);
+            EXPECT(RxCeBuildAddress(&a, &t, &local.address, NULL, NULL), STATUS_SUCCESS);
+            CHECK(a.pTransportAddress->Address[0].AddressType == TDI_ADDRESS_TYPE_IP6,
+                  "RxCeInitIp6Address made an address the transport owns");
+        }
+        EXPECT(RxCeTearDownTransport(&t), STATUS_SUCCESS);
+    }
+    n = name("udp", units);
+    memset(&t, 0, sizeof t);
+    EXPECT(RxCeBuildTransport(&t, &n, 1), STATUS_SUCCESS);
+    EXPECT(RxCeTearDownTransport(&t), STATUS_SUCCESS);
+
+    memset(&t, 0, sizeof t);
+    n = name("\\Device\\Bogus", units);
+    EXPECT(RxCeBuildTransport(&t, &n, 1), IP);
+    printf("# the last error: %s\n", RxCeGetLastErrorMessage());
+    CHECK(strstr(RxCeGetLastErrorMessage(), "0xC000000D") != NULL &&
+              strstr(RxCeGetLastErrorMessage(), "no transport provider is named") != NULL,
+          "RxCeGetLastErrorMessage says why the name was refused");
+    EXPECT(RxCeInitNetbiosAddress(&netbios, "", 0x20, TDI_ADDRESS_NETBIOS_TYPE_UNIQUE), IP);
+    EXPECT(RxCeInitNetbiosAddress(&netbios, "SIXTEEN-LETTERS!", 0x20, 0), IP);
+    CHECK(strstr(RxCeGetLastErrorMessage(), "1 to 15 bytes") != NULL,
+          "and it is the last failure's message");
 }
 
 static void transports(void)
@@ -439,6 +500,7 @@ int main(void)
     EXPECT(RxCeTearDownTransport(&stale.transport), STATUS_SUCCESS);
     EXPECT(stack_build(&s, port), STATUS_SUCCESS);
     names();
+    windows_names_and_messages();
     transports();
     addresses();
     connections();

@@ -34,12 +34,12 @@ int check(int passed, const char *file, int line, const char *what)
 
 int check_status(NTSTATUS got, NTSTATUS want, const char *file, int line, const char *what)
 {
-    char text[512];
+    char text[1024];
     if (got == want) {
         snprintf(text, sizeof text, "%s == 0x%08X", what, (unsigned)want);
     } else {
-        snprintf(text, sizeof text, "%s: got 0x%08X, want 0x%08X", what, (unsigned)got,
-                 (unsigned)want);
+        snprintf(text, sizeof text, "%s: got 0x%08X, want 0x%08X (last error: %s)", what,
+                 (unsigned)got, (unsigned)want, RxCeGetLastErrorMessage());
     }
     return check(got == want, file, line, text);
 }
@@ -64,31 +64,24 @@ void sleep_ms(int ms)
 UNICODE_STRING name(const char *text, WCHAR *units)
 {
     UNICODE_STRING s;
-    size_t i;
-    for (i = 0; text[i] != '\0' && i < 64; i++) {
-        units[i] = (WCHAR)(unsigned char)text[i];
-    }
-    s.Length = (USHORT)(i * sizeof(WCHAR));
-    s.MaximumLength = (USHORT)(64 * sizeof(WCHAR));
-    s.Buffer = units;
+    memset(&s, 0, sizeof s);
+    RxCeInitUnicodeStringFromUtf8(&s, units, 64 * sizeof(WCHAR), text);
     return s;
 }
 
 LONG ip_address(ADDRESS_BUFFER *buffer, uint32_t ip, uint16_t port)
 {
-    TDI_ADDRESS_IP entry;
-    USHORT length = TDI_ADDRESS_LENGTH_IP;
-    USHORT type = TDI_ADDRESS_TYPE_IP;
-    LONG count = 1;
     memset(buffer, 0, sizeof *buffer);
-    memset(&entry, 0, sizeof entry);
-    entry.sin_port = htons(port);
-    entry.in_addr = htonl(ip);
-    memcpy(buffer->bytes, &count, 4);
-    memcpy(buffer->bytes + 4, &length, 2);
-    memcpy(buffer->bytes + 6, &type, 2);
-    memcpy(buffer->bytes + 8, &entry, sizeof entry);
-    return (LONG)(8 + sizeof entry);
+    RxCeInitIpAddress(&buffer->ip, ip, port);
+    return 8 + TDI_ADDRESS_LENGTH_IP;
+}
+
+LONG other_address(ADDRESS_BUFFER *buffer, USHORT type, const void *entry, USHORT length)
+{
+    ULONG total = 0;
+    memset(buffer, 0, sizeof *buffer);
+    RxCeInitTransportAddress(&buffer->address, sizeof *buffer, type, entry, length, &total);
+    return (LONG)total;
 }
 
 RXCE_CONNECTION_INFORMATION remote_info(ADDRESS_BUFFER *remote, LONG length)

@@ -29,18 +29,26 @@ void sleep_ms(int ms);
 
 /* ---- names and addresses -------------------------------------------- */
 
-/* A UNICODE_STRING over `units` (room for 64) holding the ASCII `text`. */
+/* A UNICODE_STRING over `units` (room for 64) holding `text`
+ * (RxCeInitUnicodeStringFromUtf8). */
 UNICODE_STRING name(const char *text, WCHAR *units);
 
 /* Room for a TRANSPORT_ADDRESS with a few entries, aligned for it. */
 typedef union {
     TRANSPORT_ADDRESS address;
+    TA_IP_ADDRESS ip;
+    TA_IP6_ADDRESS ip6;
+    TA_NETBIOS_ADDRESS netbios;
     unsigned char bytes[256];
 } ADDRESS_BUFFER;
 
-/* Makes `buffer` a TRANSPORT_ADDRESS with one IPv4 entry (host-order
- * address and port); returns its length in bytes. */
+/* Makes `buffer` a TA_IP_ADDRESS (host-order address and port,
+ * RxCeInitIpAddress); returns its length in bytes. */
 LONG ip_address(ADDRESS_BUFFER *buffer, uint32_t ip, uint16_t port);
+
+/* Makes `buffer` a TRANSPORT_ADDRESS with one entry of `type`
+ * (RxCeInitTransportAddress); returns its length in bytes. */
+LONG other_address(ADDRESS_BUFFER *buffer, USHORT type, const void *entry, USHORT length);
 
 /* Connection information naming `remote` (of `length` bytes). */
 RXCE_CONNECTION_INFORMATION remote_info(ADDRESS_BUFFER *remote, LONG length);

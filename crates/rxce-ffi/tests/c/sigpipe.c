@@ -65,19 +65,6 @@ static void tcp_after_peer_left(uint16_t port, int reset)
     EXPECT(RxCeTearDownTransport(&s.transport), STATUS_SUCCESS);
 }
 
-/* A TRANSPORT_ADDRESS with one unix entry naming `path`; its length. */
-static LONG unix_address(ADDRESS_BUFFER *buffer, const char *path)
-{
-    LONG one = 1;
-    USHORT length = (USHORT)strlen(path), type = TDI_ADDRESS_TYPE_UNIX;
-    memset(buffer, 0, sizeof *buffer);
-    memcpy(buffer->bytes, &one, 4);
-    memcpy(buffer->bytes + 4, &length, 2);
-    memcpy(buffer->bytes + 6, &type, 2);
-    memcpy(buffer->bytes + 8, path, length);
-    return 8 + length;
-}
-
 /* unix: the listener accepts and closes at once; writing to such a socket
  * is EPIPE at once. */
 static void unix_after_peer_left(void)
@@ -113,9 +100,9 @@ static void unix_after_peer_left(void)
     memset(&connection, 0, sizeof connection);
     memset(&vc, 0, sizeof vc);
     EXPECT(RxCeBuildTransport(&transport, &unix_name, 1), STATUS_SUCCESS);
-    unix_address(&local, "");
+    other_address(&local, TDI_ADDRESS_TYPE_UNIX, NULL, 0);
     EXPECT(RxCeBuildAddress(&address, &transport, &local.address, NULL, NULL), STATUS_SUCCESS);
-    remote_length = unix_address(&remote, path);
+    remote_length = other_address(&remote, TDI_ADDRESS_TYPE_UNIX, path, (USHORT)strlen(path));
     info = remote_info(&remote, remote_length);
     EXPECT(RxCeBuildConnection(&address, &info, &handler, (PVOID)&events, &connection, &vc),
            STATUS_SUCCESS);

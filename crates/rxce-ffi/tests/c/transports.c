@@ -33,20 +33,9 @@ static NTSTATUS build_base(STACK *s, const char *kind)
         return status;
     }
     if (strcmp(kind, "unix") == 0) {
-        LONG one = 1;
-        USHORT length = 0, type = TDI_ADDRESS_TYPE_UNIX;
-        memset(&local, 0, sizeof local);
-        memcpy(local.bytes, &one, 4);
-        memcpy(local.bytes + 4, &length, 2);
-        memcpy(local.bytes + 6, &type, 2);
+        other_address(&local, TDI_ADDRESS_TYPE_UNIX, NULL, 0);
     } else if (strcmp(kind, "memory") == 0) {
-        LONG one = 1;
-        USHORT length = 6, type = RXCE_ADDRESS_TYPE_MEMORY;
-        memset(&local, 0, sizeof local);
-        memcpy(local.bytes, &one, 4);
-        memcpy(local.bytes + 4, &length, 2);
-        memcpy(local.bytes + 6, &type, 2);
-        memcpy(local.bytes + 8, "client", 6);
+        other_address(&local, RXCE_ADDRESS_TYPE_MEMORY, "client", 6);
     } else {
         ip_address(&local, LOOPBACK, 0);
     }
@@ -88,35 +77,21 @@ static void netbt(void)
 {
     STACK s;
     ADDRESS_BUFFER remote;
+    TA_NETBIOS_ADDRESS called;
     LONG two = 2;
-    USHORT length, type;
-    TDI_ADDRESS_IP ip;
-    TDI_ADDRESS_NETBIOS called;
     union {
         TDI_CONNECTION_INFORMATION info;
         unsigned char bytes[256];
     } query;
     TRANSPORT_ADDRESS *copy;
 
-    memset(&ip, 0, sizeof ip);
-    ip.sin_port = htons(port);
-    ip.in_addr = htonl(LOOPBACK);
-    memset(&called, 0, sizeof called);
-    called.NetbiosNameType = TDI_ADDRESS_NETBIOS_TYPE_UNIQUE;
-    memcpy(called.NetbiosName, "SERVER          ", 16);
-    called.NetbiosName[15] = 0x20;
-    memset(&remote, 0, sizeof remote);
+    /* Two entries: where to connect (IP), and whom to call (NetBIOS). */
+    ip_address(&remote, LOOPBACK, port);
+    EXPECT(RxCeInitNetbiosAddress(&called, "server", 0x20, TDI_ADDRESS_NETBIOS_TYPE_UNIQUE),
+           STATUS_SUCCESS);
     memcpy(remote.bytes, &two, 4);
-    length = TDI_ADDRESS_LENGTH_IP;
-    type = TDI_ADDRESS_TYPE_IP;
-    memcpy(remote.bytes + 4, &length, 2);
-    memcpy(remote.bytes + 6, &type, 2);
-    memcpy(remote.bytes + 8, &ip, sizeof ip);
-    length = TDI_ADDRESS_LENGTH_NETBIOS;
-    type = TDI_ADDRESS_TYPE_NETBIOS;
-    memcpy(remote.bytes + 22, &length, 2);
-    memcpy(remote.bytes + 24, &type, 2);
-    memcpy(remote.bytes + 26, &called, sizeof called);
+    memcpy(remote.bytes + 8 + TDI_ADDRESS_LENGTH_IP, &called.Address[0],
+           4 + TDI_ADDRESS_LENGTH_NETBIOS);
 
     peer_netbt(1);
     EXPECT(build_base(&s, "netbt"), STATUS_SUCCESS);
@@ -228,8 +203,7 @@ static void unix_domain(void)
     struct sockaddr_un address;
     char path[64];
     pthread_t thread;
-    LONG one = 1;
-    USHORT length, type = TDI_ADDRESS_TYPE_UNIX;
+    LONG length;
     char hello[] = "hello over unix";
     MDL m;
 
@@ -244,18 +218,13 @@ static void unix_domain(void)
           "a Unix-domain listener");
     pthread_create(&thread, NULL, unix_echo, NULL);
 
-    length = (USHORT)strlen(path);
-    memset(&remote, 0, sizeof remote);
-    memcpy(remote.bytes, &one, 4);
-    memcpy(remote.bytes + 4, &length, 2);
-    memcpy(remote.bytes + 6, &type, 2);
-    memcpy(remote.bytes + 8, path, length);
+    length = other_address(&remote, TDI_ADDRESS_TYPE_UNIX, path, (USHORT)strlen(path));
     EXPECT(build_base(&s, "unix"), STATUS_SUCCESS);
     {
         ADAPTER_STATUS adapter;
         EXPECT(RxCeQueryAdapterStatus(&s.transport, &adapter), STATUS_ADDRESS_NOT_ASSOCIATED);
     }
-    EXPECT(connect_to(&s, &remote, 8 + length), STATUS_SUCCESS);
+    EXPECT(connect_to(&s, &remote, length), STATUS_SUCCESS);
     events_reset();
     m.Next = NULL;
     m.MappedSystemVa = hello;
@@ -275,16 +244,10 @@ static void memory(void)
     STACK s;
     ADDRESS_BUFFER remote;
     ADAPTER_STATUS adapter;
-    LONG one = 1;
-    USHORT length = 6, type = RXCE_ADDRESS_TYPE_MEMORY;
-    memset(&remote, 0, sizeof remote);
-    memcpy(remote.bytes, &one, 4);
-    memcpy(remote.bytes + 4, &length, 2);
-    memcpy(remote.bytes + 6, &type, 2);
-    memcpy(remote.bytes + 8, "nobody", 6);
+    LONG length = other_address(&remote, RXCE_ADDRESS_TYPE_MEMORY, "nobody", 6);
     EXPECT(build_base(&s, "memory"), STATUS_SUCCESS);
     EXPECT(RxCeQueryAdapterStatus(&s.transport, &adapter), STATUS_ADDRESS_NOT_ASSOCIATED);
-    EXPECT(connect_to(&s, &remote, 14), STATUS_CONNECTION_REFUSED);
+    EXPECT(connect_to(&s, &remote, length), STATUS_CONNECTION_REFUSED);
     EXPECT(RxCeTearDownTransport(&s.transport), STATUS_SUCCESS);
 }
 
