@@ -15,7 +15,7 @@ use crate::address::handler_vector;
 use crate::convert::{connection_information, stored_connection_information, unicode_string};
 use crate::engine;
 use crate::ffi_boundary;
-use crate::handlers::{as_callback, running_vc, CConnectionHandler};
+use crate::handlers::{as_callback, mark_registered, running_vc, vc_at, CConnectionHandler, VcAt};
 use crate::handles::{self, claim_unbuilt, lookup, Claim, Object};
 use crate::panic::callback_boundary;
 use crate::types::{
@@ -76,7 +76,7 @@ enum Registration {
 
 struct ObjectsState {
     connection: Registration,
-    /// Caller memory of VCs whose engine build is under way: their tag is
+    /// Caller memory of VCs whose engine build is under way: their data is
     /// set already, their entry not yet.
     expected: Vec<usize>,
     /// The RXCE_VC of each registered VC, by engine id.
@@ -107,7 +107,7 @@ pub(crate) struct ConnectionObjects {
 
 impl ConnectionObjects {
     /// The objects of a connection being built into `at`, with its first VC
-    /// (tagged already) into `first_vc`, on one of `addresses`.
+    /// (given as its data) into `first_vc`, on one of `addresses`.
     pub(crate) fn pending(
         vector: RXCE_CONNECTION_EVENT_HANDLER,
         context: PVOID,
@@ -174,21 +174,21 @@ impl ConnectionObjects {
     }
 
     /// The RXCE_VC of `vc`, registered now if it is not yet: the caller's
-    /// memory its tag names, or an RXCE_VC rxce allocates for a VC with no
-    /// tag. Fails when the VC cannot be registered (its connection or
+    /// memory its data names, or an RXCE_VC rxce allocates for a VC with no
+    /// data. Fails when the VC cannot be registered (its connection or
     /// address was torn down meanwhile).
     fn vc_locked(self: &Arc<Self>, state: &mut ObjectsState, vc: &Vc) -> Result<PRXCE_VC, Status> {
         if let Some(&at) = state.vcs.get(&vc.id()) {
             return Ok(at as PRXCE_VC);
         }
         let (key, connection_at) = self.connection_locked(state, &vc.connection())?;
-        let tag = vc.tag();
-        let p = if tag != 0 {
-            let Some(at) = state.expected.iter().position(|&e| e == tag) else {
+        let built_into = vc_at(vc);
+        let p = if !built_into.is_null() {
+            let Some(at) = state.expected.iter().position(|&e| e == built_into as usize) else {
                 return Err(Status::INVALID_HANDLE.with_message("the VC's registration failed before"));
             };
             state.expected.swap_remove(at);
-            tag as PRXCE_VC
+            built_into
         } else {
             if !vc.is_valid() {
                 return Err(Status::INVALID_HANDLE.with_message("the VC was torn down"));
@@ -196,7 +196,9 @@ impl ConnectionObjects {
             let owned = LibraryVc::new();
             let p = owned.as_ptr();
             state.owned.push(owned);
-            vc.set_tag(p as usize);
+            // A VC of this build with no data is one rxce owns; nothing
+            // else sets a VC's data.
+            let _ = vc.set_data(VcAt::new(p));
             p
         };
         // SAFETY: `p` is the caller's unbuilt RXCE_VC claimed for this build
@@ -204,14 +206,15 @@ impl ConnectionObjects {
         // as long as `self`; `connection_at` is the RXCE_CONNECTION of `key`.
         unsafe { register_vc(p, vc, key, connection_at as PRXCE_CONNECTION) }?;
         state.vcs.insert(vc.id(), p as usize);
+        mark_registered(vc);
         Ok(p)
     }
 
     /// The RXCE_VC for a callback of `vc` (registering what is pending), or
-    /// what its tag names when it cannot be registered.
+    /// what its data names when it cannot be registered.
     pub(crate) fn c_vc(self: &Arc<Self>, vc: &Vc) -> PRXCE_VC {
         let mut state = self.lock();
-        self.vc_locked(&mut state, vc).unwrap_or(vc.tag() as PRXCE_VC)
+        self.vc_locked(&mut state, vc).unwrap_or_else(|_| vc_at(vc))
     }
 
     /// After the engine built `connection` with `vcs` (the first into the
@@ -241,12 +244,12 @@ impl ConnectionObjects {
         }
     }
 
-    /// RxCeBuildVC is about to build a VC tagged `p`.
+    /// RxCeBuildVC is about to build a VC into `p`.
     pub(crate) fn expect_vc(&self, p: PRXCE_VC) {
         self.lock().expected.push(p as usize);
     }
 
-    /// The build of the VC tagged `p` failed.
+    /// The build of the VC into `p` failed.
     pub(crate) fn unexpect_vc(&self, p: PRXCE_VC) {
         self.lock().expected.retain(|&e| e != p as usize);
     }
@@ -337,7 +340,7 @@ unsafe fn build_connection(
     let adapter = Arc::new(CConnectionHandler::new(vector, context, objects.clone()));
     let build = address
         .handle
-        .build_connection_tagged(information, adapter, vc_p as usize);
+        .build_connection_with_data(information, adapter, VcAt::new(vc_p));
     let (connection, vc) = engine::block_on(build)??;
     if let Err(status) = objects.settle(&connection, std::slice::from_ref(&vc)) {
         let _ = engine::block_on(connection.tear_down());
@@ -513,7 +516,7 @@ unsafe fn build_connection_over_multiple_transports_c(
     let options = MultiConnectOptions {
         policy,
         server_name: server,
-        first_vc_tag: targets.pVc as usize,
+        first_vc_data: Some(VcAt::new(targets.pVc)),
         ..MultiConnectOptions::default()
     };
     let completion = Completion {

@@ -3,7 +3,9 @@
 //! RxCeShutdown; the bridge from the blocking C routines to the
 //! engine's async API; and the multi-transport builds running on it.
 
+use std::cell::RefCell;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -79,6 +81,7 @@ pub(crate) fn engine_for_transport() -> Result<(Engine, TransportBuild), Status>
     let mut engines = lock();
     if engines.running.is_none() {
         engines.running = Some(start()?);
+        GENERATION.fetch_add(1, Ordering::Release);
     }
     engines.transport_builds += 1;
     let engine = engines.running.as_ref().expect("started above").engine.clone();
@@ -96,14 +99,43 @@ impl Drop for TransportBuild {
     }
 }
 
+/// Counts the engine's starts and stops (changed under the engine's lock):
+/// a thread's cached runtime handle is good while the count is the one it
+/// was cached at.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread's copy of the running engine's runtime handle, and the
+    /// generation it belongs to: the routines of the data path find the
+    /// runtime without the engine's lock, which every thread shares.
+    static CACHED: RefCell<Option<(u64, Handle)>> = const { RefCell::new(None) };
+}
+
 /// The runtime of the running engine. Every object in the handle table
 /// belongs to it, so a routine that found its object has one.
 fn runtime() -> Result<Handle, Status> {
-    lock()
+    let generation = GENERATION.load(Ordering::Acquire);
+    let cached = CACHED
+        .try_with(|c| {
+            c.borrow()
+                .as_ref()
+                .filter(|(g, _)| *g == generation)
+                .map(|(_, h)| h.clone())
+        })
+        .ok()
+        .flatten();
+    if let Some(handle) = cached {
+        return Ok(handle);
+    }
+    let engines = lock();
+    let handle = engines
         .running
         .as_ref()
         .map(|running| running.runtime.handle().clone())
-        .ok_or_else(|| Status::INVALID_HANDLE.with_message("the engine was shut down"))
+        .ok_or_else(|| Status::INVALID_HANDLE.with_message("the engine was shut down"))?;
+    let generation = GENERATION.load(Ordering::Acquire);
+    let _ = CACHED.try_with(|c| *c.borrow_mut() = Some((generation, handle.clone())));
+    Ok(handle)
 }
 
 /// Runs a synchronous engine call inside the engine's runtime context: some
@@ -190,8 +222,20 @@ fn on_engine_thread() -> bool {
     handlers::in_callback() || Handle::try_current().is_ok()
 }
 
-/// Tears down what is left of a running engine and waits for its threads.
+/// Takes the running engine out (to stop it); threads' cached runtime
+/// handles go stale.
+fn take_running(engines: &mut Engines) -> Option<Running> {
+    let running = engines.running.take();
+    if running.is_some() {
+        GENERATION.fetch_add(1, Ordering::Release);
+    }
+    running
+}
+
+/// Tears down what is left of a running engine (taken out of the engine's
+/// lock just before) and waits for its threads.
 fn stop(Running { engine, runtime }: Running) {
+    let _ = CACHED.try_with(|c| c.borrow_mut().take());
     runtime.block_on(engine.shutdown());
     handles::forget_all();
     drop(engine);
@@ -209,7 +253,8 @@ fn shutdown() -> Result<Status, Status> {
     if let Some(runtime) = running {
         stop_builds(&runtime);
     }
-    if let Some(running) = lock().running.take() {
+    let running = take_running(&mut lock());
+    if let Some(running) = running {
         stop(running);
     }
     Ok(Status::SUCCESS)
@@ -230,7 +275,7 @@ pub(crate) fn stop_if_idle() {
         let mut engines = lock();
         let builds_done = builds().iter().all(|(_, task)| task.is_finished());
         if engines.transport_builds == 0 && builds_done && handles::nothing_built() {
-            engines.running.take()
+            take_running(&mut engines)
         } else {
             None
         }

@@ -12,6 +12,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::ffi::c_int;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use rxce::{
@@ -58,6 +59,47 @@ pub(crate) fn in_callback() -> bool {
 /// The VC whose callback runs on this thread, if any.
 pub(crate) fn running_vc() -> Option<Vc> {
     RUNNING_VC.with(|r| r.borrow().clone())
+}
+
+/// The address of the RXCE_VC a VC belongs to: the engine keeps it as the
+/// VC's data ([`Vc::data`]) from before its first indication; and whether
+/// it is in the handle table yet.
+pub(crate) struct VcAt {
+    at: usize,
+    registered: AtomicBool,
+}
+
+impl VcAt {
+    pub(crate) fn new(p: *mut RXCE_VC) -> Arc<VcAt> {
+        Arc::new(VcAt {
+            at: p as usize,
+            registered: AtomicBool::new(false),
+        })
+    }
+}
+
+fn vc_data(vc: &Vc) -> Option<&VcAt> {
+    vc.data().and_then(|data| data.downcast_ref::<VcAt>())
+}
+
+/// The RXCE_VC kept with `vc` (NULL when none is).
+pub(crate) fn vc_at(vc: &Vc) -> *mut RXCE_VC {
+    vc_data(vc).map_or(std::ptr::null_mut(), |data| data.at as *mut RXCE_VC)
+}
+
+/// The RXCE_VC of `vc` once it is in the handle table: what its callbacks
+/// get, found without any lock.
+pub(crate) fn registered_vc_at(vc: &Vc) -> Option<*mut RXCE_VC> {
+    vc_data(vc)
+        .filter(|data| data.registered.load(Ordering::Acquire))
+        .map(|data| data.at as *mut RXCE_VC)
+}
+
+/// Notes that `vc` is in the handle table.
+pub(crate) fn mark_registered(vc: &Vc) {
+    if let Some(data) = vc_data(vc) {
+        data.registered.store(true, Ordering::Release);
+    }
 }
 
 /// Mirrors the VC's state into its RXCE_VC.
@@ -200,7 +242,7 @@ impl CConnectionHandler {
 
     /// The RXCE_VC for a callback of `vc`.
     fn c_vc(&self, vc: &Vc) -> *mut RXCE_VC {
-        self.objects.c_vc(vc)
+        registered_vc_at(vc).unwrap_or_else(|| self.objects.c_vc(vc))
     }
 }
 
@@ -354,8 +396,8 @@ impl AddressEventHandler for CAddressHandler {
     fn send_possible(&self, _address: &Address, vc: Option<&Vc>, bytes_available: usize) {
         callback_boundary!((), {
             if let Some(f) = self.vector.RxCeSendPossibleEventHandler {
-                // The engine names no VC here today; a VC's tag is its RXCE_VC.
-                let p = vc.map_or(std::ptr::null_mut(), |vc| vc.tag() as *mut RXCE_VC);
+                // The engine names no VC here today; a VC's data is its RXCE_VC.
+                let p = vc.map_or(std::ptr::null_mut(), vc_at);
                 // SAFETY: the caller's handler of this documented type.
                 as_callback(vc, || unsafe { f(self.context(), p, ulong(bytes_available)) });
             }

@@ -2,15 +2,24 @@
 //!
 //! A built RXCE_TRANSPORT / RXCE_ADDRESS / RXCE_CONNECTION / RXCE_VC carries
 //! its kind's signature and, in its private `hRxCe`, the key of an entry in
-//! a process-wide table. The entry holds the engine handle, the address of
-//! the C structure it was built into, its place in the object tree, and
-//! the copies the structure's pointer fields point to.
+//! a process-wide table. The table is flat: an entry holds the engine
+//! handle, the address of the C structure it was built into, the key of
+//! its parent, and the copies the structure's pointer fields point to —
+//! no list of children. The engine is the one object tree: which objects a
+//! parent's tear-down took with it, and how many connections and VCs an
+//! object has, are asked of the engine.
+//!
+//! The table is split into shards by key, each with its own lock, so the
+//! routines of the data path (a send, a query, a resume) take no lock that
+//! every VC shares: two VCs meet on a lock only when their keys fall into
+//! the same shard, and then only for a lookup.
 //!
 //! The C structure's own memory is never trusted beyond its signature: a
 //! torn-down, copied or forged structure finds no entry (keys are never
 //! reused) and gets STATUS_INVALID_HANDLE, without any dereference of what
-//! it holds. Tearing down a parent removes its children's entries too, so
-//! nothing leaks when a child is never torn down on its own.
+//! it holds. Tearing down a parent removes the entries of what the engine
+//! tore down with it, so nothing leaks when a child is never torn down on
+//! its own.
 //!
 //! A connection's entry also holds its [`ConnectionObjects`]: how its VCs
 //! reach the table (see there). Caller memory that a build under way will
@@ -40,29 +49,55 @@ pub(crate) enum Object {
     Vc(Vc),
 }
 
+impl Object {
+    /// False once the engine has torn the object down.
+    fn is_valid(&self) -> bool {
+        match self {
+            Object::Transport(transport) => transport.is_valid(),
+            Object::Address(address) => address.is_valid(),
+            Object::Connection(connection, _) => connection.is_valid(),
+            Object::Vc(vc) => vc.is_valid(),
+        }
+    }
+}
+
 struct Entry {
     object: Object,
     /// Where the C structure is.
     at: usize,
+    /// The parent's key (none for a transport).
     parent: Option<u64>,
-    children: Vec<u64>,
-    /// Connections and VCs below this object, for the count fields.
-    connections: u32,
-    vcs: u32,
     /// What the structure's pointer fields point to.
     _copies: Box<dyn Send>,
 }
 
-static TABLE: LazyLock<Mutex<HashMap<u64, Entry>>> = LazyLock::new(Mutex::default);
+/// Shards of the table; a key's shard is `key % SHARDS`.
+const SHARDS: usize = 64;
+
+type Shard = Mutex<HashMap<u64, Entry>>;
+
+static TABLE: LazyLock<Vec<Shard>> = LazyLock::new(|| (0..SHARDS).map(|_| Shard::default()).collect());
 static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
 
-fn table() -> MutexGuard<'static, HashMap<u64, Entry>> {
-    TABLE.lock().unwrap_or_else(|e| e.into_inner())
+/// The shard that holds `key`.
+fn shard(key: u64) -> MutexGuard<'static, HashMap<u64, Entry>> {
+    TABLE[(key % SHARDS as u64) as usize]
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// Builds and tear-downs, one at a time: they change the table across
+/// shards (an entry and its parent's counts, a parent and the entries its
+/// tear-down took). Never taken on the data path.
+static CHANGES: Mutex<()> = Mutex::new(());
+
+fn changes() -> MutexGuard<'static, ()> {
+    CHANGES.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Where the built objects are, of every kind: a build into memory that
 /// holds one is refused whatever kind it asks for (it would orphan that
-/// object). Changed under the table's lock, after it.
+/// object). Changed by builds and tear-downs, after a shard's lock.
 static BUILT_AT: LazyLock<Mutex<HashSet<usize>>> = LazyLock::new(Mutex::default);
 
 fn built_at() -> MutexGuard<'static, HashSet<usize>> {
@@ -138,7 +173,7 @@ unsafe impl CObject for RXCE_CONNECTION {
     }
 }
 
-fn count(n: u32) -> LONG {
+fn count(n: usize) -> LONG {
     LONG::try_from(n).unwrap_or(LONG::MAX)
 }
 
@@ -199,8 +234,7 @@ pub(crate) unsafe fn lookup<T: CObject>(p: *const T) -> Result<Found<T::Handle>,
     // SAFETY: as above; the key is read only once the signature says the
     // memory is a structure of this kind.
     let key = unsafe { T::key(p) };
-    let table = table();
-    let handle = table
+    let handle = shard(key)
         .get(&key)
         .filter(|entry| entry.at == p as usize)
         .and_then(|entry| T::handle(&entry.object));
@@ -264,10 +298,29 @@ pub(crate) fn claim_unbuilt<T: CObject>(p: *const T) -> Result<Claim, Status> {
     Ok(claim)
 }
 
-/// Writes an entry's counts of connections and VCs below it into its C
-/// structure.
+/// The connections and VCs the engine has below `object`: a VC counts
+/// under its connection, and so under the connection's address and
+/// transport, whichever address it runs over.
+fn counts_below(object: &Object) -> (usize, usize) {
+    let vcs = |connections: &[rxce::Connection]| connections.iter().map(|c| c.virtual_circuit_count()).sum();
+    match object {
+        Object::Transport(transport) => {
+            let connections: Vec<_> = transport.addresses().iter().flat_map(|a| a.connections()).collect();
+            (connections.len(), vcs(&connections))
+        }
+        Object::Address(address) => {
+            let connections = address.connections();
+            (connections.len(), vcs(&connections))
+        }
+        Object::Connection(connection, _) => (0, connection.virtual_circuit_count()),
+        Object::Vc(_) => (0, 0),
+    }
+}
+
+/// Writes the engine's counts of connections and VCs below the entry into
+/// its C structure.
 fn publish_counts(entry: &Entry) {
-    let (connections, vcs) = (count(entry.connections), count(entry.vcs));
+    let (connections, vcs) = counts_below(&entry.object);
     // SAFETY: entries are exactly the built objects, whose memory the caller
     // keeps valid until their tear-down, and `at` is the structure of the
     // entry's kind.
@@ -275,15 +328,17 @@ fn publish_counts(entry: &Entry) {
         match entry.object {
             Object::Transport(_) => {
                 let p = entry.at as *mut RXCE_TRANSPORT;
-                (*p).ConnectionCount = connections;
-                (*p).VirtualCircuitCount = vcs;
+                (*p).ConnectionCount = count(connections);
+                (*p).VirtualCircuitCount = count(vcs);
             }
             Object::Address(_) => {
                 let p = entry.at as *mut RXCE_ADDRESS;
-                (*p).ConnectionCount = connections;
-                (*p).VirtualCircuitCount = vcs;
+                (*p).ConnectionCount = count(connections);
+                (*p).VirtualCircuitCount = count(vcs);
             }
-            Object::Connection(..) => (*(entry.at as *mut RXCE_CONNECTION)).VirtualCircuitCount = entry.vcs,
+            Object::Connection(..) => {
+                (*(entry.at as *mut RXCE_CONNECTION)).VirtualCircuitCount = ULONG::try_from(vcs).unwrap_or(ULONG::MAX)
+            }
             Object::Vc(_) => {}
         }
     }
@@ -336,16 +391,13 @@ fn uninitialise(entry: &Entry) {
     }
 }
 
-/// Adds `delta` connections and VCs to every ancestor from `key` up and
-/// publishes their counts.
-fn adjust_ancestors(table: &mut HashMap<u64, Entry>, mut key: Option<u64>, connections: i64, vcs: i64) {
-    let apply = |n: u32, d: i64| u32::try_from(i64::from(n) + d).unwrap_or(0);
+/// Publishes the counts of `key` and every ancestor of it.
+fn publish_ancestors(mut key: Option<u64>) {
     while let Some(k) = key {
-        let Some(entry) = table.get_mut(&k) else {
+        let shard = shard(k);
+        let Some(entry) = shard.get(&k) else {
             break;
         };
-        entry.connections = apply(entry.connections, connections);
-        entry.vcs = apply(entry.vcs, vcs);
         publish_counts(entry);
         key = entry.parent;
     }
@@ -370,77 +422,74 @@ pub(crate) unsafe fn register<T: CObject>(
     init: impl FnOnce(u64) -> T,
 ) -> Result<u64, Status> {
     let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
-    let (connections, vcs) = match object {
-        Object::Connection(..) => (1, 0),
-        Object::Vc(_) => (0, 1),
-        _ => (0, 0),
-    };
-    let mut table = table();
-    if parent.is_some_and(|k| !table.contains_key(&k)) {
+    let _changing = changes();
+    if parent.is_some_and(|k| !shard(k).contains_key(&k)) {
         return Err(Status::INVALID_HANDLE.with_message(format!("the parent of the new {} was torn down", T::KIND)));
     }
     // SAFETY: the caller guarantees `p` is valid and writable.
     unsafe { p.write(init(key)) };
     built_at().insert(p as usize);
-    table.insert(
-        key,
-        Entry {
-            object,
-            at: p as usize,
-            parent,
-            children: Vec::new(),
-            connections: 0,
-            vcs: 0,
-            _copies: copies,
-        },
-    );
-    if let Some(parent) = parent.and_then(|k| table.get_mut(&k)) {
-        parent.children.push(key);
-    }
-    adjust_ancestors(&mut table, parent, connections, vcs);
+    let entry = Entry {
+        object,
+        at: p as usize,
+        parent,
+        _copies: copies,
+    };
+    publish_counts(&entry);
+    shard(key).insert(key, entry);
+    publish_ancestors(parent);
     Ok(key)
 }
 
-/// Forgets the object `key` and everything below it (torn down with it),
-/// uninitialising their C structures and updating the counts above.
+/// Forgets the object `key`, and every object the engine tore down with it
+/// (for a parent's tear-down), uninitialising their C structures and
+/// updating the counts above.
 pub(crate) fn remove(key: u64) {
-    let mut table = table();
-    let Some(root) = table.get(&key) else {
+    let _changing = changes();
+    let Some(root) = shard(key).remove(&key) else {
         return;
     };
-    let parent = root.parent;
-    let (mut connections, mut vcs) = (i64::from(root.connections), i64::from(root.vcs));
-    match root.object {
-        Object::Connection(..) => connections += 1,
-        Object::Vc(_) => vcs += 1,
-        _ => {}
-    }
-    let mut pending = vec![key];
-    while let Some(k) = pending.pop() {
-        if let Some(entry) = table.remove(&k) {
-            built_at().remove(&entry.at);
-            uninitialise(&entry);
-            pending.extend_from_slice(&entry.children);
+    built_at().remove(&root.at);
+    uninitialise(&root);
+    if !matches!(root.object, Object::Vc(_)) {
+        // What the engine took down with a parent: every entry whose object
+        // it no longer holds.
+        let mut gone = Vec::new();
+        for index in 0..SHARDS {
+            let mut shard = TABLE[index].lock().unwrap_or_else(|e| e.into_inner());
+            let keys: Vec<u64> = shard
+                .iter()
+                .filter(|(_, e)| !e.object.is_valid())
+                .map(|(k, _)| *k)
+                .collect();
+            gone.extend(keys.into_iter().filter_map(|k| shard.remove(&k)));
+        }
+        let mut built = built_at();
+        for entry in &gone {
+            built.remove(&entry.at);
+            uninitialise(entry);
         }
     }
-    if let Some(parent) = parent.and_then(|k| table.get_mut(&k)) {
-        parent.children.retain(|&child| child != key);
-    }
-    adjust_ancestors(&mut table, parent, -connections, -vcs);
+    publish_ancestors(root.parent);
 }
 
 /// True when no object is built and no build holds a claim.
 pub(crate) fn nothing_built() -> bool {
-    table().is_empty() && claimed().is_empty()
+    TABLE
+        .iter()
+        .all(|s| s.lock().unwrap_or_else(|e| e.into_inner()).is_empty())
+        && claimed().is_empty()
 }
 
 /// Forgets every object (the engine was shut down), and every claim, and
 /// lets the table's memory go. Their structures are not touched: the caller
 /// may have let them go already.
 pub(crate) fn forget_all() {
-    let mut table = table();
+    let _changing = changes();
+    for shard in TABLE.iter() {
+        drop(std::mem::take(&mut *shard.lock().unwrap_or_else(|e| e.into_inner())));
+    }
     drop(std::mem::take(&mut *built_at()));
-    drop(std::mem::take(&mut *table));
     drop(std::mem::take(&mut *claimed()));
 }
 

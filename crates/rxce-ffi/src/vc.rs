@@ -7,7 +7,7 @@ use rxce::{SendOptions as Options, Status};
 use crate::convert::{information_image, send_buffers};
 use crate::engine;
 use crate::ffi_boundary;
-use crate::handlers::{publish_state, running_vc};
+use crate::handlers::{publish_state, running_vc, VcAt};
 use crate::handles::{self, claim_unbuilt, lookup};
 use crate::types::{
     RxCeConnectionEndpointInformation, RxCeConnectionInformation, RxCeRemoteAddressInformation,
@@ -22,7 +22,7 @@ unsafe fn build_vc(p: PRXCE_VC, connection_p: PRXCE_CONNECTION) -> Result<Status
     // The VC's first indication may come before the engine returns: the
     // connection's objects register it then (see ConnectionObjects).
     objects.expect_vc(p);
-    let vc = match engine::block_on(connection.build_vc_tagged(p as usize)) {
+    let vc = match engine::block_on(connection.build_vc_with_data(VcAt::new(p))) {
         Ok(Ok(vc)) => vc,
         Ok(Err(status)) | Err(status) => {
             objects.unexpect_vc(p);

@@ -249,17 +249,26 @@ impl Address {
         information: ConnectionInformation,
         handler: Arc<dyn ConnectionEventHandler>,
     ) -> Result<(Connection, Vc), Status> {
-        self.build_connection_tagged(information, handler, 0).await
+        self.build(information, handler, None).await
     }
 
-    /// [`Address::build_connection`] with the first VC's client word
-    /// ([`Vc::tag`]) set before its first indication can run (the C ABI
-    /// keeps its `RXCE_VC` address there).
-    pub async fn build_connection_tagged(
+    /// [`Address::build_connection`] with the client's data
+    /// ([`Vc::data`]) kept with the first VC before its first indication
+    /// can run.
+    pub async fn build_connection_with_data(
         &self,
         information: ConnectionInformation,
         handler: Arc<dyn ConnectionEventHandler>,
-        tag: usize,
+        data: crate::vc::VcData,
+    ) -> Result<(Connection, Vc), Status> {
+        self.build(information, handler, Some(data)).await
+    }
+
+    async fn build(
+        &self,
+        information: ConnectionInformation,
+        handler: Arc<dyn ConnectionEventHandler>,
+        data: Option<crate::vc::VcData>,
     ) -> Result<(Connection, Vc), Status> {
         if information.remote_address.entries.is_empty() {
             return Err(Status::INVALID_PARAMETER.with_message("the connection information names no remote address"));
@@ -272,7 +281,7 @@ impl Address {
             address: &self.0,
             connection: Some(shared.clone()),
         };
-        let built = shared.connect_vc(tag).await;
+        let built = shared.connect_vc(data).await;
         unfinished.connection = None;
         match built {
             Ok(vc) => Ok((Connection(shared), vc)),

@@ -15,7 +15,7 @@ use crate::provider::Connected;
 use crate::registry::{Children, Kind, LiveToken};
 use crate::status::Status;
 use crate::tdi::ConnectionInformation;
-use crate::vc::{Vc, VcShared};
+use crate::vc::{Vc, VcData, VcShared};
 
 /// What every handle to one connection shares.
 pub(crate) struct ConnectionShared {
@@ -93,8 +93,8 @@ impl ConnectionShared {
     }
 
     /// Connects one more VC of this connection (the work of RxCeBuildVC),
-    /// with `tag` as its client word.
-    pub(crate) async fn connect_vc(self: &Arc<Self>, tag: usize) -> Result<Vc, Status> {
+    /// with `data` as the client's data.
+    pub(crate) async fn connect_vc(self: &Arc<Self>, data: Option<VcData>) -> Result<Vc, Status> {
         if self.vcs.is_closed() {
             return Err(Status::INVALID_HANDLE.with_message("the connection was torn down"));
         }
@@ -110,7 +110,7 @@ impl ConnectionShared {
                 std::time::Duration::ZERO,
             )
             .await?;
-        self.adopt(self.address.clone(), self.information.clone(), connected, charge, tag)
+        self.adopt(self.address.clone(), self.information.clone(), connected, charge, data)
     }
 
     /// A VC was lost (its disconnect indicated): with a reconnect policy,
@@ -218,7 +218,7 @@ impl ConnectionShared {
                 std::time::Duration::ZERO,
             )
             .await?;
-        self.adopt(address, information, connected, charge, lost.tag())
+        self.adopt(address, information, connected, charge, lost.data().cloned())
     }
 
     /// Makes a connected endpoint (opened from `address`) a VC of this
@@ -229,12 +229,15 @@ impl ConnectionShared {
         information: Arc<ConnectionInformation>,
         connected: Connected,
         charge: Charge,
-        tag: usize,
+        data: Option<VcData>,
     ) -> Result<Vc, Status> {
         let borrowed = !Arc::ptr_eq(&address, &self.address);
         let vc = VcShared::new(self.clone(), address.clone(), information, &connected, charge);
-        // The tag is in place before the VC's first indication can run.
-        vc.set_tag(tag);
+        // The client's data is in place before the VC's first indication
+        // can run.
+        if let Some(data) = data {
+            let _ = vc.set_data(data);
+        }
         let refused = || {
             connected.stream.close(false);
             Err(Status::CANCELLED.with_message("the connection or its address was torn down during the connect"))
@@ -321,13 +324,13 @@ impl Connection {
     /// Fails with the transport's status when the connect fails, or
     /// STATUS_INVALID_HANDLE after tear-down.
     pub async fn build_vc(&self) -> Result<Vc, Status> {
-        self.0.connect_vc(0).await
+        self.0.connect_vc(None).await
     }
 
-    /// [`Connection::build_vc`] with the VC's client word
-    /// ([`Vc::tag`]) set before its first indication can run.
-    pub async fn build_vc_tagged(&self, tag: usize) -> Result<Vc, Status> {
-        self.0.connect_vc(tag).await
+    /// [`Connection::build_vc`] with the client's data ([`Vc::data`]) kept
+    /// with the VC before its first indication can run.
+    pub async fn build_vc_with_data(&self, data: VcData) -> Result<Vc, Status> {
+        self.0.connect_vc(Some(data)).await
     }
 
     /// Tears the connection down (RxCeTearDownConnection) with all of its

@@ -128,7 +128,7 @@ pub use tdi::{
     TransportAddress,
 };
 pub use transport::Transport;
-pub use vc::{Vc, VcState};
+pub use vc::{Vc, VcData, VcState};
 
 /// The README's example compiles (it is not run: it needs a server).
 #[doc = include_str!("../../../README.md")]

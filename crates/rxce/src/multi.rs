@@ -66,9 +66,9 @@ pub struct MultiConnectOptions {
     pub best_wait: Duration,
     /// The server's name, kept for enumeration (`pServerName`).
     pub server_name: Option<String>,
-    /// The first VC's client word ([`Vc::tag`]), set before its first
-    /// indication can run.
-    pub first_vc_tag: usize,
+    /// The client's data kept with the first VC ([`Vc::data`]) before its
+    /// first indication can run.
+    pub first_vc_data: Option<crate::vc::VcData>,
 }
 
 impl Default for MultiConnectOptions {
@@ -81,7 +81,7 @@ impl Default for MultiConnectOptions {
             deadline: None,
             best_wait: Duration::from_millis(500),
             server_name: None,
-            first_vc_tag: 0,
+            first_vc_data: None,
         }
     }
 }
@@ -445,8 +445,12 @@ pub async fn build_connection_over_multiple_transports(
                 continue;
             }
         };
-        let tag = if vcs.is_empty() { options.first_vc_tag } else { 0 };
-        match owner.adopt(address, Arc::new(remote_of(index).clone()), connected, charge, tag) {
+        let data = if vcs.is_empty() {
+            options.first_vc_data.clone()
+        } else {
+            None
+        };
+        match owner.adopt(address, Arc::new(remote_of(index).clone()), connected, charge, data) {
             Ok(vc) => {
                 attempts[slot].chosen = true;
                 vcs.push(vc);

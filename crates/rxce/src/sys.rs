@@ -8,12 +8,12 @@
 //! engine goes through this module, and the failure comes back as EPIPE
 //! (STATUS_CONNECTION_RESET).
 //!
-//! - Linux, Android, the BSDs other than macOS, illumos, Solaris: each write
-//!   is a `sendmsg` with `MSG_NOSIGNAL` (`writev` takes no flags).
-//! - Elsewhere (macOS, iOS; Windows, which has no SIGPIPE) the write goes
-//!   out with no flag. On macOS and iOS that is only safe on a socket that
-//!   carries `SO_NOSIGPIPE`, which must be set where the socket is made;
-//!   this module is the place for that setting too.
+//! - Linux, Android, the BSDs, illumos, Solaris: each write is a `sendmsg`
+//!   with `MSG_NOSIGNAL` (`writev` takes no flags).
+//! - Apple's systems (and Windows, which has no SIGPIPE) have no such flag:
+//!   the write goes out with none. On macOS and iOS that is only safe on a
+//!   socket that carries `SO_NOSIGPIPE`, which must be set where the socket
+//!   is made; this module is the place for that setting too.
 //!
 //! The engine's other socket writes need nothing: NetBIOS name queries go
 //! out on unconnected UDP sockets, which never get EPIPE.
@@ -23,29 +23,11 @@ use std::io::{self, IoSlice};
 use socket2::{SockAddr, SockRef};
 
 /// `sendmsg` flags that keep the kernel from raising SIGPIPE.
-#[cfg(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "illumos",
-    target_os = "solaris",
-))]
+#[cfg(not(any(target_vendor = "apple", windows)))]
 const NO_SIGPIPE: libc::c_int = libc::MSG_NOSIGNAL;
 
 /// No flag for it here: see the module documentation.
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "illumos",
-    target_os = "solaris",
-)))]
+#[cfg(any(target_vendor = "apple", windows))]
 const NO_SIGPIPE: libc::c_int = 0;
 
 /// Writes what the connected stream socket takes now, gathered from `bufs`

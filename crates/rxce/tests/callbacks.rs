@@ -247,3 +247,44 @@ fn blocked_callbacks_do_not_stall_other_vcs_or_timers() {
         );
     }
 }
+
+/// Records the client's data of the VC each indication comes from.
+struct SeesData(Mutex<Vec<Option<&'static str>>>);
+
+impl ConnectionEventHandler for SeesData {
+    fn receive(&self, vc: &Vc, indication: &Indication<'_>) -> ReceiveAnswer {
+        let data = vc.data().and_then(|d| d.downcast_ref::<&'static str>()).copied();
+        self.0.lock().unwrap().push(data);
+        ReceiveAnswer::take_all(indication)
+    }
+}
+
+/// The data given to a build is the VC's before its first indication (a
+/// peer that speaks first), and data is set once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vc_s_data_is_there_before_its_first_indication() {
+    let engine = engine();
+    let (listener, addr) = tcp_listener().await;
+    let (_t, address) = tcp_address(&engine);
+    let greeter = tokio::spawn(async move {
+        let (mut peer, _) = listener.accept().await.unwrap();
+        peer.write_all(b"hello").await.unwrap();
+        peer
+    });
+    let handler = Arc::new(SeesData(Mutex::default()));
+    let (connection, vc) = address
+        .build_connection_with_data(to(addr), handler.clone(), Arc::new("first"))
+        .await
+        .unwrap();
+    let _peer = greeter.await.unwrap();
+    for _ in 0..500 {
+        if !handler.0.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(handler.0.lock().unwrap().first(), Some(&Some("first")));
+    assert!(vc.set_data(Arc::new("again")).is_err(), "data is set once");
+    assert_eq!(vc.data().and_then(|d| d.downcast_ref::<&str>()), Some(&"first"));
+    drop(connection);
+}

@@ -84,6 +84,9 @@ void peer_close_newest(int reset);
 /* Closes everything and stops the peer's thread. */
 void peer_stop(void);
 
+/* A Unix-domain listener at `path` (removed first); -1 on failure. */
+int unix_listen(const char *path);
+
 /* A port on 127.0.0.1 where nothing listens. */
 uint16_t closed_port(void);
 

@@ -77,7 +77,6 @@ static void unix_after_peer_left(void)
     RXCE_CONNECTION_EVENT_HANDLER handler = recording_handler();
     ADDRESS_BUFFER local, remote;
     LONG remote_length;
-    struct sockaddr_un listen_at;
     char path[64];
     int listener, accepted;
     NTSTATUS status;
@@ -86,14 +85,8 @@ static void unix_after_peer_left(void)
     UNICODE_STRING unix_name = name("unix", units);
 
     snprintf(path, sizeof path, "/tmp/rxce-sigpipe-%ld.sock", (long)getpid());
-    unlink(path);
-    memset(&listen_at, 0, sizeof listen_at);
-    listen_at.sun_family = AF_UNIX;
-    strcpy(listen_at.sun_path, path);
-    listener = socket(AF_UNIX, SOCK_STREAM, 0);
-    CHECK(bind(listener, (struct sockaddr *)&listen_at, sizeof listen_at) == 0 &&
-              listen(listener, 1) == 0,
-          "a Unix-domain listener");
+    listener = unix_listen(path);
+    CHECK(listener >= 0, "a Unix-domain listener");
 
     memset(&transport, 0, sizeof transport);
     memset(&address, 0, sizeof address);

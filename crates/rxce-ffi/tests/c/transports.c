@@ -200,7 +200,6 @@ static void unix_domain(void)
 {
     STACK s;
     ADDRESS_BUFFER remote;
-    struct sockaddr_un address;
     char path[64];
     pthread_t thread;
     LONG length;
@@ -208,14 +207,8 @@ static void unix_domain(void)
     MDL m;
 
     snprintf(path, sizeof path, "/tmp/rxce-ffi-%ld.sock", (long)getpid());
-    unlink(path);
-    memset(&address, 0, sizeof address);
-    address.sun_family = AF_UNIX;
-    strcpy(address.sun_path, path);
-    unix_listener = socket(AF_UNIX, SOCK_STREAM, 0);
-    CHECK(bind(unix_listener, (struct sockaddr *)&address, sizeof address) == 0 &&
-              listen(unix_listener, 1) == 0,
-          "a Unix-domain listener");
+    unix_listener = unix_listen(path);
+    CHECK(unix_listener >= 0, "a Unix-domain listener");
     pthread_create(&thread, NULL, unix_echo, NULL);
 
     length = other_address(&remote, TDI_ADDRESS_TYPE_UNIX, path, (USHORT)strlen(path));

@@ -25,7 +25,7 @@ mod wake;
 
 pub(crate) use wake::TaskWake;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -67,12 +67,16 @@ pub(crate) struct VcShared {
     wake_task: TaskWake,
     /// Wakes synchronous senders (progress, failure, tear-down).
     waiters: Notify,
-    tag: AtomicUsize,
+    /// The client's data (see [`Vc::data`]).
+    data: std::sync::OnceLock<VcData>,
     task: Mutex<Option<JoinHandle<()>>>,
     built_at: Instant,
     _charge: Charge,
     _live: LiveToken,
 }
+
+/// Data a client keeps with a VC (see [`Vc::data`]).
+pub type VcData = Arc<dyn std::any::Any + Send + Sync>;
 
 /// A virtual circuit: one transport connection endpoint of a
 /// [`Connection`] (`RXCE_VC`).
@@ -130,7 +134,7 @@ impl VcShared {
             torn_down: AtomicBool::new(false),
             wake_task: TaskWake::default(),
             waiters: Notify::new(),
-            tag: AtomicUsize::new(0),
+            data: std::sync::OnceLock::new(),
             task: Mutex::new(None),
             built_at,
             connection,
@@ -174,8 +178,9 @@ impl VcShared {
         crate::registry::in_callback_of(self.id)
     }
 
-    pub(crate) fn set_tag(&self, tag: usize) {
-        self.tag.store(tag, Ordering::Relaxed);
+    /// Keeps `data` with the VC unless it has data already.
+    pub(crate) fn set_data(&self, data: VcData) -> Result<(), VcData> {
+        self.data.set(data)
     }
 
     /// Bytes waiting to be sent on an active VC, or `None` when the VC is
@@ -268,15 +273,31 @@ impl Vc {
         !self.0.is_torn_down()
     }
 
-    /// A word the client keeps with the VC (the C ABI keeps the address of
-    /// its `RXCE_VC` here). Zero until set.
-    pub fn tag(&self) -> usize {
-        self.0.tag.load(Ordering::Relaxed)
+    /// The data the client keeps with the VC: given to the build
+    /// ([`Address::build_connection_with_data`](crate::Address::build_connection_with_data),
+    /// [`Connection::build_vc_with_data`](crate::Connection::build_vc_with_data),
+    /// [`MultiConnectOptions::first_vc_data`](crate::MultiConnectOptions::first_vc_data)),
+    /// so that it is there before the VC's first indication, or set once
+    /// later with [`Vc::set_data`]. A VC rebuilt after a loss (a reconnect
+    /// policy) has the lost VC's data. The C ABI keeps its `RXCE_VC` here.
+    ///
+    /// ```
+    /// # async fn demo(address: rxce::Address, to: rxce::ConnectionInformation) -> Result<(), rxce::Status> {
+    /// use std::sync::Arc;
+    /// let (_connection, vc) = address
+    ///     .build_connection_with_data(to, Arc::new(rxce::NoEvents), Arc::new("session 7"))
+    ///     .await?;
+    /// assert_eq!(vc.data().and_then(|d| d.downcast_ref::<&str>()), Some(&"session 7"));
+    /// # Ok(()) }
+    /// ```
+    pub fn data(&self) -> Option<&VcData> {
+        self.0.data.get()
     }
 
-    /// Sets the client's word (see [`Vc::tag`]).
-    pub fn set_tag(&self, tag: usize) {
-        self.0.set_tag(tag);
+    /// Keeps `data` with a VC built without any; gives it back when the VC
+    /// has data already (data is set once).
+    pub fn set_data(&self, data: VcData) -> Result<(), VcData> {
+        self.0.set_data(data)
     }
 
     /// Sends `data` (a buffer chain: one TSDU) and returns once every byte
