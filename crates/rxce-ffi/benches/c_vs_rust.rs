@@ -3,6 +3,10 @@
 //! C's rate to Rust's per round: median and spread.
 //!
 //!   cargo bench -p rxce-ffi --bench c_vs_rust [-- ROUNDS]
+//!   cargo bench -p rxce-ffi --bench c_vs_rust -- --only c|rust|none bulk|rr THREADS
+//!
+//! (the second form runs one side once, for instruction counts under
+//! callgrind; see BENCHMARKS.md).
 //!
 //! The C side calls the exported RxCe routines (the very entry points a C
 //! program links) with MDLs and C-convention callbacks, on the C library's
@@ -370,8 +374,42 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
+/// `--only c|rust|none WORKLOAD THREADS`: one run of one side (`none`:
+/// just the set-up), for instruction counts under callgrind, which the
+/// wall clock of a shared machine cannot disturb.
+fn only(args: &[String]) {
+    let [side, workload, threads] = args else {
+        panic!("--only c|rust|none bulk|rr THREADS");
+    };
+    let threads: usize = threads.parse().expect("a thread count");
+    let is_bulk = workload == "bulk";
+    let to = peer(!is_bulk);
+    let run: fn(&dyn Side, usize) -> Rates = if is_bulk { bulk } else { request_response };
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    match side.as_str() {
+        "c" => {
+            let c = CSide::new(to, threads);
+            run(&c, threads);
+        }
+        "rust" => {
+            let engine = Engine::new(EngineConfig {
+                worker_threads: cores + 4,
+                ..EngineConfig::default()
+            })
+            .unwrap();
+            let rust = RustSide::new(&engine, to, threads);
+            run(&rust, threads);
+        }
+        _ => {}
+    }
+}
+
 fn main() {
-    let rounds: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(7);
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    if args.first().is_some_and(|a| a == "--only") {
+        return only(&args[1..]);
+    }
+    let rounds: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(7);
     let sink = peer(false);
     let echo = peer(true);
     // The C library's engine runs cores + 4 workers; the Rust engine the same.

@@ -27,6 +27,7 @@
 //! meanwhile is refused.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasherDefault;
 use std::ptr::addr_of;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
@@ -74,13 +75,13 @@ struct Entry {
 /// Shards of the table; a key's shard is `key % SHARDS`.
 const SHARDS: usize = 64;
 
-type Shard = Mutex<HashMap<u64, Entry>>;
+type Shard = Mutex<HashMap<u64, Entry, BuildHasherDefault<rxce::IdHasher>>>;
 
 static TABLE: LazyLock<Vec<Shard>> = LazyLock::new(|| (0..SHARDS).map(|_| Shard::default()).collect());
 static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
 
 /// The shard that holds `key`.
-fn shard(key: u64) -> MutexGuard<'static, HashMap<u64, Entry>> {
+fn shard(key: u64) -> MutexGuard<'static, HashMap<u64, Entry, BuildHasherDefault<rxce::IdHasher>>> {
     TABLE[(key % SHARDS as u64) as usize]
         .lock()
         .unwrap_or_else(|e| e.into_inner())

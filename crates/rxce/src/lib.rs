@@ -117,7 +117,7 @@ pub use multi::{
     build_connection_over_multiple_transports, AttemptReport, MultiConnectError, MultiConnectOptions, MultiConnection,
     SelectPolicy,
 };
-pub use registry::LiveObjects;
+pub use registry::{IdHasher, LiveObjects};
 pub use resolve::resolve_netbios_name;
 /// The wire formats rxce speaks (NetBIOS names, session and name service
 /// packets, message framing).

@@ -5,12 +5,13 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Hashes object ids. They are unique and handed out in sequence, so they
-/// need spreading, not protection from chosen keys: a Fibonacci multiply
-/// puts their entropy in the top bits, where the table looks first. (The
-/// default SipHash was a tenth of a connection's build.)
-#[derive(Default, Clone, Copy)]
-struct IdHasher(u64);
+/// Hashes object ids (and other keys handed out in sequence, such as the C
+/// ABI's handles). They are unique, so they need spreading, not protection
+/// from chosen keys: a Fibonacci multiply puts their entropy in the top
+/// bits, where the table looks first. (The default SipHash was a tenth of a
+/// connection's build.) For `HashMap<u64, V, BuildHasherDefault<IdHasher>>`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdHasher(u64);
 
 impl IdHasher {
     const SPREAD: u64 = 0x9E37_79B9_7F4A_7C15;
