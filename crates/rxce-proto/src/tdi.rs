@@ -8,6 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
+use crate::status::Status;
+
 /// One entry of a TDI `TRANSPORT_ADDRESS` (a `TA_ADDRESS`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TaAddress {
@@ -51,6 +53,12 @@ impl fmt::Display for TaAddress {
     }
 }
 
+fn netbios_entry(name: &str, suffix: u8) -> Result<TaAddress, Status> {
+    let name = rxce_wire::NetbiosName::new(name, suffix)
+        .map_err(|e| Status::INVALID_PARAMETER.with_message(format!("{name:?} is no NetBIOS name: {e}")))?;
+    Ok(TaAddress::NetBios { name: *name.as_bytes() })
+}
+
 /// A TDI `TRANSPORT_ADDRESS`: a list of addresses of different types. A
 /// transport uses the first entry of each type it understands.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -73,6 +81,44 @@ impl TransportAddress {
     /// A named endpoint of the memory transport.
     pub fn memory(name: impl Into<String>) -> TransportAddress {
         TransportAddress::new(TaAddress::Memory(name.into()))
+    }
+
+    /// A NetBIOS name (`TDI_ADDRESS_NETBIOS`): up to 15 characters (letters
+    /// are uppercased) and the type suffix, 0x20 for a file server. A
+    /// `netbt` VC calls the remote address's NetBIOS name, or
+    /// `*SMBSERVER<20>` ([`TransportAddress::smbserver`]) when the address
+    /// has none; without an IP entry the name is also resolved with a
+    /// NetBIOS name query. A name that is not one is INVALID_PARAMETER.
+    ///
+    /// ```
+    /// use rxce_proto::tdi::TransportAddress;
+    ///
+    /// let files = TransportAddress::netbios("files", 0x20)?;
+    /// assert_eq!(files.to_string(), "FILES<20>");
+    /// // Where to connect and whom to call, as a netbt remote address:
+    /// let server = TransportAddress::ip("127.0.0.1:139".parse().unwrap()).with_netbios("files", 0x20)?;
+    /// assert_eq!(server.to_string(), "127.0.0.1:139 + FILES<20>");
+    /// assert!(TransportAddress::netbios("no/slash", 0x20).is_err());
+    /// # Ok::<(), rxce_proto::Status>(())
+    /// ```
+    pub fn netbios(name: &str, suffix: u8) -> Result<TransportAddress, Status> {
+        Ok(TransportAddress::new(netbios_entry(name, suffix)?))
+    }
+
+    /// `*SMBSERVER<20>`, the generic called name every SMB server answers
+    /// to (and what a `netbt` VC calls when its remote address names
+    /// nobody).
+    pub fn smbserver() -> TransportAddress {
+        TransportAddress::new(TaAddress::NetBios {
+            name: *rxce_wire::NetbiosName::SMBSERVER.as_bytes(),
+        })
+    }
+
+    /// This address with a NetBIOS entry added (see
+    /// [`TransportAddress::netbios`]).
+    pub fn with_netbios(mut self, name: &str, suffix: u8) -> Result<TransportAddress, Status> {
+        self.entries.push(netbios_entry(name, suffix)?);
+        Ok(self)
     }
 
     /// The unspecified local IPv4 address, port 0 ("any").

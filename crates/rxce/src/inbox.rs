@@ -78,7 +78,16 @@ impl Shared {
     }
 }
 
-/// The receiving end: see the [module docs](self).
+/// A connection's indications awaited as messages, for code that does not
+/// want callbacks: [`Inbox::new`] gives the handler to build the connection
+/// with and the inbox to [`recv`](Inbox::recv) from.
+///
+/// On a framed transport (`tcp+smb`, `netbt`) each item is one whole
+/// message (one longer than the lookahead is received straight into its
+/// own buffer); on a bare stream, what one indication carried. The inbox
+/// holds at most its byte limit: beyond it indications are not accepted
+/// (the VC stops reading and the peer feels the backpressure) until `recv`
+/// makes room, which resumes the VC.
 ///
 /// ```
 /// use std::sync::Arc;

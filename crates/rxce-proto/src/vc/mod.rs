@@ -185,7 +185,8 @@ pub struct SendStats {
     pub errors: u64,
 }
 
-/// One VC's state: see the [module docs](self).
+/// One VC's state, as a sans-I/O machine (see the `vc` module docs for
+/// the shape of its API).
 pub struct VcMachine {
     config: VcConfig,
     state: VcState,

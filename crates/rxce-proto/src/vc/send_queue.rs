@@ -14,7 +14,7 @@ use crate::buffer::SendBuffers;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Completion {
     /// A caller waits for it (a synchronous send); it learns the outcome
-    /// from the queue (see [`SendQueue::contains`]).
+    /// from the machine (`VcMachine::outcome`).
     Waiter,
     /// Send-complete is indicated with this completion context.
     Callback(usize),
