@@ -103,4 +103,51 @@ pub enum Smb2Error {
         /// What is wrong with it.
         reason: &'static str,
     },
+
+    /// `NextCommand` of a compound response is misaligned, shorter than a
+    /// header, or past the end of the transport message.
+    #[error("NextCommand {next_command} is misaligned or outside the {message_len}-byte chain")]
+    BadNextCommand {
+        /// The header's `NextCommand`.
+        next_command: u32,
+        /// Length of the rest of the chain.
+        message_len: usize,
+    },
+
+    /// A response's variable buffer (security token, directory entries)
+    /// does not lie between its fixed body and the end of the message.
+    #[error("buffer (offset {offset}, length {length}) does not fit in the {message_len}-byte message")]
+    BufferOutOfBounds {
+        /// The buffer's offset, from the start of the SMB2 header.
+        offset: usize,
+        /// The buffer's length.
+        length: usize,
+        /// Length of the whole SMB2 message.
+        message_len: usize,
+    },
+
+    /// A READ response's data does not lie between its fixed body and the
+    /// end of the message.
+    #[error("READ data (offset {offset}, length {length}) does not fit in the {message_len}-byte message")]
+    ReadDataOutOfBounds {
+        /// `DataOffset`.
+        offset: usize,
+        /// `DataLength`.
+        length: usize,
+        /// Length of the whole message, as the transport announced it.
+        message_len: usize,
+    },
+
+    /// A QUERY_DIRECTORY entry is malformed.
+    #[error("directory entry at offset {offset}: {reason}")]
+    BadDirectoryEntry {
+        /// Where the entry starts in the output buffer.
+        offset: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// An NTLMSSP token is malformed.
+    #[error("bad NTLMSSP message: {0}")]
+    BadNtlmssp(&'static str),
 }

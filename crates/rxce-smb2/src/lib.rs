@@ -58,16 +58,24 @@
 #![deny(missing_docs)]
 
 mod context;
+pub mod credits;
+pub mod directory;
 mod echo;
 mod error;
+pub mod file;
 mod header;
+pub mod ntlmssp;
+pub mod pipeline;
 mod request;
 mod response;
+pub mod session;
+mod status_names;
 mod wire;
 
 pub use context::{NegotiateContext, PreauthIntegrity};
 pub use echo::{parse_echo_response, EchoRequest, EchoResponse};
 pub use error::Smb2Error;
+pub use header::{credit_charge, encode_request, next_in_chain, Compound, RequestHeader, ResponseHeader};
 pub use request::{NegotiateRequest, DEFAULT_CLIENT_GUID, DEFAULT_PREAUTH_SALT, OFFERED_CIPHERS};
 pub use response::{parse_negotiate_response, NegotiateResponse};
 
@@ -251,8 +259,45 @@ pub mod security_mode {
 pub mod command {
     /// `SMB2 NEGOTIATE`.
     pub const NEGOTIATE: u16 = 0x0000;
+    /// `SMB2 SESSION_SETUP`.
+    pub const SESSION_SETUP: u16 = 0x0001;
+    /// `SMB2 LOGOFF`.
+    pub const LOGOFF: u16 = 0x0002;
+    /// `SMB2 TREE_CONNECT`.
+    pub const TREE_CONNECT: u16 = 0x0003;
+    /// `SMB2 TREE_DISCONNECT`.
+    pub const TREE_DISCONNECT: u16 = 0x0004;
+    /// `SMB2 CREATE`.
+    pub const CREATE: u16 = 0x0005;
+    /// `SMB2 CLOSE`.
+    pub const CLOSE: u16 = 0x0006;
+    /// `SMB2 READ`.
+    pub const READ: u16 = 0x0008;
     /// `SMB2 ECHO`.
     pub const ECHO: u16 = 0x000D;
+    /// `SMB2 QUERY_DIRECTORY`.
+    pub const QUERY_DIRECTORY: u16 = 0x000E;
+
+    /// The command's name, such as `"READ"`, or `"unknown"`.
+    ///
+    /// ```
+    /// assert_eq!(rxce_smb2::command::name(rxce_smb2::command::TREE_CONNECT), "TREE_CONNECT");
+    /// ```
+    pub fn name(c: u16) -> &'static str {
+        match c {
+            NEGOTIATE => "NEGOTIATE",
+            SESSION_SETUP => "SESSION_SETUP",
+            LOGOFF => "LOGOFF",
+            TREE_CONNECT => "TREE_CONNECT",
+            TREE_DISCONNECT => "TREE_DISCONNECT",
+            CREATE => "CREATE",
+            CLOSE => "CLOSE",
+            READ => "READ",
+            ECHO => "ECHO",
+            QUERY_DIRECTORY => "QUERY_DIRECTORY",
+            _ => "unknown",
+        }
+    }
 }
 
 /// SMB2 header `Flags` bits used by this crate.
@@ -263,19 +308,49 @@ pub mod flags {
     pub const ASYNC_COMMAND: u32 = 0x0000_0002;
     /// `SMB2_FLAGS_SIGNED`: the message is signed.
     pub const SIGNED: u32 = 0x0000_0008;
+    /// `SMB2_FLAGS_RELATED_OPERATIONS`: a compound request acting on the
+    /// session, tree and file of the one before.
+    pub const RELATED_OPERATIONS: u32 = 0x0000_0004;
 }
 
 /// NT status codes this crate refers to.
 pub mod status {
+    pub use crate::status_names::name;
+
     /// `STATUS_SUCCESS`.
     pub const SUCCESS: u32 = 0x0000_0000;
+    /// `STATUS_PENDING`: an interim response; the final one follows.
+    pub const PENDING: u32 = 0x0000_0103;
+    /// `STATUS_NO_MORE_FILES`: the end of a directory listing.
+    pub const NO_MORE_FILES: u32 = 0x8000_0006;
     /// `STATUS_INVALID_PARAMETER`.
     pub const INVALID_PARAMETER: u32 = 0xC000_000D;
+    /// `STATUS_END_OF_FILE`: a READ at or past the end of the file.
+    pub const END_OF_FILE: u32 = 0xC000_0011;
+    /// `STATUS_MORE_PROCESSING_REQUIRED`: another SESSION_SETUP round is
+    /// needed.
+    pub const MORE_PROCESSING_REQUIRED: u32 = 0xC000_0016;
     /// `STATUS_ACCESS_DENIED`.
     pub const ACCESS_DENIED: u32 = 0xC000_0022;
+    /// `STATUS_OBJECT_NAME_NOT_FOUND`: no such file.
+    pub const OBJECT_NAME_NOT_FOUND: u32 = 0xC000_0034;
+    /// `STATUS_OBJECT_PATH_NOT_FOUND`: a directory on the way does not exist.
+    pub const OBJECT_PATH_NOT_FOUND: u32 = 0xC000_003A;
+    /// `STATUS_LOGON_FAILURE`.
+    pub const LOGON_FAILURE: u32 = 0xC000_006D;
     /// `STATUS_NOT_SUPPORTED`, what servers answer when no offered dialect is
     /// acceptable.
     pub const NOT_SUPPORTED: u32 = 0xC000_00BB;
+    /// `STATUS_BAD_NETWORK_NAME`: no such share.
+    pub const BAD_NETWORK_NAME: u32 = 0xC000_00CC;
+    /// `STATUS_FILE_IS_A_DIRECTORY`.
+    pub const FILE_IS_A_DIRECTORY: u32 = 0xC000_00BA;
+    /// `STATUS_NOT_A_DIRECTORY`.
+    pub const NOT_A_DIRECTORY: u32 = 0xC000_0103;
+    /// `STATUS_USER_SESSION_DELETED`.
+    pub const USER_SESSION_DELETED: u32 = 0xC000_0203;
+    /// `STATUS_NETWORK_SESSION_EXPIRED`.
+    pub const NETWORK_SESSION_EXPIRED: u32 = 0xC000_035C;
 }
 
 /// Negotiate context types (`SMB2_*_CAPABILITIES` and friends), SMB 3.1.1 only.
