@@ -12,6 +12,7 @@ pub mod endpoint;
 pub mod probe;
 pub mod process;
 pub mod serve;
+pub mod smb;
 pub mod soak;
 pub mod spinner;
 pub mod table;

@@ -154,6 +154,9 @@ enum Command {
     /// Exit status: 0 when every promise held, 1 when one broke (the seed to
     /// replay it is printed), 2 for bad arguments.
     Soak(SoakArgs),
+    /// Read from an SMB2 server with the engine: `get` a file, `ls` a
+    /// directory (anonymous or guest logons; URLs like smb://HOST:PORT/SHARE/PATH).
+    Smb(rxce_cli::smb::SmbArgs),
 }
 
 /// The arguments of `rxce soak`.
@@ -374,6 +377,7 @@ fn main() -> ExitCode {
         Command::Probe(args) => probe(&runtime, args),
         Command::Connect(args) => connect(&runtime, args),
         Command::Soak(args) => soak(&runtime, &args),
+        Command::Smb(args) => rxce_cli::smb::main(&runtime, args),
     }
 }
 
