@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rxce::{Engine, EngineConfig, NetbtConfig, Status};
+use rxce::{Engine, EngineConfig, Status};
 
 use super::files::ReadOptions;
 use super::get::{get, list, render_listing, GetOptions};
@@ -122,15 +122,8 @@ pub fn main(runtime: &tokio::runtime::Runtime, args: SmbArgs) -> ExitCode {
     }
 }
 
-fn engine(transport: SmbTransport, url: &SmbUrl) -> Result<Engine, Status> {
-    let mut config = EngineConfig::default();
-    if transport == SmbTransport::Netbt {
-        config.netbt = NetbtConfig {
-            port: url.port(),
-            ..NetbtConfig::default()
-        };
-    }
-    Engine::with_runtime(tokio::runtime::Handle::current(), config)
+fn engine() -> Result<Engine, Status> {
+    Engine::with_runtime(tokio::runtime::Handle::current(), EngineConfig::default())
 }
 
 async fn run_get(args: GetArgs) -> Result<String, Status> {
@@ -149,7 +142,7 @@ async fn run_get(args: GetArgs) -> Result<String, Status> {
             window: args.window as usize,
         },
     };
-    let engine = engine(url.transport, &url)?;
+    let engine = engine()?;
     let bar = progress_bar();
     let mut progress = |done: u64, total: u64| {
         if let Some(bar) = &bar {
@@ -189,7 +182,7 @@ async fn run_get(args: GetArgs) -> Result<String, Status> {
 async fn run_ls(args: LsArgs) -> Result<String, Status> {
     let mut url = args.url;
     url.transport = args.common.transport;
-    let engine = engine(url.transport, &url)?;
+    let engine = engine()?;
     let listed = list(&engine, &url, &args.common.session()).await;
     engine.shutdown().await;
     Ok(render_listing(&listed?))

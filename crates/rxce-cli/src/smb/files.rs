@@ -119,16 +119,21 @@ impl Session {
         let query = |file_id: FileId, flags: u8| {
             move |b: &mut Vec<u8>| directory::query_directory_body(b, &file_id, "*", flags, LIST_CHUNK)
         };
-        let mut first_query = Request::new(
-            command::QUERY_DIRECTORY,
-            query(file::RELATED_FILE_ID, directory::RESTART_SCANS),
-        )
-        .related();
-        first_query.payload = LIST_CHUNK;
-        let answers = self.exchange(vec![create(path, true), first_query]).await?;
-        let dir = parse_open(&answers[0], path)?;
+        let first_query = |file_id| {
+            let mut request = Request::new(command::QUERY_DIRECTORY, query(file_id, directory::RESTART_SCANS));
+            request.payload = LIST_CHUNK;
+            request
+        };
+        let compound = [create(path, true), first_query(file::RELATED_FILE_ID).related()];
+        let (dir, first) = if self.can_compound(&compound) {
+            let answers = self.exchange(compound.into()).await?;
+            (parse_open(&answers[0], path)?, answers[1].clone())
+        } else {
+            let dir = parse_open(&self.exchange_one(create(path, true)).await?, path)?;
+            (dir, self.exchange_one(first_query(dir.file_id)).await?)
+        };
         let mut entries = Vec::new();
-        let mut answer = answers[1].clone();
+        let mut answer = first;
         let listed = loop {
             match directory::parse_query_directory_response(&answer) {
                 Ok(r) if r.header.status == status::NO_MORE_FILES => break Ok(()),
@@ -256,9 +261,8 @@ impl Session {
                     });
                 }
             };
-            let mut buffer = posted.ok_or_else(|| {
-                Status::INVALID_NETWORK_RESPONSE.with_message("a READ answer whose buffer is gone")
-            })?;
+            let mut buffer = posted
+                .ok_or_else(|| Status::INVALID_NETWORK_RESPONSE.with_message("a READ answer whose buffer is gone"))?;
             let data = one
                 .get(read.data_offset..read.data_offset + read.data_length)
                 .unwrap_or_default();

@@ -54,7 +54,11 @@ pub struct GetReport {
 ///
 /// The failure that ended the transfer (the server's status, the VC's end,
 /// a timeout, or writing the output); the temporary file is removed.
-pub async fn get(engine: &Engine, options: &GetOptions, progress: &mut dyn FnMut(u64, u64)) -> Result<GetReport, Status> {
+pub async fn get(
+    engine: &Engine,
+    options: &GetOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<GetReport, Status> {
     let started = Instant::now();
     let direct = fs::metadata(&options.output).is_ok_and(|m| !m.is_file());
     let target = if direct {
@@ -70,7 +74,10 @@ pub async fn get(engine: &Engine, options: &GetOptions, progress: &mut dyn FnMut
         closed?;
         if !direct {
             fs::rename(&target, &options.output).map_err(|e| {
-                Status::from_io(e, format!("renaming {} to {}", target.display(), options.output.display()))
+                Status::from_io(
+                    e,
+                    format!("renaming {} to {}", target.display(), options.output.display()),
+                )
             })?;
         }
         Ok((stats, read_time))
@@ -105,7 +112,10 @@ async fn read_into(
         .truncate(true)
         .open(target)
         .map_err(|e| Status::from_io(e, format!("creating {}", target.display())))?;
-    let mut sink = FileSink { file: output, free: Vec::new() };
+    let mut sink = FileSink {
+        file: output,
+        free: Vec::new(),
+    };
     let total = file.size;
     progress(0, total);
     let read_started = Instant::now();
@@ -122,7 +132,10 @@ async fn read_into(
 
 /// `.NAME.rxce-part` beside `output`.
 fn part_name(output: &Path) -> PathBuf {
-    let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     output.with_file_name(format!(".{name}.rxce-part"))
 }
 
@@ -173,7 +186,11 @@ pub fn render_listing(entries: &[DirectoryEntry]) -> String {
     let mut out = String::new();
     for e in entries {
         let kind = if e.is_directory() { 'd' } else { '-' };
-        let name = if e.is_directory() { format!("{}/", e.name) } else { e.name.clone() };
+        let name = if e.is_directory() {
+            format!("{}/", e.name)
+        } else {
+            e.name.clone()
+        };
         out.push_str(&format!(
             "{kind} {:>width$}  {}  {name}\n",
             e.size,
@@ -207,7 +224,20 @@ pub fn format_filetime(filetime: u64) -> String {
         rest -= len;
         year += 1;
     }
-    let months = [31, if leap(year) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let months = [
+        31,
+        if leap(year) { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     let mut month = 1;
     for len in months {
         if rest < len {

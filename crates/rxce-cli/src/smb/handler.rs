@@ -145,9 +145,9 @@ impl ConnectionEventHandler for SessionHandler {
         }
         if message_len > MAX_MESSAGE {
             drop(state);
-            self.send(Event::Disconnected(Status::INVALID_NETWORK_RESPONSE.with_message(format!(
-                "the server sent a {message_len}-byte message that is not a READ answer"
-            ))));
+            self.send(Event::Disconnected(Status::INVALID_NETWORK_RESPONSE.with_message(
+                format!("the server sent a {message_len}-byte message that is not a READ answer"),
+            )));
             return ReceiveAnswer::take_all(indication);
         }
         state.filling = Some(Filling::Message);

@@ -212,8 +212,9 @@ impl Session {
                  anonymous and guest sessions cannot sign",
             ));
         }
-        self.credits
-            .set_large_mtu(negotiated.dialect != dialect::SMB2_0_2 && negotiated.capabilities & capability::LARGE_MTU != 0);
+        self.credits.set_large_mtu(
+            negotiated.dialect != dialect::SMB2_0_2 && negotiated.capabilities & capability::LARGE_MTU != 0,
+        );
         self.info.dialect = negotiated.dialect;
         self.info.max_read_size = negotiated.max_read_size.max(1);
         self.info.capabilities = negotiated.capabilities;
@@ -245,7 +246,9 @@ impl Session {
 
     async fn setup_round(&mut self, token: Vec<u8>) -> Result<msg::SessionSetupResponse, Status> {
         let mode = security_mode::SIGNING_ENABLED as u8;
-        let request = Request::new(command::SESSION_SETUP, move |b| msg::session_setup_body(b, mode, &token));
+        let request = Request::new(command::SESSION_SETUP, move |b| {
+            msg::session_setup_body(b, mode, &token)
+        });
         let answer = self.exchange_one(request).await?;
         msg::parse_session_setup_response(&answer).map_err(|e| refused("SESSION_SETUP", e))
     }
@@ -338,7 +341,9 @@ impl Session {
         match tokio::time::timeout(self.timeout, self.events.recv()).await {
             Ok(Some(event)) => Ok(event),
             Ok(None) => Err(self.lost(Status::CONNECTION_DISCONNECTED.with_message("the VC's handler is gone"))),
-            Err(_) => Err(Status::IO_TIMEOUT.with_message(format!("no answer from the server within {:?}", self.timeout))),
+            Err(_) => {
+                Err(Status::IO_TIMEOUT.with_message(format!("no answer from the server within {:?}", self.timeout)))
+            }
         }
     }
 
@@ -379,15 +384,34 @@ impl Session {
     }
 
     async fn goodbye(&mut self) -> Result<(), Status> {
-        let answers = self
-            .exchange(vec![
+        let requests = || {
+            [
                 Request::new(command::TREE_DISCONNECT, msg::empty_body),
                 Request::new(command::LOGOFF, msg::empty_body),
-            ])
-            .await?;
+            ]
+        };
+        let answers = if self.can_compound(&requests()) {
+            self.exchange(requests().into()).await?
+        } else {
+            let mut answers = Vec::new();
+            for request in requests() {
+                answers.push(self.exchange_one(request).await?);
+            }
+            answers
+        };
         msg::parse_empty_response(&answers[0], command::TREE_DISCONNECT).map_err(|e| refused("TREE_DISCONNECT", e))?;
         msg::parse_empty_response(&answers[1], command::LOGOFF).map_err(|e| refused("LOGOFF", e))?;
         Ok(())
+    }
+
+    /// True when the credits held cover every request of a compound (a
+    /// server that grants few credits gets the requests one by one).
+    pub(crate) fn can_compound(&self, requests: &[Request<'_>]) -> bool {
+        let cost: u32 = requests
+            .iter()
+            .map(|r| u32::from(self.credits.charge(r.payload).max(1)))
+            .sum();
+        cost <= self.credits.balance()
     }
 }
 

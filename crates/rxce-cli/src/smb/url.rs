@@ -112,7 +112,11 @@ impl SmbUrl {
     /// The share as TREE_CONNECT names it: `\\HOST\SHARE`.
     pub fn unc_share(&self) -> String {
         let host = self.host.to_string();
-        format!(r"\\{}\{}", host.trim_start_matches('[').trim_end_matches(']'), self.share)
+        format!(
+            r"\\{}\{}",
+            host.trim_start_matches('[').trim_end_matches(']'),
+            self.share
+        )
     }
 
     /// The last component of the path (for a default output name).
@@ -133,7 +137,9 @@ impl fmt::Display for SmbUrl {
 
 fn split_port(authority: &str) -> Result<(&str, Option<u16>), String> {
     let colon = if authority.starts_with('[') {
-        authority.find(']').and_then(|end| authority[end..].find(':').map(|c| end + c))
+        authority
+            .find(']')
+            .and_then(|end| authority[end..].find(':').map(|c| end + c))
     } else {
         authority.rfind(':')
     };
@@ -191,7 +197,13 @@ mod tests {
 
     #[test]
     fn bad_urls() {
-        for bad in ["smb://h:x/s", "smb://h:70000/s", "smb://h/s/%zz", "smb:///s", "smb://h/"] {
+        for bad in [
+            "smb://h:x/s",
+            "smb://h:70000/s",
+            "smb://h/s/%zz",
+            "smb:///s",
+            "smb://h/",
+        ] {
             assert!(SmbUrl::parse(bad).is_err(), "{bad}");
         }
     }
