@@ -802,8 +802,8 @@ fn log_tail_of(base: &Path) -> String {
 }
 
 /// Look a program up in `PATH` and the sbin directories (often missing
-/// from a non-login `PATH`).
-fn find_program(name: &str) -> Option<PathBuf> {
+/// from a non-login `PATH`): smbd, nmbd, smbclient...
+pub fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))

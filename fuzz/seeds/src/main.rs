@@ -26,7 +26,7 @@ fn main() {
         .nth(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus"));
-    let targets: [(&str, Seeds); 9] = [
+    let targets: [(&str, Seeds); 14] = [
         ("nbss", nbss()),
         ("nbname", nbname()),
         ("nbns", nbns()),
@@ -36,6 +36,11 @@ fn main() {
         ("ffi_address", ffi_address()),
         ("vc_receive", vc_receive()),
         ("vc_machine", vc_machine()),
+        ("smb2_session_setup", smb2_session_setup()),
+        ("smb2_create", smb2_create()),
+        ("smb2_read", smb2_read()),
+        ("smb2_query_directory", smb2_query_directory()),
+        ("ntlmssp_challenge", ntlmssp_challenge()),
     ];
     for (target, seeds) in targets {
         let dir = root.join(target);
@@ -277,6 +282,66 @@ fn smb2_negotiate() -> Seeds {
         ("samba-4.17-as-2.1", as_21),
         ("smb1-reply", smb1),
     ]
+}
+
+/// A captured Samba answer of `crates/rxce-smb2/tests/data/`.
+macro_rules! capture {
+    ($name:literal) => {
+        ($name, include_bytes!(concat!("../../../crates/rxce-smb2/tests/data/samba-4.17-", $name, ".bin")).to_vec())
+    };
+}
+
+fn smb2_session_setup() -> Seeds {
+    vec![
+        capture!("session-setup-challenge"),
+        capture!("session-setup-anonymous"),
+        capture!("session-setup-guest"),
+        capture!("tree-connect"),
+        capture!("tree-connect-bad-network-name"),
+        capture!("tree-disconnect-logoff"),
+    ]
+}
+
+fn smb2_create() -> Seeds {
+    vec![
+        capture!("create-file"),
+        capture!("create-not-found"),
+        capture!("create-query-directory"),
+        capture!("close"),
+    ]
+}
+
+/// The target's layout: the message length (u32 LE), then the message.
+fn smb2_read() -> Seeds {
+    [
+        capture!("read-1-byte"),
+        capture!("read-interim"),
+        capture!("create-query-directory"),
+        capture!("tree-disconnect-logoff"),
+    ]
+    .into_iter()
+    .map(|(name, message)| {
+        let mut input = (message.len() as u32).to_le_bytes().to_vec();
+        input.extend(message);
+        (name, input)
+    })
+    .collect()
+}
+
+fn smb2_query_directory() -> Seeds {
+    // The QUERY_DIRECTORY answer is the second of the compound.
+    let (name, chain) = capture!("create-query-directory");
+    let second = u32::from_le_bytes(chain[20..24].try_into().expect("4 bytes")) as usize;
+    vec![
+        (name, chain[second..].to_vec()),
+        capture!("query-directory-no-more-files"),
+    ]
+}
+
+fn ntlmssp_challenge() -> Seeds {
+    // The token of the first SESSION_SETUP answer (after 64 + 8 bytes).
+    let (name, message) = capture!("session-setup-challenge");
+    vec![(name, message[72..].to_vec())]
 }
 
 /// TA_ADDRESS types (rxce-ffi's types/tdi.rs).
