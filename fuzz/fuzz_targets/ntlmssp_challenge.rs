@@ -21,7 +21,12 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(&data[..8], &SIGNATURE);
         assert_eq!(&data[8..12], &[2, 0, 0, 0]);
         assert!(challenge.target_info.len() <= data.len());
-        for logon in [Logon::Anonymous, Logon::Guest { user: challenge.target_name.clone() }] {
+        for logon in [
+            Logon::Anonymous,
+            Logon::Guest {
+                user: challenge.target_name.clone(),
+            },
+        ] {
             let m = authenticate_message(challenge, &logon, &challenge.target_name);
             assert!(m.len() >= 64);
             assert_eq!(&m[..8], &SIGNATURE);

@@ -9,8 +9,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rxce_smb2::file::{parse_close_response, parse_create_response, FILE_ATTRIBUTE_DIRECTORY};
 use rxce_smb2::command;
+use rxce_smb2::file::{parse_close_response, parse_create_response, FILE_ATTRIBUTE_DIRECTORY};
 
 fuzz_target!(|data: &[u8]| {
     let create = parse_create_response(data);

@@ -20,7 +20,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(r) = &setup {
         assert!(r.header.status == status::MORE_PROCESSING_REQUIRED || !r.header.is_error());
         assert!(r.security_blob.len() <= data.len().saturating_sub(72));
-        assert_eq!(ResponseHeader::parse(data).map(|h| h.command), Ok(command::SESSION_SETUP));
+        assert_eq!(
+            ResponseHeader::parse(data).map(|h| h.command),
+            Ok(command::SESSION_SETUP)
+        );
     }
     let tree = parse_tree_connect_response(data);
     let logoff = parse_empty_response(data, command::LOGOFF);

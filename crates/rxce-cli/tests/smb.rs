@@ -141,31 +141,30 @@ fn ls_lists_a_directory_of_1000_entries() {
     assert!(root[0].is_directory() && root[0].name == "many");
 }
 
+/// A `get` the server refuses: its status, and nothing left behind.
+fn refused(url: &SmbUrl) -> Status {
+    let out = tempfile::tempdir().unwrap();
+    let status = get(url, &out.path().join("f"), ReadOptions::default()).unwrap_err();
+    assert_only(out.path(), &[]);
+    status
+}
+
 #[test]
 fn unknown_share_is_bad_network_name() {
     let server = start(SambaOptions::new());
     let mut u = url(&server, SmbTransport::TcpSmb, "f");
     u.share = "nosuchshare".into();
-    let out = tempfile::tempdir().unwrap();
-    let status = get(&u, &out.path().join("f"), ReadOptions::default()).unwrap_err();
+    let status = refused(&u);
     assert_eq!(status.code(), 0xC000_00CC, "{status}");
     assert_eq!(status, Status::BAD_NETWORK_NAME);
-    assert_only(out.path(), &[]);
 }
 
 #[test]
 fn unknown_file_is_object_name_not_found() {
     let server = start(SambaOptions::new());
-    let out = tempfile::tempdir().unwrap();
-    let status = get(
-        &url(&server, SmbTransport::Netbt, "no-such-file"),
-        &out.path().join("f"),
-        ReadOptions::default(),
-    )
-    .unwrap_err();
+    let status = refused(&url(&server, SmbTransport::Netbt, "no-such-file"));
     assert_eq!(status.code(), 0xC000_0034, "{status}");
     assert!(smb::status_line(&status).starts_with("STATUS_OBJECT_NAME_NOT_FOUND (0xC0000034)"));
-    assert_only(out.path(), &[]);
 }
 
 #[test]
@@ -175,16 +174,9 @@ fn unreadable_file_is_access_denied() {
     let secret = server.share_path().join("secret");
     std::fs::write(&secret, b"not for guests").unwrap();
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let status = get(
-        &url(&server, SmbTransport::TcpSmb, "secret"),
-        &out.path().join("f"),
-        ReadOptions::default(),
-    )
-    .unwrap_err();
+    let status = refused(&url(&server, SmbTransport::TcpSmb, "secret"));
     assert_eq!(status.code(), 0xC000_0022, "{status}");
     assert!(smb::status_line(&status).starts_with("STATUS_ACCESS_DENIED"));
-    assert_only(out.path(), &[]);
 }
 
 #[test]
@@ -271,13 +263,7 @@ fn smb_2_0_2_reads_in_64k_requests() {
 #[test]
 fn a_server_requiring_signing_is_refused() {
     let server = start(SambaOptions::new().global_line("server signing = mandatory"));
-    let out = tempfile::tempdir().unwrap();
-    let status = get(
-        &url(&server, SmbTransport::TcpSmb, "f"),
-        &out.path().join("f"),
-        ReadOptions::default(),
-    )
-    .unwrap_err();
+    let status = refused(&url(&server, SmbTransport::TcpSmb, "f"));
     assert_eq!(status, Status::NOT_SUPPORTED);
     assert!(status.message().unwrap().contains("requires signing"), "{status}");
 }

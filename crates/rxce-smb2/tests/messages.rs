@@ -64,7 +64,10 @@ fn the_first_session_setup_answer_carries_a_raw_ntlmssp_challenge() {
 fn anonymous_and_guest_sessions_are_told_apart_by_their_flags() {
     let anonymous = parse_session_setup_response(SETUP_ANONYMOUS).unwrap();
     let guest = parse_session_setup_response(SETUP_GUEST).unwrap();
-    assert_eq!((anonymous.header.status, guest.header.status), (status::SUCCESS, status::SUCCESS));
+    assert_eq!(
+        (anonymous.header.status, guest.header.status),
+        (status::SUCCESS, status::SUCCESS)
+    );
     // Samba 4.17 flags guest sessions, and marks anonymous ones with nothing.
     assert_eq!(guest.session_flags, session_flag::IS_GUEST);
     assert_eq!(anonymous.session_flags, 0);

@@ -568,6 +568,40 @@ impl SambaServer {
         log_tail_of(self.dir.path())
     }
 
+    /// Adds `user` (an existing Unix account) with `password` to this
+    /// server's private password database (`smbpasswd -a`), for clients
+    /// that cannot log on as guest.
+    ///
+    /// # Errors
+    ///
+    /// smbpasswd missing or failing (its output is in the error).
+    pub fn add_user(&self, user: &str, password: &str) -> io::Result<()> {
+        let smbpasswd =
+            find_program("smbpasswd").ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, INSTALL_HINT))?;
+        let mut child = Command::new(smbpasswd)
+            .arg("-c")
+            .arg(&self.config_path)
+            .args(["-s", "-a", user])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write as _;
+            writeln!(stdin, "{password}\n{password}")?;
+        }
+        let out = child.wait_with_output()?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!(
+                "smbpasswd -a {user} failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )))
+        }
+    }
+
     /// Stop every process of this server now (as `Drop` does). Calling it
     /// again does nothing.
     ///

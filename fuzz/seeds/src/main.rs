@@ -287,7 +287,15 @@ fn smb2_negotiate() -> Seeds {
 /// A captured Samba answer of `crates/rxce-smb2/tests/data/`.
 macro_rules! capture {
     ($name:literal) => {
-        ($name, include_bytes!(concat!("../../../crates/rxce-smb2/tests/data/samba-4.17-", $name, ".bin")).to_vec())
+        (
+            $name,
+            include_bytes!(concat!(
+                "../../../crates/rxce-smb2/tests/data/samba-4.17-",
+                $name,
+                ".bin"
+            ))
+            .to_vec(),
+        )
     };
 }
 

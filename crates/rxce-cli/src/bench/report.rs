@@ -152,7 +152,13 @@ pub fn targets(rows: &[Row], facts: &Facts) -> Vec<Target> {
             );
         }
         let smb_read = |baseline| find("smb-read", flavour, "read rate", baseline);
-        ratio_at_least(&mut out, smb_read("smbclient"), "smb-read", "256 MiB MB/s vs smbclient", 1.0);
+        ratio_at_least(
+            &mut out,
+            smb_read("smbclient"),
+            "smb-read",
+            "256 MiB MB/s vs smbclient",
+            1.0,
+        );
         ratio_at_least(&mut out, smb_read("smb-rs"), "smb-read", "256 MiB MB/s vs smb-rs", 1.2);
         let rpc = find("rpc", flavour, "p50", "raw").filter(|r| r.transport == "tcp");
         ratio_at_least(&mut out, rpc, "rpc", "tcp 64 B p50 latency", 0.90);

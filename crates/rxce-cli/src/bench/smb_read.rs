@@ -12,10 +12,11 @@
 //!   run right before in the same round) is subtracted from its time and
 //!   CPU;
 //! * smb-rs (the `smb` crate, built with `--features smb-rs` only: it
-//!   brings some 220 crates): a guest logon (`allow_unsigned_guest_access`;
-//!   smbd maps the unknown user to guest), then the crate's own parallel
-//!   copy (`block_copy`, 16 jobs of 64 KiB READs) into a sink that drops
-//!   the bytes, timed from connect to close.
+//!   brings some 220 crates): a user logon (a password account added to
+//!   the private smbd: smb-rs 0.12 cannot log on to Samba as guest or
+//!   anonymously, see BENCHMARKS.md), then the crate's own parallel copy
+//!   (`block_copy`, 16 jobs of 64 KiB READs) into a sink that drops the
+//!   bytes, timed from connect to close.
 //!
 //! Each run gives MB/s (10^6 bytes per second) and CPU seconds (user +
 //! system) per GiB read: the process's own for the in-process clients, the
@@ -31,7 +32,7 @@ use rxce_testsupport::samba::SambaServer;
 use super::harness::{compare, interleave, Better, Comparison, Contest, Figures, Plan};
 use super::report::Row;
 use super::Ctx;
-use crate::smb::{Logon, ReadOptions, ReadSink, Session, SessionOptions, SmbUrl};
+use crate::smb::{Logon, ReadBuffers, ReadOptions, ReadSink, Session, SessionOptions, SmbUrl};
 
 /// The file's size.
 const FILE_SIZE: usize = 256 << 20;
@@ -40,25 +41,25 @@ const EMPTY_NAME: &str = "empty";
 const GIB: f64 = (1u64 << 30) as f64;
 
 /// Reuses one buffer per READ in flight and drops the bytes.
-struct Discard {
-    free: Vec<Vec<u8>>,
-}
+struct Discard(ReadBuffers);
 
 impl ReadSink for Discard {
     fn buffer(&mut self, _offset: u64, len: usize) -> Box<dyn ReceiveBuffer> {
-        let mut buffer = self.free.pop().unwrap_or_default();
-        buffer.resize(len, 0);
-        Box::new(buffer)
+        self.0.take(len)
     }
 
     fn filled(&mut self, _offset: u64, buffer: Box<dyn ReceiveBuffer>, _len: usize) -> Result<(), Status> {
-        let any: Box<dyn std::any::Any + Send> = buffer;
-        if let Ok(buffer) = any.downcast::<Vec<u8>>() {
-            self.free.push(*buffer);
-        }
+        self.0.give_back(ReadBuffers::bytes(buffer)?);
         Ok(())
     }
 }
+
+/// The account smb-rs logs on with (an existing Unix user, added to the
+/// private smbd's password database).
+#[cfg(feature = "smb-rs")]
+const SMB_RS_USER: &str = "root";
+#[cfg(feature = "smb-rs")]
+const SMB_RS_PASSWORD: &str = "rxce-bench";
 
 /// Clients compared: rxce, smbclient, and smb-rs when built in.
 const CONTENDERS: usize = if cfg!(feature = "smb-rs") { 3 } else { 2 };
@@ -78,6 +79,25 @@ impl smb::resource::file_util::WriteAtChannel for DiscardAt {
 impl smb::resource::file_util::SetLen for DiscardAt {
     async fn set_len(&self, _len: u64) -> smb::Result<()> {
         Ok(())
+    }
+}
+
+/// smb-rs's copy source: the open file, kept by the caller so that it is
+/// closed (before the session) once the copy is done.
+#[cfg(feature = "smb-rs")]
+struct SharedFile(std::sync::Arc<smb::File>);
+
+#[cfg(feature = "smb-rs")]
+impl smb::resource::file_util::ReadAtChannel for SharedFile {
+    async fn read_at_channel(&self, buf: &mut [u8], offset: u64, channel: Option<u32>) -> smb::Result<usize> {
+        self.0.read_at_channel(buf, offset, channel).await
+    }
+}
+
+#[cfg(feature = "smb-rs")]
+impl smb::resource::file_util::GetLen for SharedFile {
+    async fn get_len(&self) -> smb::Result<u64> {
+        self.0.get_len().await
     }
 }
 
@@ -133,10 +153,11 @@ impl SmbRead {
             .stderr(std::process::Stdio::piped());
         tokio::task::spawn_blocking(move || {
             let (cpu, started) = (cpu_seconds(libc::RUSAGE_CHILDREN), Instant::now());
-            let output = command
-                .output()
-                .map_err(|e| Status::from_io(e, "running smbclient"))?;
-            let (elapsed, cpu) = (started.elapsed().as_secs_f64(), cpu_seconds(libc::RUSAGE_CHILDREN) - cpu);
+            let output = command.output().map_err(|e| Status::from_io(e, "running smbclient"))?;
+            let (elapsed, cpu) = (
+                started.elapsed().as_secs_f64(),
+                cpu_seconds(libc::RUSAGE_CHILDREN) - cpu,
+            );
             if !output.status.success() {
                 return Err(Status::UNEXPECTED_NETWORK_ERROR.with_message(format!(
                     "smbclient failed ({}): {}",
@@ -158,18 +179,18 @@ impl SmbRead {
 
     #[cfg(feature = "smb-rs")]
     async fn smb_rs(&self) -> Result<(f64, f64), Status> {
-        let failed = |what: &str, e: smb::Error| Status::UNEXPECTED_NETWORK_ERROR.with_message(format!("smb-rs {what}: {e}"));
+        let failed =
+            |what: &str, e: smb::Error| Status::UNEXPECTED_NETWORK_ERROR.with_message(format!("smb-rs {what}: {e}"));
         let mut config = smb::ClientConfig::default();
         config.dfs = false;
         config.connection.port = Some(self.server.direct_port());
         config.connection.allow_unsigned_guest_access = true;
-        config.connection.encryption_mode = smb::connection::EncryptionMode::Disabled;
         let share = smb::UncPath::from_str(&format!(r"\\127.0.0.1\{}", self.server.share_name()))
             .map_err(|e| failed("path", e))?;
         let (cpu, started) = (cpu_seconds(libc::RUSAGE_SELF), Instant::now());
         let client = smb::Client::new(config);
         client
-            .share_connect(&share, "rxce-bench-guest", String::new())
+            .share_connect(&share, SMB_RS_USER, SMB_RS_PASSWORD.to_string())
             .await
             .map_err(|e| failed("logon", e))?;
         let args = smb::FileCreateArgs::make_open_existing(smb::FileAccessMask::new().with_generic_read(true));
@@ -178,10 +199,14 @@ impl SmbRead {
             .await
             .map_err(|e| failed("create", e))?
             .unwrap_file();
-        let size = file.end_of_file;
-        smb::resource::file_util::block_copy(file, DiscardAt, 0)
+        let file = std::sync::Arc::new(file);
+        let size = smb::resource::file_util::GetLen::get_len(file.as_ref())
+            .await
+            .map_err(|e| failed("size", e))?;
+        smb::resource::file_util::block_copy(SharedFile(file.clone()), DiscardAt, 0)
             .await
             .map_err(|e| failed("copy", e))?;
+        file.close().await.map_err(|e| failed("close", e))?;
         client.close().await.map_err(|e| failed("close", e))?;
         let (elapsed, cpu) = (started.elapsed().as_secs_f64(), cpu_seconds(libc::RUSAGE_SELF) - cpu);
         check_size(size)?;
@@ -214,7 +239,9 @@ impl Contest for SmbRead {
 /// Writes the file and reads it once, so that it is in the page cache.
 fn prepare(share: &Path) -> Result<(), Status> {
     let io = |e| Status::from_io(e, "writing the smb-read file");
-    let block: Vec<u8> = (0..1 << 20).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let block: Vec<u8> = (0..1 << 20)
+        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
     let mut file = std::fs::File::create(share.join(FILE_NAME)).map_err(io)?;
     for _ in 0..FILE_SIZE >> 20 {
         std::io::Write::write_all(&mut file, &block).map_err(io)?;
@@ -228,9 +255,17 @@ pub(crate) async fn run(ctx: &Ctx<'_>) -> Result<Vec<Row>, Status> {
     let smbclient = rxce_testsupport::samba::find_program("smbclient").ok_or_else(|| {
         Status::NOT_SUPPORTED.with_message("smbclient is not installed: run scripts/install-test-deps.sh")
     })?;
-    let server = SambaServer::start()
-        .map_err(|e| Status::from_io(e, "starting a private smbd (scripts/install-test-deps.sh installs Samba)"))?;
+    let server = SambaServer::start().map_err(|e| {
+        Status::from_io(
+            e,
+            "starting a private smbd (scripts/install-test-deps.sh installs Samba)",
+        )
+    })?;
     prepare(server.share_path())?;
+    #[cfg(feature = "smb-rs")]
+    server
+        .add_user(SMB_RS_USER, SMB_RS_PASSWORD)
+        .map_err(|e| Status::from_io(e, "adding smb-rs's account to the private smbd"))?;
     let url = SmbUrl::parse(&format!(
         "smb://127.0.0.1:{}/{}/{FILE_NAME}",
         server.direct_port(),
@@ -242,7 +277,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>) -> Result<Vec<Row>, Status> {
         engine: ctx.engine.clone(),
         url,
         smbclient,
-        sink: Discard { free: Vec::new() },
+        sink: Discard(ReadBuffers::default()),
     };
     let plan = Plan::new(ctx.options.duration, CONTENDERS);
     let label = format!("smb-read {}", ctx.flavour.name());
@@ -255,12 +290,17 @@ pub(crate) async fn run(ctx: &Ctx<'_>) -> Result<Vec<Row>, Status> {
     let cpu = |c| compare(&recorded.series(0, 1), &recorded.series(c, 1), Better::Lower);
     let baselines = [
         "smbclient 4.17 (start and logon subtracted)",
-        "smb-rs 0.12 block_copy (guest, 16 x 64 KiB)",
+        "smb-rs 0.12 block_copy (user logon, 16 x 64 KiB)",
     ];
     let mut rows = Vec::new();
     for (c, baseline) in (1..CONTENDERS).zip(baselines) {
         rows.push(row("256 MiB page-cached file, read rate", "MB/s", baseline, rate(c)));
-        rows.push(row("256 MiB page-cached file, CPU per GiB", "CPU s/GiB", baseline, cpu(c)));
+        rows.push(row(
+            "256 MiB page-cached file, CPU per GiB",
+            "CPU s/GiB",
+            baseline,
+            cpu(c),
+        ));
     }
     Ok(rows)
 }

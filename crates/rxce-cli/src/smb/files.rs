@@ -25,7 +25,7 @@ pub struct OpenFile {
 }
 
 /// Where a read's payload goes: the caller's buffers.
-pub trait ReadSink {
+pub trait ReadSink: Send {
     /// A buffer for `len` bytes of the file at `offset` (its capacity at
     /// least `len`). The payload is put into it by the engine.
     fn buffer(&mut self, offset: u64, len: usize) -> Box<dyn ReceiveBuffer>;
@@ -37,6 +37,39 @@ pub trait ReadSink {
     /// A status that ends the read (e.g. the output file could not be
     /// written).
     fn filled(&mut self, offset: u64, buffer: Box<dyn ReceiveBuffer>, len: usize) -> Result<(), Status>;
+}
+
+/// Buffers for a [`ReadSink`]: `Vec<u8>`s handed out and taken back, so a
+/// long read reuses as many as it has READs in flight.
+#[derive(Debug, Default)]
+pub struct ReadBuffers {
+    free: Vec<Vec<u8>>,
+}
+
+impl ReadBuffers {
+    /// A buffer of `len` bytes (a reused one when there is one).
+    pub fn take(&mut self, len: usize) -> Box<dyn ReceiveBuffer> {
+        let mut buffer = self.free.pop().unwrap_or_default();
+        buffer.resize(len, 0);
+        Box::new(buffer)
+    }
+
+    /// The bytes of a buffer [`take`](Self::take) handed out.
+    ///
+    /// # Errors
+    ///
+    /// STATUS_INVALID_PARAMETER for a buffer of another type.
+    pub fn bytes(buffer: Box<dyn ReceiveBuffer>) -> Result<Vec<u8>, Status> {
+        let any: Box<dyn std::any::Any + Send> = buffer;
+        any.downcast::<Vec<u8>>()
+            .map(|b| *b)
+            .map_err(|_| Status::INVALID_PARAMETER.with_message("a READ buffer of another type came back"))
+    }
+
+    /// Keeps `buffer` for the next [`take`](Self::take).
+    pub fn give_back(&mut self, buffer: Vec<u8>) {
+        self.free.push(buffer);
+    }
 }
 
 /// How a read runs.
@@ -166,7 +199,7 @@ impl Session {
         file: &OpenFile,
         sink: &mut dyn ReadSink,
         options: ReadOptions,
-        progress: &mut dyn FnMut(u64),
+        progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<ReadStats, Status> {
         let max = self.server_info().max_read_size;
         let read_size = options.read_size.unwrap_or(max).clamp(1, max);

@@ -6,7 +6,6 @@
 //! that exists and is not a regular file (`/dev/null`, a pipe) is written
 //! directly.
 
-use std::any::Any;
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -15,7 +14,7 @@ use std::time::{Duration, Instant};
 use rxce::{Engine, ReceiveBuffer, Status};
 use rxce_smb2::directory::DirectoryEntry;
 
-use super::files::{ReadOptions, ReadSink, ReadStats};
+use super::files::{ReadBuffers, ReadOptions, ReadSink, ReadStats};
 use super::session::{ServerInfo, Session, SessionOptions};
 use super::url::SmbUrl;
 
@@ -57,7 +56,7 @@ pub struct GetReport {
 pub async fn get(
     engine: &Engine,
     options: &GetOptions,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<GetReport, Status> {
     let started = Instant::now();
     let direct = fs::metadata(&options.output).is_ok_and(|m| !m.is_file());
@@ -103,7 +102,7 @@ async fn read_into(
     session: &mut Session,
     options: &GetOptions,
     target: &Path,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<(ReadStats, Duration), Status> {
     let file = session.open_file(&options.url.path, false).await?;
     let output = OpenOptions::new()
@@ -114,7 +113,7 @@ async fn read_into(
         .map_err(|e| Status::from_io(e, format!("creating {}", target.display())))?;
     let mut sink = FileSink {
         file: output,
-        free: Vec::new(),
+        buffers: ReadBuffers::default(),
     };
     let total = file.size;
     progress(0, total);
@@ -142,25 +141,20 @@ fn part_name(output: &Path) -> PathBuf {
 /// Writes each filled buffer at its offset and keeps it for the next READ.
 struct FileSink {
     file: File,
-    free: Vec<Vec<u8>>,
+    buffers: ReadBuffers,
 }
 
 impl ReadSink for FileSink {
     fn buffer(&mut self, _offset: u64, len: usize) -> Box<dyn ReceiveBuffer> {
-        let mut buffer = self.free.pop().unwrap_or_default();
-        buffer.resize(len, 0);
-        Box::new(buffer)
+        self.buffers.take(len)
     }
 
     fn filled(&mut self, offset: u64, buffer: Box<dyn ReceiveBuffer>, len: usize) -> Result<(), Status> {
-        let any: Box<dyn Any + Send> = buffer;
-        let buffer = any
-            .downcast::<Vec<u8>>()
-            .map_err(|_| Status::INVALID_PARAMETER.with_message("a READ buffer of another type came back"))?;
+        let buffer = ReadBuffers::bytes(buffer)?;
         self.file
             .write_all_at(&buffer[..len], offset)
             .map_err(|e| Status::from_io(e, "writing the output file"))?;
-        self.free.push(*buffer);
+        self.buffers.give_back(buffer);
         Ok(())
     }
 }

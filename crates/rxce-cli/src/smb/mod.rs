@@ -20,7 +20,7 @@ mod session;
 mod url;
 
 pub use cli::{main, SmbArgs};
-pub use files::{OpenFile, ReadOptions, ReadSink, ReadStats};
+pub use files::{OpenFile, ReadBuffers, ReadOptions, ReadSink, ReadStats};
 pub use get::{format_filetime, get, list, render_listing, GetOptions, GetReport};
 pub use rxce_smb2::directory::DirectoryEntry;
 pub use rxce_smb2::ntlmssp::Logon;
