@@ -23,7 +23,6 @@
 //! reaped child's for smbclient; smbd's CPU is not counted for anyone.
 
 use std::path::Path;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use rxce::{ReceiveBuffer, Status};
@@ -185,6 +184,7 @@ impl SmbRead {
         config.dfs = false;
         config.connection.port = Some(self.server.direct_port());
         config.connection.allow_unsigned_guest_access = true;
+        use std::str::FromStr;
         let share = smb::UncPath::from_str(&format!(r"\\127.0.0.1\{}", self.server.share_name()))
             .map_err(|e| failed("path", e))?;
         let (cpu, started) = (cpu_seconds(libc::RUSAGE_SELF), Instant::now());
