@@ -180,8 +180,10 @@ impl SmbRead {
     async fn smb_rs(&self) -> Result<(f64, f64), Status> {
         let failed =
             |what: &str, e: smb::Error| Status::UNEXPECTED_NETWORK_ERROR.with_message(format!("smb-rs {what}: {e}"));
-        let mut config = smb::ClientConfig::default();
-        config.dfs = false;
+        let mut config = smb::ClientConfig {
+            dfs: false,
+            ..smb::ClientConfig::default()
+        };
         config.connection.port = Some(self.server.direct_port());
         config.connection.allow_unsigned_guest_access = true;
         use std::str::FromStr;
