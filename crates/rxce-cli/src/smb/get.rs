@@ -199,7 +199,7 @@ pub fn render_listing(entries: &[DirectoryEntry]) -> String {
 ///
 /// ```
 /// // 2024-01-02 03:04:05 UTC.
-/// assert_eq!(rxce_cli::smb::format_filetime(133_485_974_450_000_000), "2024-01-02 03:04");
+/// assert_eq!(rxce_cli::smb::format_filetime(133_486_382_450_000_000), "2024-01-02 03:04");
 /// assert_eq!(rxce_cli::smb::format_filetime(0), "1601-01-01 00:00");
 /// ```
 pub fn format_filetime(filetime: u64) -> String {
