@@ -9,7 +9,7 @@
 //! - the anonymous and guest AUTHENTICATE messages built from it have the
 //!   64-byte fixed part, the signature, type 3, and payload fields that lie
 //!   within the message;
-//! - bytes after the token are ignored (same challenge with a tail).
+//! - a challenge that parses parses the same with bytes appended.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -41,5 +41,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut longer = data.to_vec();
     longer.extend_from_slice(&[0xA5; 16]);
-    assert_eq!(parse_challenge(&longer), parsed);
+    if parsed.is_ok() {
+        assert_eq!(parse_challenge(&longer), parsed);
+    }
 });

@@ -5,7 +5,7 @@
 //! - no parser panics;
 //! - a CREATE answer that parses answers CREATE with a success status, and
 //!   a directory is exactly one with the DIRECTORY attribute;
-//! - bytes after the message are ignored (same answers with a tail).
+//! - an answer that parses parses the same with bytes appended.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -24,6 +24,10 @@ fuzz_target!(|data: &[u8]| {
 
     let mut longer = data.to_vec();
     longer.extend_from_slice(&[0xA5; 16]);
-    assert_eq!(parse_create_response(&longer), create);
-    assert_eq!(parse_close_response(&longer), close);
+    if create.is_ok() {
+        assert_eq!(parse_create_response(&longer), create);
+    }
+    if close.is_ok() {
+        assert_eq!(parse_close_response(&longer), close);
+    }
 });

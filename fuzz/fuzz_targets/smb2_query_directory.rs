@@ -7,7 +7,7 @@
 //! - an answer that parses holds no more entries than its buffer has room
 //!   for (64 bytes each at least), and their names no more UTF-16 units
 //!   than the message holds; STATUS_NO_MORE_FILES has no entries;
-//! - bytes after the message are ignored (same answer with a tail).
+//! - an answer that parses parses the same with bytes appended.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -29,5 +29,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut longer = data.to_vec();
     longer.extend_from_slice(&[0xA5; 16]);
-    assert_eq!(parse_query_directory_response(&longer), parsed);
+    if parsed.is_ok() {
+        assert_eq!(parse_query_directory_response(&longer), parsed);
+    }
 });

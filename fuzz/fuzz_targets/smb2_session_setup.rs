@@ -7,8 +7,8 @@
 //! - a SESSION_SETUP answer that parses is SUCCESS or
 //!   MORE_PROCESSING_REQUIRED (any other error status is a refusal), and
 //!   its security blob lies within the message after the 8-byte fixed body;
-//! - bytes after the message are ignored: the same input with a tail
-//!   appended parses to the same answers.
+//! - a message that parses parses the same with bytes appended (what
+//!   follows a message is not read).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -30,7 +30,13 @@ fuzz_target!(|data: &[u8]| {
 
     let mut longer = data.to_vec();
     longer.extend_from_slice(&[0xA5; 16]);
-    assert_eq!(parse_session_setup_response(&longer), setup);
-    assert_eq!(parse_tree_connect_response(&longer), tree);
-    assert_eq!(parse_empty_response(&longer, command::LOGOFF), logoff);
+    if setup.is_ok() {
+        assert_eq!(parse_session_setup_response(&longer), setup);
+    }
+    if tree.is_ok() {
+        assert_eq!(parse_tree_connect_response(&longer), tree);
+    }
+    if logoff.is_ok() {
+        assert_eq!(parse_empty_response(&longer, command::LOGOFF), logoff);
+    }
 });
