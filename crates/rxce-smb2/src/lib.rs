@@ -1,10 +1,16 @@
-//! A minimal, sans-I/O codec for the SMB2 NEGOTIATE exchange (and ECHO,
-//! the smallest request a negotiated connection answers).
+//! A minimal, sans-I/O SMB2 client: the messages a read-only redirector
+//! needs (and ECHO, the smallest request a negotiated connection answers),
+//! and its credit and READ state machines.
 //!
 //! This crate knows how to build the first message an SMB2/SMB3 client sends
 //! (a NEGOTIATE request, see [`NegotiateRequest`]) and how to read the server's
-//! answer (see [`parse_negotiate_response`]). It never touches a socket: byte
-//! slices go in, values come out. It also never adds or strips a transport
+//! answer (see [`parse_negotiate_response`]); the requests and answers that
+//! follow ([`RequestHeader`], [`Compound`] and [`ResponseHeader`] for every
+//! message, then [`ntlmssp`] and [`session`] to log on and reach a share,
+//! [`file`] and [`directory`] to open, read, list and close); and two state
+//! machines for the client's side: the credit window ([`credits`]) and the
+//! pipeline of READs of one file ([`pipeline`]). It never touches a socket:
+//! byte slices go in, values come out. It also never adds or strips a transport
 //! header — the caller frames the message itself (for direct TCP on port 445
 //! that is one zero byte followed by the 24-bit big-endian message length).
 //!

@@ -6,8 +6,9 @@
 //! map bad users to guest (Samba's `map to guest = Bad User`) accepts as its
 //! guest account.
 //!
-//! The messages go raw into the SESSION_SETUP security buffer (servers
-//! accept a bare NTLMSSP token in place of SPNEGO; Samba and Windows do).
+//! The messages go raw into the SESSION_SETUP security buffer, without
+//! SPNEGO wrapping: Samba 4.17 accepts a bare NTLMSSP token and answers in
+//! kind (other servers were not tried).
 
 use crate::error::Smb2Error;
 use crate::wire::{array_at, u16_at, u32_at};
