@@ -69,7 +69,7 @@ pub struct QueryDirectoryResponse {
 ///
 /// [`Smb2Error::ServerStatus`] when the server refused, or
 /// [`Smb2Error::BadDirectoryEntry`] for an entry that runs past the buffer
-/// or whose `NextEntryOffset` does not move forward.
+/// or whose `NextEntryOffset` points inside it (entries never overlap).
 pub fn parse_query_directory_response(bytes: &[u8]) -> Result<QueryDirectoryResponse, Smb2Error> {
     let header = response_for(bytes, command::QUERY_DIRECTORY, &[status::NO_MORE_FILES])?;
     if header.status == status::NO_MORE_FILES {
@@ -114,8 +114,8 @@ fn parse_entries(buffer: &[u8]) -> Result<Vec<DirectoryEntry>, Smb2Error> {
         if next == 0 {
             break;
         }
-        if next < ENTRY_FIXED {
-            return Err(bad("NextEntryOffset does not move past the entry"));
+        if next < ENTRY_FIXED + name.len() {
+            return Err(bad("NextEntryOffset points inside the entry"));
         }
         at = at.saturating_add(next);
         if at > buffer.len() {
@@ -200,5 +200,13 @@ mod tests {
         assert!(parse_entries(&long[..long.len() - 1]).is_err());
         let past = entry("abc", 0, 4000);
         assert!(parse_entries(&past).is_err());
+        // The name runs into the next entry (found by the fuzzer).
+        let mut overlapping = entry("abcdef", 0, 72);
+        overlapping.resize(72, 0);
+        overlapping.extend(entry("x", 0, 0));
+        assert!(matches!(
+            parse_entries(&overlapping),
+            Err(Smb2Error::BadDirectoryEntry { offset: 0, .. })
+        ));
     }
 }
