@@ -86,3 +86,50 @@ fn bench_all_completes_with_well_formed_json() {
     let svg = std::fs::read_to_string(plot.path()).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("rxce"), "{svg}");
 }
+
+/// `--scenario smb-read` (a private smbd, rxce against smbclient, one
+/// runtime flavour, the shortest run: a warm-up and three rounds) gives a
+/// rate and a CPU row against smbclient, and checks the target against it.
+/// Built without `--features smb-rs` (as here) it has no smb-rs rows.
+#[test]
+fn bench_smb_read_compares_rxce_with_smbclient() {
+    rxce_testsupport::samba::require_samba();
+    assert!(
+        rxce_testsupport::samba::find_program("smbclient").is_some(),
+        "smbclient is missing: run scripts/install-test-deps.sh"
+    );
+    let output = common::rxce()
+        .args([
+            "bench",
+            "--scenario",
+            "smb-read",
+            "--duration",
+            "0.01",
+            "--flavour",
+            "current-thread",
+            "--json",
+        ])
+        .output()
+        .expect("rxce bench runs");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "rxce bench failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_str(&stdout).expect("well-formed JSON");
+    let rows = report["scenarios"].as_array().expect("a scenarios array");
+    let units: Vec<&str> = rows.iter().map(|r| r["unit"].as_str().unwrap()).collect();
+    assert_eq!(units, ["MB/s", "CPU s/GiB"], "{stdout}");
+    for row in rows {
+        assert_eq!(row["name"], "smb-read");
+        assert!(row["baseline"]["name"].as_str().unwrap().starts_with("smbclient"));
+        assert!(finite(&row["rxce"], "rxce") > 0.0, "{row}");
+        assert!(finite(&row["ratio"], "ratio") > 0.0, "{row}");
+        assert_eq!(row["rounds"].as_u64(), Some(3), "{row}");
+    }
+    let targets = report["targets"].as_array().expect("a targets array");
+    assert_eq!(targets.len(), 1, "{report}");
+    assert!(targets[0]["target"].as_str().unwrap().contains("smbclient"));
+}
