@@ -223,19 +223,22 @@ fn smbd_killed_mid_read_ends_the_get_with_its_status_and_no_output() {
     assert_only(out.path(), &[]);
 }
 
+/// Writes `len` pattern bytes to `f` in the share, gets it over tcp+smb
+/// and checks the copy byte for byte.
+fn get_exact(server: &SambaServer, len: usize, seed: u64) -> GetReport {
+    let data = pattern(len, seed);
+    std::fs::write(server.share_path().join("f"), &data).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let output = out.path().join("f");
+    let report = get(&url(server, SmbTransport::TcpSmb, "f"), &output, ReadOptions::default()).unwrap();
+    assert!(std::fs::read(&output).unwrap() == data, "{len} B differ");
+    report
+}
+
 #[test]
 fn a_server_granting_one_credit_at_a_time_is_read_to_the_end() {
     let server = start(SambaOptions::new().global_line("smb2 max credits = 1"));
-    let data = pattern(MIB + 5, 3);
-    std::fs::write(server.share_path().join("f"), &data).unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let report = get(
-        &url(&server, SmbTransport::TcpSmb, "f"),
-        &out.path().join("f"),
-        ReadOptions::default(),
-    )
-    .unwrap();
-    assert!(std::fs::read(out.path().join("f")).unwrap() == data);
+    let report = get_exact(&server, MIB + 5, 3);
     // One credit covers 64 KiB: 17 READs, never two at once.
     assert_eq!(report.stats.reads, 17);
     assert_eq!(report.stats.max_in_flight, 1);
@@ -246,18 +249,9 @@ fn a_server_granting_one_credit_at_a_time_is_read_to_the_end() {
 #[test]
 fn smb_2_0_2_reads_in_64k_requests() {
     let server = start(SambaOptions::new().global_line("server max protocol = SMB2_02"));
-    let data = pattern(300_000, 4);
-    std::fs::write(server.share_path().join("f"), &data).unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let report = get(
-        &url(&server, SmbTransport::TcpSmb, "f"),
-        &out.path().join("f"),
-        ReadOptions::default(),
-    )
-    .unwrap();
+    let report = get_exact(&server, 300_000, 4);
     assert_eq!(report.server.dialect, rxce_smb2::dialect::SMB2_0_2);
     assert_eq!(report.stats.reads, 5);
-    assert!(std::fs::read(out.path().join("f")).unwrap() == data);
 }
 
 #[test]
