@@ -7,7 +7,7 @@
 //! answer (see [`parse_negotiate_response`]); the requests and answers that
 //! follow ([`RequestHeader`], [`Compound`] and [`ResponseHeader`] for every
 //! message, then [`ntlmssp`] and [`session`] to log on and reach a share,
-//! [`file`] and [`directory`] to open, read, list and close); and two state
+//! [`file`](mod@file) and [`directory`] to open, read, list and close); and two state
 //! machines for the client's side: the credit window ([`credits`]) and the
 //! pipeline of READs of one file ([`pipeline`]). It never touches a socket:
 //! byte slices go in, values come out. It also never adds or strips a transport
