@@ -244,6 +244,29 @@ impl Address {
     /// when the remote address has no entry the transport understands,
     /// STATUS_INSUFFICIENT_RESOURCES when the budget is spent, and
     /// STATUS_INVALID_HANDLE after the address's tear-down.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use rxce::{ConnectionInformation, Engine, EngineConfig, NoEvents, Status, TransportAddress};
+    ///
+    /// let engine = Engine::new(EngineConfig::default())?;
+    /// engine.runtime().clone().block_on(async {
+    ///     let mut listener = engine.memory_listen("server")?;
+    ///     let transport = engine.build_transport("memory", 0)?;
+    ///     let address = transport.build_address(TransportAddress::memory("client"), Arc::new(NoEvents))?;
+    ///     let server = ConnectionInformation::to(TransportAddress::memory("server"));
+    ///     let (connection, vc) = address.build_connection(server, Arc::new(NoEvents)).await?;
+    ///     let _peer = listener.accept().await.expect("a peer");
+    ///     assert_eq!(connection.virtual_circuit_count(), 1);
+    ///     assert!(vc.is_valid());
+    ///     // Nobody listens there: the connect fails with its status.
+    ///     let nobody = ConnectionInformation::to(TransportAddress::memory("nobody"));
+    ///     let refused = address.build_connection(nobody, Arc::new(NoEvents)).await.unwrap_err();
+    ///     assert_eq!(refused, Status::CONNECTION_REFUSED);
+    ///     transport.tear_down().await
+    /// })?;
+    /// # Ok::<(), rxce::Status>(())
+    /// ```
     pub async fn build_connection(
         &self,
         information: ConnectionInformation,

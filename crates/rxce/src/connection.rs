@@ -323,6 +323,31 @@ impl Connection {
     /// transport connection under the same handler, for multichannel use.
     /// Fails with the transport's status when the connect fails, or
     /// STATUS_INVALID_HANDLE after tear-down.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use rxce::{ConnectionInformation, Engine, EngineConfig, NoEvents, SendOptions, TransportAddress};
+    ///
+    /// let engine = Engine::new(EngineConfig::default())?;
+    /// engine.runtime().clone().block_on(async {
+    ///     let mut listener = engine.memory_listen("server")?;
+    ///     tokio::spawn(async move { while let Some(peer) = listener.accept().await { std::mem::forget(peer) } });
+    ///     let transport = engine.build_transport("memory", 0)?;
+    ///     let address = transport.build_address(TransportAddress::memory("client"), Arc::new(NoEvents))?;
+    ///     let server = ConnectionInformation::to(TransportAddress::memory("server"));
+    ///     let (connection, first) = address.build_connection(server, Arc::new(NoEvents)).await?;
+    ///     // A second channel to the same server, under the same handler.
+    ///     let second = connection.build_vc().await?;
+    ///     assert_eq!(connection.virtual_circuit_count(), 2);
+    ///     // Send where the least is queued.
+    ///     let vc = connection.least_loaded_vc().expect("an active VC");
+    ///     assert!(vc == first || vc == second);
+    ///     vc.send(&b"hello"[..], SendOptions::empty()).await?;
+    ///     connection.tear_down().await?;
+    ///     transport.tear_down().await
+    /// })?;
+    /// # Ok::<(), rxce::Status>(())
+    /// ```
     pub async fn build_vc(&self) -> Result<Vc, Status> {
         self.0.connect_vc(None).await
     }

@@ -83,6 +83,18 @@ impl Engine {
     /// An engine with its own worker threads (`config.worker_threads`).
     /// A configuration the engine cannot run with gives
     /// STATUS_INVALID_PARAMETER.
+    ///
+    /// ```
+    /// use rxce::{Engine, EngineConfig};
+    ///
+    /// let engine = Engine::new(EngineConfig { worker_threads: 1, ..EngineConfig::default() })?;
+    /// let transport = engine.build_transport("tcp", 0)?;
+    /// assert_eq!(engine.live_objects().transports, 1);
+    /// engine.runtime().clone().block_on(transport.tear_down())?;
+    /// drop(transport); // an object is counted until its last handle goes
+    /// assert_eq!(engine.live_objects().total(), 0);
+    /// # Ok::<(), rxce::Status>(())
+    /// ```
     pub fn new(config: EngineConfig) -> Result<Engine, Status> {
         config.check()?;
         let runtime = Engine::worker_runtime(&config)?;
@@ -106,6 +118,20 @@ impl Engine {
 
     /// An engine whose tasks and callbacks run on the embedder's runtime
     /// (which needs its I/O and time drivers enabled).
+    ///
+    /// ```
+    /// use rxce::{Engine, EngineConfig};
+    ///
+    /// #[tokio::main(flavor = "current_thread")]
+    /// async fn main() -> Result<(), rxce::Status> {
+    ///     // The engine's tasks and callbacks run on this program's runtime.
+    ///     let engine = Engine::with_runtime(tokio::runtime::Handle::current(), EngineConfig::default())?;
+    ///     let transport = engine.build_transport("memory", 0)?;
+    ///     transport.tear_down().await?;
+    ///     engine.shutdown().await;
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn with_runtime(handle: Handle, config: EngineConfig) -> Result<Engine, Status> {
         config.check()?;
         Ok(Engine::build(handle, None, config))

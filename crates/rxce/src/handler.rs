@@ -42,6 +42,71 @@ pub use rxce_proto::indication::{DatagramIndication, Indication, ReceiveAnswer};
 ///     }
 /// }
 /// ```
+///
+/// The three answers to a receive indication: take bytes, have the rest of
+/// a message go straight into a client buffer (data-ready hands it back),
+/// or leave the bytes with the engine until [`Vc::resume_receive`].
+///
+/// ```
+/// use std::sync::{mpsc, Arc, Mutex};
+/// use rxce::{ConnectionEventHandler, ConnectionInformation, Engine, EngineConfig, Indication, NoEvents};
+/// use rxce::{ReceiveAnswer, ReceiveBuffer, Status, TransportAddress, Vc};
+/// use tokio::io::AsyncWriteExt;
+///
+/// /// Takes 4-byte headers; a header saying "body" has the next 6 bytes
+/// /// copied into a buffer of its own; a header saying "wait" is declined
+/// /// until the client resumes.
+/// struct Answers(Mutex<mpsc::Sender<String>>);
+///
+/// impl ConnectionEventHandler for Answers {
+///     fn receive(&self, _vc: &Vc, indication: &Indication<'_>) -> ReceiveAnswer {
+///         let data = indication.data;
+///         if data.len() < 4 {
+///             return ReceiveAnswer::Taken(0); // more lookahead, please
+///         }
+///         let tell = |what: String| self.0.lock().unwrap().send(what).unwrap();
+///         match &data[..4] {
+///             b"body" => ReceiveAnswer::MoreProcessingRequired { taken: 4, buffer: Box::new(vec![0u8; 6]), size: 6 },
+///             b"wait" => {
+///                 tell("declined".into());
+///                 ReceiveAnswer::NotAccepted
+///             }
+///             other => {
+///                 tell(String::from_utf8_lossy(other).into_owned());
+///                 ReceiveAnswer::Taken(4)
+///             }
+///         }
+///     }
+///
+///     fn data_ready(&self, _vc: &Vc, buffer: Box<dyn ReceiveBuffer>, copied: usize, status: Status) {
+///         let buffer: Box<dyn std::any::Any> = buffer;
+///         let bytes = buffer.downcast::<Vec<u8>>().unwrap();
+///         let text = format!("{} ({})", String::from_utf8_lossy(&bytes[..copied]), status.name());
+///         self.0.lock().unwrap().send(text).unwrap();
+///     }
+/// }
+///
+/// let engine = Engine::new(EngineConfig::default())?;
+/// engine.runtime().clone().block_on(async {
+///     let mut listener = engine.memory_listen("server")?;
+///     let transport = engine.build_transport("memory", 0)?;
+///     let address = transport.build_address(TransportAddress::memory("client"), Arc::new(NoEvents))?;
+///     let (tx, rx) = mpsc::channel();
+///     let server = ConnectionInformation::to(TransportAddress::memory("server"));
+///     let (connection, vc) = address.build_connection(server, Arc::new(Answers(Mutex::new(tx)))).await?;
+///     let mut peer = listener.accept().await.expect("a peer");
+///     peer.write_all(b"headbody123456wait").await.unwrap();
+///     let next = || rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+///     assert_eq!(next(), "head");
+///     assert_eq!(next(), "123456 (STATUS_SUCCESS)");
+///     assert_eq!(next(), "declined");
+///     vc.resume_receive()?; // indicated again, with FORCE_INDICATION
+///     assert_eq!(next(), "declined");
+///     connection.tear_down().await?;
+///     transport.tear_down().await
+/// })?;
+/// # Ok::<(), rxce::Status>(())
+/// ```
 pub trait ConnectionEventHandler: Send + Sync + 'static {
     /// The VC is disconnected: `RELEASE` for the peer's orderly close (or
     /// the end of a graceful disconnect we started), `ABORT` for a reset, a

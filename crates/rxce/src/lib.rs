@@ -56,14 +56,31 @@
 //!
 //! ## The object model
 //!
-//! [`Engine`] → [`Transport`] (a binding to a provider: `tcp`, `tcp+smb`,
-//! `memory`) → [`Address`] (a local endpoint, with an
-//! [`AddressEventHandler`]) → [`Connection`] (to one remote address, with a
+//! [`Engine`] → [`Transport`] (a binding to a provider by name) →
+//! [`Address`] (a local endpoint, with an [`AddressEventHandler`]) →
+//! [`Connection`] (to one remote address, with a
 //! [`ConnectionEventHandler`]) → [`Vc`] (one transport connection).
 //! Tearing down a parent tears down its children first; when a tear-down
 //! returns, every queued send has completed, no indication of that object
 //! runs or will run, and its sockets are closed. A handle used after its
 //! tear-down gets STATUS_INVALID_HANDLE.
+//!
+//! ## Transports
+//!
+//! | name | local address | remote address | what a VC carries |
+//! |---|---|---|---|
+//! | `tcp` | an IP of this host ([`TransportAddress::ip`], [`TransportAddress::any_ipv4`]) | [`TransportAddress::ip`], or [`TransportAddress::host_name`] (resolved, IPv6 and IPv4 raced as RFC 8305 orders them) | a byte stream |
+//! | `tcp+smb` | as `tcp` | as `tcp`; port 0 means 445 | SMB direct-hosted messages (4-byte header, indicated whole) |
+//! | `netbt` | as `tcp` | an IP entry (port 0 means 139) and/or a NetBIOS name ([`TransportAddress::netbios`], [`TransportAddress::with_netbios`]; the called name is `*SMBSERVER<20>` when there is none, and a name without an IP is resolved by a NetBIOS name query) | NetBIOS session messages (indicated whole; keepalives) |
+//! | `udp` | as `tcp` | — (datagrams go from the address: [`Address::send_datagram`]) | datagrams, each indicated once and whole |
+//! | `unix` | any | a path ([`TaAddress::Unix`]); a leading NUL byte names an abstract socket (Linux) | a byte stream |
+//! | `memory` | [`TransportAddress::memory`] | [`TransportAddress::memory`] (see [`Engine::memory_listen`]) | a byte stream, in process |
+//!
+//! Other transports plug in as [`provider::Provider`]s
+//! ([`Engine::register_provider`]). A connection may race several
+//! transports ([`build_connection_over_multiple_transports`]) and carry
+//! several VCs ([`Connection::build_vc`]). Code that prefers awaiting
+//! messages to callbacks builds its connection with an [`Inbox`].
 //!
 //! ## Indications
 //!

@@ -139,6 +139,22 @@ impl Transport {
     /// address's indications. Fails with STATUS_INVALID_PARAMETER for an
     /// address the provider cannot own, STATUS_INVALID_HANDLE after the
     /// transport's tear-down.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use rxce::{Engine, EngineConfig, NoEvents, Status, TransportAddress};
+    ///
+    /// let engine = Engine::new(EngineConfig::default())?;
+    /// let tcp = engine.build_transport("tcp", 0)?;
+    /// // Any local IPv4 address; each connection picks its own port.
+    /// let address = tcp.build_address(TransportAddress::any_ipv4(), Arc::new(NoEvents))?;
+    /// assert_eq!(address.transport().name(), "tcp");
+    /// // An address this host does not have is refused.
+    /// let foreign = TransportAddress::ip("192.0.2.1:0".parse().unwrap());
+    /// let refused = tcp.build_address(foreign, Arc::new(NoEvents)).unwrap_err();
+    /// assert_eq!(refused, Status::INVALID_PARAMETER);
+    /// # Ok::<(), rxce::Status>(())
+    /// ```
     pub fn build_address(
         &self,
         local: TransportAddress,

@@ -1,7 +1,7 @@
 //! Transport providers: what a transport binds to.
 //!
-//! A [`Provider`] knows one kind of network (`tcp`, `memory`, later `netbt`,
-//! `udp`, `unix`, `quic`): it validates local addresses, opens connection
+//! A [`Provider`] knows one kind of network (`tcp`, `tcp+smb`, `netbt`,
+//! `udp`, `unix`, `memory`, or one of the client's own): it validates local addresses, opens connection
 //! endpoints to a remote address and describes itself as a TDI provider. The
 //! engine core never names a concrete socket type: a connected endpoint is a
 //! [`Stream`], a readiness-based byte stream, and any framing the transport
@@ -218,6 +218,56 @@ pub struct ConnectRequest<'a> {
 }
 
 /// A transport provider: one kind of network.
+///
+/// A minimal one: a `loopback` transport whose every connection is an
+/// in-process pipe with an echo on its far end, registered on an engine and
+/// then used like any built-in transport.
+///
+/// ```
+/// use std::sync::Arc;
+/// use rxce::provider::{BoxFuture, ConnectRequest, Connected, MemoryStream, Provider, ProviderContext};
+/// use rxce::tdi::ProviderInfo;
+/// use rxce::{ConnectionInformation, Engine, EngineConfig, NoEvents, SendOptions, Status, TransportAddress};
+///
+/// struct Loopback;
+///
+/// impl Provider for Loopback {
+///     fn provider_info(&self) -> ProviderInfo {
+///         ProviderInfo::connection_mode(None)
+///     }
+///
+///     fn check_local_address(&self, local: &TransportAddress) -> Result<(), Status> {
+///         match local.memory_entry() {
+///             Some(_) => Ok(()),
+///             None => Err(Status::INVALID_PARAMETER.with_message("a loopback address is a name")),
+///         }
+///     }
+///
+///     fn connect<'a>(&'a self, request: ConnectRequest<'a>) -> BoxFuture<'a, Result<Connected, Status>> {
+///         Box::pin(async move {
+///             let name = request.remote.remote_address.memory_entry().unwrap_or("echo");
+///             let (ours, mut theirs) = MemoryStream::pair("me", name);
+///             tokio::spawn(async move {
+///                 let (mut r, mut w) = tokio::io::split(&mut theirs);
+///                 let _ = tokio::io::copy(&mut r, &mut w).await;
+///             });
+///             Ok(Connected { stream: Arc::new(ours), framing: None, keepalive: None })
+///         })
+///     }
+/// }
+///
+/// let engine = Engine::new(EngineConfig::default())?;
+/// engine.register_provider("loopback", |_: &ProviderContext| Ok(Arc::new(Loopback) as Arc<dyn Provider>))?;
+/// engine.runtime().clone().block_on(async {
+///     let transport = engine.build_transport("loopback", 0)?;
+///     let address = transport.build_address(TransportAddress::memory("me"), Arc::new(NoEvents))?;
+///     let remote = ConnectionInformation::to(TransportAddress::memory("echo"));
+///     let (_connection, vc) = address.build_connection(remote, Arc::new(NoEvents)).await?;
+///     vc.send(&b"ping"[..], SendOptions::empty()).await?;
+///     transport.tear_down().await
+/// })?;
+/// # Ok::<(), rxce::Status>(())
+/// ```
 pub trait Provider: Send + Sync + 'static {
     /// The provider's TDI description (the engine fills in the start time).
     fn provider_info(&self) -> ProviderInfo;

@@ -313,6 +313,37 @@ impl Vc {
     /// STATUS_INVALID_PARAMETER for a bad length or option, and the socket's
     /// failure (for example STATUS_CONNECTION_RESET) if it fails first;
     /// STATUS_CANCELLED if the VC is torn down while the send is queued.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use rxce::{ConnectionInformation, Engine, EngineConfig, NoEvents, TransportAddress};
+    /// use bytes::Bytes;
+    /// use rxce::{SendBuffers, SendOptions, Status};
+    /// use tokio::io::AsyncReadExt;
+    ///
+    /// # let engine = Engine::new(EngineConfig::default())?;
+    /// # engine.runtime().clone().block_on(async {
+    /// # let mut listener = engine.memory_listen("server")?;
+    /// # let transport = engine.build_transport("memory", 0)?;
+    /// # let address = transport.build_address(TransportAddress::memory("client"), Arc::new(NoEvents))?;
+    /// # let server = ConnectionInformation::to(TransportAddress::memory("server"));
+    /// let (connection, vc) = address.build_connection(server, Arc::new(NoEvents)).await?;
+    /// let mut peer = listener.accept().await.expect("a peer");
+    /// // One TSDU from a chain of buffers, written with one vectored write.
+    /// let mut tsdu = SendBuffers::new();
+    /// tsdu.push(Bytes::from_static(b"head "));
+    /// tsdu.push(Bytes::from_static(b"body"));
+    /// assert_eq!(vc.send(tsdu, SendOptions::empty()).await?, 9);
+    /// let mut got = [0u8; 9];
+    /// peer.read_exact(&mut got).await.unwrap();
+    /// assert_eq!(&got, b"head body");
+    /// // A send of nothing on a stream is refused and sends nothing.
+    /// assert_eq!(vc.send(SendBuffers::new(), SendOptions::empty()).await, Err(Status::INVALID_PARAMETER));
+    /// # connection.tear_down().await?;
+    /// # transport.tear_down().await
+    /// # })?;
+    /// # Ok::<(), rxce::Status>(())
+    /// ```
     pub async fn send(&self, data: impl Into<SendBuffers>, options: SendOptions) -> Result<usize, Status> {
         self.0.send(data.into(), options).await
     }
@@ -322,6 +353,44 @@ impl Vc {
     /// handler's send-submitted and then send-complete run, exactly once
     /// each, with `completion_context`. A send refused at submission returns
     /// its error status and calls nothing.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use rxce::{ConnectionEventHandler, ConnectionInformation, Engine, EngineConfig, NoEvents};
+    /// use rxce::{SendOptions, Status, TransportAddress, Vc};
+    ///
+    /// /// Remembers how each asynchronous send ended.
+    /// #[derive(Default)]
+    /// struct Completions(Mutex<Vec<(usize, Status, usize)>>);
+    ///
+    /// impl ConnectionEventHandler for Completions {
+    ///     fn send_complete(&self, _vc: &Vc, context: usize, status: Status, bytes: usize) {
+    ///         self.0.lock().unwrap().push((context, status, bytes));
+    ///     }
+    /// }
+    ///
+    /// let engine = Engine::new(EngineConfig::default())?;
+    /// engine.runtime().clone().block_on(async {
+    ///     let mut listener = engine.memory_listen("server")?;
+    ///     let transport = engine.build_transport("memory", 0)?;
+    ///     let address = transport.build_address(TransportAddress::memory("client"), Arc::new(NoEvents))?;
+    ///     let handler = Arc::new(Completions::default());
+    ///     let server = ConnectionInformation::to(TransportAddress::memory("server"));
+    ///     let (connection, vc) = address.build_connection(server, handler.clone()).await?;
+    ///     let _peer = listener.accept().await.expect("a peer");
+    ///     assert_eq!(vc.submit_send(&b"one"[..], SendOptions::empty(), 1).await, Status::PENDING);
+    ///     assert_eq!(vc.try_submit_send(&b"two"[..], SendOptions::empty(), 2), Status::PENDING);
+    ///     while handler.0.lock().unwrap().len() < 2 {
+    ///         tokio::task::yield_now().await;
+    ///     }
+    ///     // In the order the bytes went out, once each.
+    ///     let done = handler.0.lock().unwrap().clone();
+    ///     assert_eq!(done, [(1, Status::SUCCESS, 3), (2, Status::SUCCESS, 3)]);
+    ///     connection.tear_down().await?;
+    ///     transport.tear_down().await
+    /// })?;
+    /// # Ok::<(), rxce::Status>(())
+    /// ```
     pub async fn submit_send(
         &self,
         data: impl Into<SendBuffers>,
