@@ -214,37 +214,30 @@ impl Status {
         }
     }
 
-    /// The status code (without context) an `io::Error` maps to.
+    /// The status code (without context) an `io::Error` maps to: by its
+    /// kind, which std derives from the errno or Winsock code on every OS,
+    /// and for the few codes std gives no kind (descriptor or buffer
+    /// exhaustion, a host that is down, an unsupported address family) by
+    /// the OS's own code.
     pub fn code_for_io(error: &io::Error) -> Status {
-        if let Some(errno) = error.raw_os_error() {
-            match errno {
-                libc::ECONNREFUSED => return Status::CONNECTION_REFUSED,
-                libc::ECONNRESET | libc::EPIPE => return Status::CONNECTION_RESET,
-                libc::ECONNABORTED => return Status::CONNECTION_ABORTED,
-                libc::ETIMEDOUT => return Status::IO_TIMEOUT,
-                libc::EHOSTUNREACH | libc::EHOSTDOWN => return Status::HOST_UNREACHABLE,
-                libc::ENETUNREACH | libc::ENETDOWN => return Status::NETWORK_UNREACHABLE,
-                libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS => return Status::INSUFFICIENT_RESOURCES,
-                libc::EADDRINUSE | libc::EADDRNOTAVAIL | libc::EINVAL | libc::EAFNOSUPPORT => {
-                    return Status::INVALID_PARAMETER
-                }
-                libc::ENOENT => return Status::BAD_NETWORK_PATH,
-                libc::ENOTCONN => return Status::CONNECTION_DISCONNECTED,
-                libc::EOPNOTSUPP => return Status::NOT_SUPPORTED,
-                _ => {}
-            }
-        }
         match error.kind() {
             io::ErrorKind::ConnectionRefused => Status::CONNECTION_REFUSED,
             io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => Status::CONNECTION_RESET,
             io::ErrorKind::ConnectionAborted => Status::CONNECTION_ABORTED,
             io::ErrorKind::TimedOut => Status::IO_TIMEOUT,
+            io::ErrorKind::HostUnreachable => Status::HOST_UNREACHABLE,
+            io::ErrorKind::NetworkUnreachable | io::ErrorKind::NetworkDown => Status::NETWORK_UNREACHABLE,
             io::ErrorKind::NotConnected | io::ErrorKind::UnexpectedEof => Status::CONNECTION_DISCONNECTED,
             io::ErrorKind::OutOfMemory => Status::INSUFFICIENT_RESOURCES,
-            io::ErrorKind::InvalidInput | io::ErrorKind::AddrInUse => Status::INVALID_PARAMETER,
+            io::ErrorKind::InvalidInput | io::ErrorKind::AddrInUse | io::ErrorKind::AddrNotAvailable => {
+                Status::INVALID_PARAMETER
+            }
             io::ErrorKind::NotFound => Status::BAD_NETWORK_PATH,
             io::ErrorKind::Unsupported => Status::NOT_SUPPORTED,
-            _ => Status::INVALID_DEVICE_STATE,
+            _ => error
+                .raw_os_error()
+                .and_then(os_error::without_kind)
+                .unwrap_or(Status::INVALID_DEVICE_STATE),
         }
     }
 
@@ -313,6 +306,82 @@ impl From<io::Error> for Status {
     fn from(error: io::Error) -> Status {
         Status::from_io(error, "")
     }
+}
+
+/// The OS error codes std gives no `io::ErrorKind`.
+mod os_error {
+    use super::Status;
+
+    #[cfg(unix)]
+    pub(super) fn without_kind(code: i32) -> Option<Status> {
+        match code {
+            libc::EMFILE | libc::ENFILE | libc::ENOBUFS => Some(Status::INSUFFICIENT_RESOURCES),
+            libc::EHOSTDOWN => Some(Status::HOST_UNREACHABLE),
+            libc::EAFNOSUPPORT => Some(Status::INVALID_PARAMETER),
+            _ => None,
+        }
+    }
+
+    /// Winsock's codes (winerror.h), which std reports as raw OS errors.
+    #[cfg(windows)]
+    pub(super) fn without_kind(code: i32) -> Option<Status> {
+        use windows_sys::Win32::Networking::WinSock::{WSAEAFNOSUPPORT, WSAEHOSTDOWN, WSAEMFILE, WSAENOBUFS};
+        match code {
+            WSAEMFILE | WSAENOBUFS => Some(Status::INSUFFICIENT_RESOURCES),
+            WSAEHOSTDOWN => Some(Status::HOST_UNREACHABLE),
+            WSAEAFNOSUPPORT => Some(Status::INVALID_PARAMETER),
+            _ => None,
+        }
+    }
+
+    #[cfg(not(any(unix, windows)))]
+    pub(super) fn without_kind(_code: i32) -> Option<Status> {
+        None
+    }
+
+    /// Raw OS codes and what they map to, for the tests.
+    #[cfg(all(test, unix))]
+    pub(super) const SAMPLES: &[(i32, Status)] = &[
+        (libc::ECONNREFUSED, Status::CONNECTION_REFUSED),
+        (libc::ECONNRESET, Status::CONNECTION_RESET),
+        (libc::EPIPE, Status::CONNECTION_RESET),
+        (libc::ETIMEDOUT, Status::IO_TIMEOUT),
+        (libc::EHOSTUNREACH, Status::HOST_UNREACHABLE),
+        (libc::EHOSTDOWN, Status::HOST_UNREACHABLE),
+        (libc::ENETUNREACH, Status::NETWORK_UNREACHABLE),
+        (libc::ENETDOWN, Status::NETWORK_UNREACHABLE),
+        (libc::EMFILE, Status::INSUFFICIENT_RESOURCES),
+        (libc::ENFILE, Status::INSUFFICIENT_RESOURCES),
+        (libc::ENOMEM, Status::INSUFFICIENT_RESOURCES),
+        (libc::ENOBUFS, Status::INSUFFICIENT_RESOURCES),
+        (libc::EADDRINUSE, Status::INVALID_PARAMETER),
+        (libc::EADDRNOTAVAIL, Status::INVALID_PARAMETER),
+        (libc::EINVAL, Status::INVALID_PARAMETER),
+        (libc::EAFNOSUPPORT, Status::INVALID_PARAMETER),
+        (libc::ENOENT, Status::BAD_NETWORK_PATH),
+        (libc::ENOTCONN, Status::CONNECTION_DISCONNECTED),
+        (libc::EOPNOTSUPP, Status::NOT_SUPPORTED),
+        (libc::ECONNABORTED, Status::CONNECTION_ABORTED),
+    ];
+
+    #[cfg(all(test, windows))]
+    pub(super) const SAMPLES: &[(i32, Status)] = {
+        use windows_sys::Win32::Networking::WinSock as ws;
+        &[
+            (ws::WSAECONNREFUSED, Status::CONNECTION_REFUSED),
+            (ws::WSAECONNRESET, Status::CONNECTION_RESET),
+            (ws::WSAETIMEDOUT, Status::IO_TIMEOUT),
+            (ws::WSAEHOSTUNREACH, Status::HOST_UNREACHABLE),
+            (ws::WSAEHOSTDOWN, Status::HOST_UNREACHABLE),
+            (ws::WSAENETUNREACH, Status::NETWORK_UNREACHABLE),
+            (ws::WSAEMFILE, Status::INSUFFICIENT_RESOURCES),
+            (ws::WSAENOBUFS, Status::INSUFFICIENT_RESOURCES),
+            (ws::WSAEADDRINUSE, Status::INVALID_PARAMETER),
+            (ws::WSAEAFNOSUPPORT, Status::INVALID_PARAMETER),
+            (ws::WSAENOTCONN, Status::CONNECTION_DISCONNECTED),
+            (ws::WSAECONNABORTED, Status::CONNECTION_ABORTED),
+        ]
+    };
 }
 
 #[cfg(test)]
@@ -391,20 +460,10 @@ mod tests {
 
     #[test]
     fn io_errors_map_and_keep_their_source() {
-        let cases = [
-            (libc::ECONNREFUSED, Status::CONNECTION_REFUSED),
-            (libc::ECONNRESET, Status::CONNECTION_RESET),
-            (libc::EPIPE, Status::CONNECTION_RESET),
-            (libc::ETIMEDOUT, Status::IO_TIMEOUT),
-            (libc::EHOSTUNREACH, Status::HOST_UNREACHABLE),
-            (libc::ENETUNREACH, Status::NETWORK_UNREACHABLE),
-            (libc::EMFILE, Status::INSUFFICIENT_RESOURCES),
-            (libc::ENOBUFS, Status::INSUFFICIENT_RESOURCES),
-            (libc::EADDRINUSE, Status::INVALID_PARAMETER),
-        ];
-        for (errno, want) in cases {
+        #[cfg(any(unix, windows))]
+        for &(errno, ref want) in os_error::SAMPLES {
             let status = Status::from_io(io::Error::from_raw_os_error(errno), "connecting");
-            assert_eq!(status, want, "errno {errno}");
+            assert_eq!(&status, want, "OS error {errno}");
             let source = status.source().expect("source kept");
             let io = source.downcast_ref::<io::Error>().expect("an io::Error");
             assert_eq!(io.raw_os_error(), Some(errno));
@@ -416,7 +475,7 @@ mod tests {
 
     #[test]
     fn with_message_keeps_code_and_source() {
-        let s = Status::from_io(io::Error::from_raw_os_error(libc::ECONNREFUSED), "first")
+        let s = Status::from_io(io::Error::from(io::ErrorKind::ConnectionRefused), "first")
             .with_message("connecting to 127.0.0.1:1");
         assert_eq!(s, Status::CONNECTION_REFUSED);
         assert_eq!(s.message(), Some("connecting to 127.0.0.1:1"));

@@ -5,18 +5,23 @@
 //!
 //! **Which interface.** The transport's addresses are taken in the order
 //! they were built. The first one with a specific local IP names the
-//! interface that owns that IP (found with `getifaddrs`, as the kernel
-//! reports it now; an IPv6 link-local address with a scope id must also be
-//! on that interface). When the addresses only have the unspecified IP
-//! (`0.0.0.0`, `::`), the interface is the one of the default route (the
-//! address's family first, then the other; the lowest metric wins; reject
-//! routes do not count), or the loopback interface when there is no default
-//! route. A transport with no address, or whose addresses carry no IP
-//! (`memory`, `unix`), has no adapter: STATUS_ADDRESS_NOT_ASSOCIATED.
+//! interface that owns that IP (interfaces and their IPs are listed with the
+//! `if-addrs` crate, as the OS reports them now; an IPv6 link-local address
+//! with a scope id must also be on that interface). When the addresses only
+//! have the unspecified IP (`0.0.0.0`, `::`), the interface is the one of
+//! the default route (the address's family first, then the other; the
+//! lowest metric wins; reject routes do not count), or the loopback
+//! interface when there is no default route or the OS's is not read (every
+//! OS but Linux: see `sys::interface`). A transport with no address, or
+//! whose addresses carry no IP (`memory`, `unix`), has no adapter:
+//! STATUS_ADDRESS_NOT_ASSOCIATED.
 //!
-//! **What is reported.** Everything comes from `/sys/class/net/IF/` (a
-//! counter file a driver does not provide reads as 0); counters wider than
-//! their field saturate at the field's maximum:
+//! **What is reported.** On Linux everything comes from
+//! `/sys/class/net/IF/` (a counter file a driver does not provide reads as
+//! 0). Other OSes report the interface's name and the engine's own figures;
+//! the hardware address, type and counters are 0 and the datagram size is
+//! the one every link of the family carries (`sys::interface` says why).
+//! Counters wider than their field saturate at the field's maximum:
 //!
 //! | field | source |
 //! |---|---|
@@ -32,19 +37,18 @@
 //! | `recv_success` | `statistics/rx_packets` |
 //! | `recv_buff_unavail` | `statistics/rx_dropped` |
 //! | `xmit_buf_unavail` | `statistics/tx_dropped` |
-//! | `max_dgram_size` | `mtu` less the IP and UDP headers of the address's family (the largest unfragmented UDP datagram) |
+//! | `max_dgram_size` | `mtu` less the IP and UDP headers of the address's family (the largest unfragmented UDP datagram); where the MTU is not read, the minimum MTU of the family (576 for IPv4, 1280 for IPv6) less the same headers |
 //! | `pending_sess` | the transport's live VCs |
 //! | `max_sess`, `max_cfg_sess` | how many VCs the engine's budget can hold |
 //! | `max_sess_pkt_size` | the provider's largest send (65535 when it has no limit) |
 //! | `free_ncbs`, `max_cfg_ncbs`, `max_ncbs` | 0: rxce has no network control blocks |
 //! | `name_count` | 0: rxce registers no NetBIOS names (it only queries them), so no name entries follow |
 
-use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use crate::budget::cost;
 use crate::status::Status;
+use crate::sys::interface::{self as os, InterfaceFacts, LinkKind};
 use crate::transport::TransportShared;
 
 /// What RxCeQueryAdapterStatus reports about a transport's adapter, field
@@ -107,20 +111,16 @@ pub struct AdapterStatus {
     pub name_count: u16,
 }
 
-/// `/sys/class/net/IF/type` of an Ethernet-framed interface (ARPHRD_ETHER).
-const ARPHRD_ETHER: u32 = 1;
-/// `/sys/class/net/IF/type` of a token ring interface (ARPHRD_IEEE802_TR).
-const ARPHRD_IEEE802_TR: u32 = 800;
-/// Route flags of `/proc/net/route` and `/proc/net/ipv6_route`.
-const RTF_UP: u32 = 0x0001;
-const RTF_REJECT: u32 = 0x0200;
+/// The smallest MTU every link of the family carries (RFC 791, RFC 8200).
+const MIN_MTU_V4: u64 = 576;
+const MIN_MTU_V6: u64 = 1280;
 
 /// RxCeQueryAdapterStatus for `transport` (checked valid by the caller).
 pub(crate) fn query(transport: &TransportShared) -> Result<AdapterStatus, Status> {
     let local = adapter_ip(transport)?;
     let interface = interface_of(local)?;
-    let sysfs = Path::new("/sys/class/net").join(&interface);
-    let mut status = read_interface(&sysfs, &interface, local.is_ipv4())?;
+    let facts = os::facts(&interface).unwrap_or_default();
+    let mut status = status_of(interface, &facts, local.is_ipv4());
     let vcs: usize = transport
         .addresses
         .snapshot()
@@ -177,14 +177,10 @@ fn adapter_ip(transport: &TransportShared) -> Result<SocketAddr, Status> {
 
 /// The interface that carries `local`.
 fn interface_of(local: SocketAddr) -> Result<String, Status> {
-    let interfaces = interfaces().map_err(|e| Status::from_io(e, "listing the network interfaces"))?;
+    let interfaces = if_addrs::get_if_addrs().map_err(|e| Status::from_io(e, "listing the network interfaces"))?;
     let ip = canonical(local.ip());
     if ip.is_unspecified() {
-        let (own, other) = if ip.is_ipv4() {
-            (default_route_v4(), default_route_v6())
-        } else {
-            (default_route_v6(), default_route_v4())
-        };
+        let (own, other) = (os::default_route(ip.is_ipv4()), os::default_route(!ip.is_ipv4()));
         return Ok(own
             .or(other)
             .or_else(|| loopback_interface(&interfaces))
@@ -196,9 +192,7 @@ fn interface_of(local: SocketAddr) -> Result<String, Status> {
     };
     interfaces
         .iter()
-        .find(|i| {
-            i.ip.is_some_and(|(at, index)| at == ip && (scope == 0 || index == scope))
-        })
+        .find(|i| canonical(i.ip()) == ip && (scope == 0 || i.index == Some(scope)))
         .map(|i| i.name.clone())
         .ok_or_else(|| not_associated(format!("no network interface carries {ip} now")))
 }
@@ -215,222 +209,52 @@ fn is_link_local_v6(ip: &Ipv6Addr) -> bool {
     ip.segments()[0] & 0xFFC0 == 0xFE80
 }
 
-fn loopback_interface(interfaces: &[Interface]) -> Option<String> {
-    interfaces
-        .iter()
-        .find(|i| i.flags & libc::IFF_LOOPBACK as u32 != 0)
-        .map(|i| i.name.clone())
+/// The interface that carries a loopback IP.
+fn loopback_interface(interfaces: &[if_addrs::Interface]) -> Option<String> {
+    interfaces.iter().find(|i| i.is_loopback()).map(|i| i.name.clone())
 }
 
-/// One entry of `getifaddrs`: an interface, with one of its IPs (and the
-/// interface's index, for IPv6 scope ids) when the entry carries one.
-#[derive(Debug)]
-struct Interface {
-    name: String,
-    flags: u32,
-    ip: Option<(IpAddr, u32)>,
-}
-
-/// The interfaces and their IPs, as the kernel reports them now.
-fn interfaces() -> io::Result<Vec<Interface>> {
-    /// Frees the list `getifaddrs` allocated.
-    struct List(*mut libc::ifaddrs);
-    impl Drop for List {
-        fn drop(&mut self) {
-            // SAFETY: the pointer came from a successful getifaddrs and is
-            // freed exactly once, here.
-            unsafe { libc::freeifaddrs(self.0) }
-        }
-    }
-
-    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs only writes the list's head into `head`, a valid
-    // local; on failure it writes nothing and returns -1.
-    if unsafe { libc::getifaddrs(&mut head) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let list = List(head);
-    let mut out = Vec::new();
-    let mut at = list.0;
-    while !at.is_null() {
-        // SAFETY: `at` is an entry of the list getifaddrs made, which stays
-        // allocated until `list` drops at the end of this function.
-        let entry = unsafe { &*at };
-        at = entry.ifa_next;
-        if entry.ifa_name.is_null() {
-            continue;
-        }
-        // SAFETY: a non-NULL `ifa_name` is a NUL-terminated string of the list.
-        let name = unsafe { std::ffi::CStr::from_ptr(entry.ifa_name) }
-            .to_string_lossy()
-            .into_owned();
-        // SAFETY: a non-NULL `ifa_addr` points to a socket address of the
-        // list whose `sa_family` says its type and so its size.
-        let ip = unsafe { socket_ip(entry.ifa_addr) };
-        let ip = ip.map(|(ip, scope)| {
-            let index = if scope != 0 { scope } else { interface_index(&name) };
-            (canonical(ip), index)
-        });
-        out.push(Interface {
-            name,
-            flags: entry.ifa_flags,
-            ip,
-        });
-    }
-    Ok(out)
-}
-
-/// The IP of a socket address of the IPv4 or IPv6 family (with its IPv6
-/// scope id), or `None`.
-///
-/// # Safety
-///
-/// `address` is NULL or points to a readable socket address whose size is
-/// the one its `sa_family` implies.
-unsafe fn socket_ip(address: *const libc::sockaddr) -> Option<(IpAddr, u32)> {
-    if address.is_null() {
-        return None;
-    }
-    // SAFETY: readable by the caller's promise; every socket address begins
-    // with a `sockaddr`, and read_unaligned makes no alignment assumption.
-    let family = unsafe { address.read_unaligned() }.sa_family;
-    match i32::from(family) {
-        libc::AF_INET => {
-            // SAFETY: an AF_INET address is a whole `sockaddr_in`.
-            let v4 = unsafe { address.cast::<libc::sockaddr_in>().read_unaligned() };
-            Some((IpAddr::V4(Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr))), 0))
-        }
-        libc::AF_INET6 => {
-            // SAFETY: an AF_INET6 address is a whole `sockaddr_in6`.
-            let v6 = unsafe { address.cast::<libc::sockaddr_in6>().read_unaligned() };
-            Some((IpAddr::V6(Ipv6Addr::from(v6.sin6_addr.s6_addr)), v6.sin6_scope_id))
-        }
-        _ => None,
-    }
-}
-
-/// The interface's index (`/sys/class/net/IF/ifindex`), 0 when unknown.
-fn interface_index(name: &str) -> u32 {
-    read_number(&Path::new("/sys/class/net").join(name).join("ifindex")).unwrap_or(0) as u32
-}
-
-/// The interface of the IPv4 default route with the lowest metric.
-fn default_route_v4() -> Option<String> {
-    std::fs::read_to_string("/proc/net/route")
-        .ok()
-        .and_then(|table| parse_default_route_v4(&table))
-}
-
-/// The interface of the IPv6 default route with the lowest metric.
-fn default_route_v6() -> Option<String> {
-    std::fs::read_to_string("/proc/net/ipv6_route")
-        .ok()
-        .and_then(|table| parse_default_route_v6(&table))
-}
-
-/// `/proc/net/route`: `Iface Destination Gateway Flags RefCnt Use Metric
-/// Mask ...`, hexadecimal, a header line first.
-fn parse_default_route_v4(table: &str) -> Option<String> {
-    table
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let (name, destination, flags, metric, mask) = (f.first()?, f.get(1)?, f.get(3)?, f.get(6)?, f.get(7)?);
-            let flags = u32::from_str_radix(flags, 16).ok()?;
-            let default = u32::from_str_radix(destination, 16).ok()? == 0 && u32::from_str_radix(mask, 16).ok()? == 0;
-            (default && flags & RTF_UP != 0 && flags & RTF_REJECT == 0)
-                .then(|| (metric.parse::<u32>().unwrap_or(u32::MAX), name.to_string()))
-        })
-        .min()
-        .map(|(_, name)| name)
-}
-
-/// `/proc/net/ipv6_route`: `destination prefix-length source prefix-length
-/// next-hop metric refcount use flags device`, hexadecimal, no header.
-fn parse_default_route_v6(table: &str) -> Option<String> {
-    table
-        .lines()
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() < 10 {
-                return None;
-            }
-            let default = f[0].bytes().all(|b| b == b'0') && f[1] == "00";
-            let metric = u32::from_str_radix(f[5], 16).ok()?;
-            let flags = u32::from_str_radix(f[8], 16).ok()?;
-            (default && flags & RTF_UP != 0 && flags & RTF_REJECT == 0).then(|| (metric, f[9].to_owned()))
-        })
-        .min()
-        .map(|(_, name)| name)
-}
-
-/// A decimal number in a sysfs file.
-fn read_number(path: &Path) -> Option<u64> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
-/// `aa:bb:cc:dd:ee:ff` as 6 bytes; anything else (no hardware address, or
-/// one of another length) is zero.
-fn parse_mac(text: &str) -> [u8; 6] {
-    let bytes: Vec<u8> = text
-        .trim()
-        .split(':')
-        .map_while(|part| u8::from_str_radix(part, 16).ok())
-        .collect();
-    <[u8; 6]>::try_from(bytes.as_slice()).unwrap_or([0; 6])
-}
-
-/// The status of the interface whose sysfs directory is `dir`, with the
-/// datagram size of the family of the transport's IP.
-fn read_interface(dir: &Path, interface: &str, ipv4: bool) -> Result<AdapterStatus, Status> {
-    if interface.is_empty() || interface.contains('/') || interface.starts_with('.') || !dir.is_dir() {
-        return Err(Status::NOT_SUPPORTED.with_message(format!(
-            "the status of adapter {interface:?} comes from {}, which is not there",
-            dir.display()
-        )));
-    }
-    let statistic = |name: &str| -> u64 {
-        let path: PathBuf = dir.join("statistics").join(name);
-        read_number(&path).unwrap_or(0)
+/// The status of `interface` from what the OS says of it, with the
+/// datagram size of the family of the transport's IP; the engine's own
+/// figures are filled in by the caller.
+fn status_of(interface: String, facts: &InterfaceFacts, ipv4: bool) -> AdapterStatus {
+    let (headers, min_mtu) = if ipv4 {
+        (20 + 8, MIN_MTU_V4)
+    } else {
+        (40 + 8, MIN_MTU_V6)
     };
-    let kind = read_number(&dir.join("type")).unwrap_or(0);
-    let adapter_type = match u32::try_from(kind) {
-        Ok(ARPHRD_ETHER) => 0xFE,
-        Ok(ARPHRD_IEEE802_TR) => 0xFF,
-        _ => 0,
-    };
-    let mac = std::fs::read_to_string(dir.join("address")).map_or([0; 6], |text| parse_mac(&text));
-    let headers: u64 = if ipv4 { 20 + 8 } else { 40 + 8 };
-    let mtu = read_number(&dir.join("mtu")).unwrap_or(0);
-    Ok(AdapterStatus {
-        interface: interface.to_owned(),
-        adapter_address: mac,
+    AdapterStatus {
+        interface,
+        adapter_address: facts.hardware_address,
         rev_major: 3,
         rev_minor: 0,
-        adapter_type,
+        adapter_type: match facts.kind {
+            LinkKind::Ethernet => 0xFE,
+            LinkKind::TokenRing => 0xFF,
+            LinkKind::Other => 0,
+        },
         duration: 0,
         frmr_recv: 0,
         frmr_xmit: 0,
-        iframe_recv_err: saturate16(statistic("rx_errors")),
-        xmit_aborts: saturate16(statistic("tx_aborted_errors")),
-        xmit_success: saturate32(statistic("tx_packets")),
-        recv_success: saturate32(statistic("rx_packets")),
-        iframe_xmit_err: saturate16(statistic("tx_errors")),
-        recv_buff_unavail: saturate16(statistic("rx_dropped")),
+        iframe_recv_err: saturate16(facts.rx_errors),
+        xmit_aborts: saturate16(facts.tx_aborted),
+        xmit_success: saturate32(facts.tx_packets),
+        recv_success: saturate32(facts.rx_packets),
+        iframe_xmit_err: saturate16(facts.tx_errors),
+        recv_buff_unavail: saturate16(facts.rx_dropped),
         t1_timeouts: 0,
         ti_timeouts: 0,
         free_ncbs: 0,
         max_cfg_ncbs: 0,
         max_ncbs: 0,
-        xmit_buf_unavail: saturate16(statistic("tx_dropped")),
-        max_dgram_size: saturate16(mtu.saturating_sub(headers)),
+        xmit_buf_unavail: saturate16(facts.tx_dropped),
+        max_dgram_size: saturate16(facts.mtu.unwrap_or(min_mtu).saturating_sub(headers)),
         pending_sess: 0,
         max_cfg_sess: 0,
         max_sess: 0,
         max_sess_pkt_size: 0,
         name_count: 0,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -443,6 +267,10 @@ mod tests {
 
     fn engine() -> Engine {
         Engine::new(EngineConfig::default()).unwrap()
+    }
+
+    fn listed() -> Vec<if_addrs::Interface> {
+        if_addrs::get_if_addrs().unwrap()
     }
 
     /// Some packets over loopback, so its counters move.
@@ -463,14 +291,13 @@ mod tests {
         let _address = transport.build_address(local, Arc::new(NoEvents)).unwrap();
         loopback_traffic();
         let status = transport.query_adapter_status().unwrap();
-        assert_eq!(
-            Some(status.interface.clone()),
-            loopback_interface(&interfaces().unwrap())
-        );
+        assert_eq!(Some(status.interface.clone()), loopback_interface(&listed()));
         assert_eq!(status.adapter_address, [0; 6], "loopback has no hardware address");
         assert_ne!(status.adapter_type, 0xFE, "loopback is not Ethernet");
         assert_eq!((status.rev_major, status.rev_minor), (3, 0));
-        assert!(status.xmit_success > 0 && status.recv_success > 0, "{status:?}");
+        if cfg!(any(target_os = "linux", target_os = "android")) {
+            assert!(status.xmit_success > 0 && status.recv_success > 0, "{status:?}");
+        }
         assert!(status.max_dgram_size >= 512, "{status:?}");
         assert_eq!(status.name_count, 0);
         assert_eq!(status.max_sess_pkt_size, u16::MAX, "bare tcp has no largest send");
@@ -488,7 +315,7 @@ mod tests {
         let local = TransportAddress::ip("[::1]:0".parse().unwrap());
         let _address = transport.build_address(local, Arc::new(NoEvents)).unwrap();
         let status = transport.query_adapter_status().unwrap();
-        assert_eq!(Some(status.interface), loopback_interface(&interfaces().unwrap()));
+        assert_eq!(Some(status.interface), loopback_interface(&listed()));
     }
 
     #[test]
@@ -498,14 +325,14 @@ mod tests {
         let any = TransportAddress::ip("0.0.0.0:0".parse().unwrap());
         let _any = transport.build_address(any, Arc::new(NoEvents)).unwrap();
         let unspecified = transport.query_adapter_status().unwrap();
-        let expected = default_route_v4()
-            .or_else(default_route_v6)
-            .or_else(|| loopback_interface(&interfaces().unwrap()));
+        let expected = os::default_route(true)
+            .or_else(|| os::default_route(false))
+            .or_else(|| loopback_interface(&listed()));
         assert_eq!(Some(unspecified.interface), expected);
         let loopback = TransportAddress::ip("127.0.0.1:0".parse().unwrap());
         let _loopback = transport.build_address(loopback, Arc::new(NoEvents)).unwrap();
         let specific = transport.query_adapter_status().unwrap();
-        assert_eq!(Some(specific.interface), loopback_interface(&interfaces().unwrap()));
+        assert_eq!(Some(specific.interface), loopback_interface(&listed()));
     }
 
     #[test]
@@ -534,42 +361,54 @@ mod tests {
     }
 
     #[test]
-    fn default_routes_are_read_from_the_route_tables() {
-        let v4 = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
-                  eth1\t00000000\t010200C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n\
-                  eth0\t00000000\t010200C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n\
-                  eth2\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
-        assert_eq!(parse_default_route_v4(v4).as_deref(), Some("eth0"));
-        assert_eq!(parse_default_route_v4("Iface\tDestination\n"), None);
-        let v6 = "fd000000000000000000000000000000 40 00000000000000000000000000000000 00 \
-                  00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0\n\
-                  00000000000000000000000000000000 00 00000000000000000000000000000000 00 \
-                  fd000000000000000000000000000001 00000400 00000002 00000000 00000003     eth0\n\
-                  00000000000000000000000000000000 00 00000000000000000000000000000000 00 \
-                  00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo\n";
-        assert_eq!(
-            parse_default_route_v6(v6).as_deref(),
-            Some("eth0"),
-            "reject routes do not count"
-        );
-        let only_reject = v6.lines().last().unwrap();
-        assert_eq!(parse_default_route_v6(only_reject), None);
-    }
-
-    #[test]
-    fn hardware_addresses_parse_or_are_zero() {
-        assert_eq!(parse_mac("02:fc:00:00:00:01\n"), [2, 0xfc, 0, 0, 0, 1]);
-        assert_eq!(parse_mac("00:00:00:00:00:00"), [0; 6]);
-        assert_eq!(parse_mac(""), [0; 6]);
-        assert_eq!(parse_mac("80:00:02:08:fe:80:00:00:00:00:00:00"), [0; 6]);
-    }
-
-    #[test]
     fn mapped_and_scoped_addresses_are_matched_as_the_kernel_lists_them() {
         let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
-        assert_eq!(canonical(mapped), IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(canonical(mapped), IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
         assert!(is_link_local_v6(&"fe80::1".parse().unwrap()));
         assert!(!is_link_local_v6(&"fd00::1".parse().unwrap()));
         assert!(interface_of("192.0.2.77:0".parse().unwrap()).is_err_and(|s| s == Status::ADDRESS_NOT_ASSOCIATED));
+    }
+
+    #[test]
+    fn a_link_local_address_needs_its_own_interface_s_scope() {
+        let Some((interface, ip, index)) = listed().into_iter().find_map(|i| match i.addr {
+            if_addrs::IfAddr::V6(ref v6) if is_link_local_v6(&v6.ip) => Some((i.name.clone(), v6.ip, i.index?)),
+            _ => None,
+        }) else {
+            eprintln!("skipped: no interface has an IPv6 link-local address");
+            return;
+        };
+        let at = |scope| SocketAddr::V6(std::net::SocketAddrV6::new(ip, 0, 0, scope));
+        assert_eq!(interface_of(at(index)).unwrap(), interface);
+        assert_eq!(
+            interface_of(at(0)).unwrap(),
+            interface,
+            "no scope: any interface with the IP"
+        );
+        assert!(interface_of(at(index + 1000)).is_err_and(|s| s == Status::ADDRESS_NOT_ASSOCIATED));
+    }
+
+    #[test]
+    fn what_the_os_does_not_say_is_zero_and_the_datagram_fits_any_link() {
+        let v4 = status_of("en0".to_owned(), &InterfaceFacts::default(), true);
+        assert_eq!(v4.max_dgram_size, 576 - 28);
+        assert_eq!((v4.adapter_address, v4.adapter_type, v4.xmit_success), ([0; 6], 0, 0));
+        let v6 = status_of("en0".to_owned(), &InterfaceFacts::default(), false);
+        assert_eq!(v6.max_dgram_size, 1280 - 48);
+        let facts = InterfaceFacts {
+            kind: LinkKind::Ethernet,
+            mtu: Some(9000),
+            tx_packets: u64::MAX,
+            rx_errors: 70_000,
+            ..InterfaceFacts::default()
+        };
+        let jumbo = status_of("eth0".to_owned(), &facts, true);
+        assert_eq!(jumbo.adapter_type, 0xFE);
+        assert_eq!(jumbo.max_dgram_size, 9000 - 28);
+        assert_eq!(
+            (jumbo.xmit_success, jumbo.iframe_recv_err),
+            (u32::MAX, u16::MAX),
+            "saturated"
+        );
     }
 }

@@ -93,7 +93,6 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
-#[allow(unsafe_code)]
 mod adapter;
 mod address;
 mod config;
@@ -107,7 +106,6 @@ pub mod provider;
 mod registry;
 mod resolve;
 #[allow(unsafe_code)]
-mod sockopt;
 mod sys;
 mod teardown;
 mod transport;

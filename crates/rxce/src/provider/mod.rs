@@ -68,12 +68,6 @@ impl TryIo for tokio::net::TcpStream {
     }
 }
 
-impl TryIo for tokio::net::UnixStream {
-    fn try_io_with<R>(&self, interest: tokio::io::Interest, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
-        self.try_io(interest, f)
-    }
-}
-
 /// Runs a read or write `io` of up to `wanted` bytes and, as tokio's own
 /// `poll_read`/`poll_write` do, clears the socket's readiness when it moved
 /// fewer bytes than asked (the kernel had no more data, or no more room):
@@ -105,6 +99,7 @@ pub(crate) mod memory;
 pub(crate) mod netbt;
 pub(crate) mod tcp;
 pub(crate) mod udp;
+#[cfg(unix)]
 pub(crate) mod unix;
 
 use std::future::Future;
@@ -119,6 +114,7 @@ use crate::tdi::{ConnectionInformation, ProviderInfo, TransportAddress};
 
 pub use memory::{MemoryListener, MemoryStream};
 pub use tcp::TcpEndpoint;
+#[cfg(unix)]
 pub use unix::UnixEndpoint;
 
 /// A boxed, sendable future, as providers and streams return them.
@@ -333,13 +329,23 @@ pub(crate) fn builtin_factories() -> Vec<(&'static str, Arc<dyn ProviderFactory>
             "udp",
             Arc::new(|_: &ProviderContext| Ok(Arc::new(udp::UdpProvider) as Arc<dyn Provider>)),
         ),
-        (
-            "unix",
-            Arc::new(|_: &ProviderContext| Ok(Arc::new(unix::UnixProvider) as Arc<dyn Provider>)),
-        ),
+        ("unix", Arc::new(|_: &ProviderContext| unix_provider())),
         (
             "memory",
             Arc::new(|cx: &ProviderContext| Ok(Arc::new(memory::MemoryProvider::new(cx)) as Arc<dyn Provider>)),
         ),
     ]
+}
+
+/// The `unix` provider, on the systems that have Unix-domain stream sockets.
+#[cfg(unix)]
+fn unix_provider() -> Result<Arc<dyn Provider>, Status> {
+    Ok(Arc::new(unix::UnixProvider))
+}
+
+/// Not offered here: the name is known, so that building it says why.
+#[cfg(not(unix))]
+fn unix_provider() -> Result<Arc<dyn Provider>, Status> {
+    Err(Status::NOT_SUPPORTED
+        .with_message("the unix transport is not offered on this OS: tokio has no Unix-domain stream sockets here"))
 }

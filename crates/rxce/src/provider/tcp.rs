@@ -6,8 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 use tokio::net::{TcpSocket, TcpStream};
 
 use super::{BoxFuture, ConnectRequest, Connected, Framing, Provider, ProviderContext, Stream, StreamInfo};
-use crate::sockopt;
 use crate::status::Status;
+use crate::sys;
 use crate::tdi::{ProviderInfo, TransportAddress};
 
 /// TCP connections, bare or framed.
@@ -204,7 +204,7 @@ impl Stream for TcpEndpoint {
     fn info(&self) -> StreamInfo {
         let sock = socket2::SockRef::from(&self.stream);
         StreamInfo {
-            rtt: sockopt::tcp_rtt(&self.stream),
+            rtt: sys::tcp_info::smoothed_rtt(&sock),
             send_buffer_size: sock.send_buffer_size().unwrap_or(0) as u32,
             receive_buffer_size: sock.recv_buffer_size().unwrap_or(0) as u32,
         }

@@ -1,53 +1,61 @@
 //! The `unix` provider: Unix-domain stream sockets, by path or by abstract
-//! name (an address whose first byte is NUL).
+//! name (an address whose first byte is NUL). Built on Unix systems only:
+//! on Windows tokio has no Unix-domain stream sockets, so the transport is
+//! not offered there. Abstract names are a Linux (and Android) feature;
+//! elsewhere an address with one is refused with STATUS_NOT_SUPPORTED.
 
-use std::os::unix::net::SocketAddr as UnixSocketAddr;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 
+use socket2::SockAddr;
 use tokio::net::UnixStream;
 
-use super::{BoxFuture, ConnectRequest, Connected, Provider, Stream, StreamInfo};
+use super::{BoxFuture, ConnectRequest, Connected, Provider, Stream, StreamInfo, TryIo};
 use crate::status::Status;
 use crate::tdi::{ProviderInfo, TransportAddress};
 
 /// Unix-domain stream connections.
 pub(crate) struct UnixProvider;
 
+/// Whether this OS has abstract socket names.
+const ABSTRACT_NAMES: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
 /// The socket address of a path or (leading NUL) abstract name.
-fn socket_address(name: &[u8]) -> Result<UnixSocketAddr, Status> {
+fn socket_address(name: &[u8]) -> Result<SockAddr, Status> {
     let bad = |why: &str| Status::INVALID_PARAMETER.with_message(format!("unix address {name:?}: {why}"));
-    match name.split_first() {
+    match name.first() {
         None => Err(bad("empty")),
-        Some((0, abstract_name)) => {
-            use std::os::linux::net::SocketAddrExt;
-            UnixSocketAddr::from_abstract_name(abstract_name).map_err(|e| bad(&e.to_string()))
-        }
-        Some(_) => {
-            use std::os::unix::ffi::OsStrExt;
-            UnixSocketAddr::from_pathname(std::ffi::OsStr::from_bytes(name)).map_err(|e| bad(&e.to_string()))
-        }
+        Some(0) if !ABSTRACT_NAMES => Err(Status::NOT_SUPPORTED.with_message(format!(
+            "unix address {name:?}: abstract socket names (a leading NUL byte) exist on Linux only"
+        ))),
+        Some(b) if *b != 0 && name.contains(&0) => Err(bad("a path holds no NUL byte")),
+        // socket2 names an abstract socket by its leading NUL byte.
+        Some(_) => SockAddr::unix(OsStr::from_bytes(name)).map_err(|e| bad(&e.to_string())),
     }
 }
 
 /// A non-blocking Unix-domain connect: it completes or fails at once (a
 /// listener with a full queue refuses with EAGAIN rather than wait).
-fn connect_now(address: &UnixSocketAddr) -> std::io::Result<std::os::unix::net::UnixStream> {
-    use std::os::linux::net::SocketAddrExt;
-    use std::os::unix::ffi::OsStrExt;
-    // socket2 names an abstract socket by a leading NUL byte.
-    let path: Vec<u8> = match (address.as_pathname(), address.as_abstract_name()) {
-        (Some(path), _) => path.as_os_str().as_bytes().to_vec(),
-        (None, Some(name)) => [&[0u8][..], name].concat(),
-        (None, None) => return Err(std::io::ErrorKind::InvalidInput.into()),
-    };
-    let target = socket2::SockAddr::unix(std::ffi::OsStr::from_bytes(&path))?;
-    let socket = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM.nonblocking(), None)?;
-    match socket.connect(&target) {
+fn connect_now(address: &SockAddr) -> std::io::Result<std::os::unix::net::UnixStream> {
+    let socket = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
+    socket.set_nonblocking(true)?;
+    match socket.connect(address) {
         Ok(()) => Ok(socket.into()),
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Err(std::io::Error::new(
             std::io::ErrorKind::ConnectionRefused,
             "the listener's queue is full",
         )),
         Err(e) => Err(e),
+    }
+}
+
+impl TryIo for UnixStream {
+    fn try_io_with<R>(
+        &self,
+        interest: tokio::io::Interest,
+        f: impl FnOnce() -> std::io::Result<R>,
+    ) -> std::io::Result<R> {
+        self.try_io(interest, f)
     }
 }
 
@@ -119,13 +127,16 @@ mod tests {
 
     #[test]
     fn paths_and_abstract_names_become_socket_addresses() {
-        assert!(socket_address(b"/tmp/x.sock").unwrap().as_pathname().is_some());
-        use std::os::linux::net::SocketAddrExt;
         assert_eq!(
-            socket_address(b"\0rxce").unwrap().as_abstract_name(),
-            Some(&b"rxce"[..])
+            socket_address(b"/tmp/x.sock").unwrap().as_pathname(),
+            Some(std::path::Path::new("/tmp/x.sock"))
         );
+        match socket_address(b"\0rxce") {
+            Ok(address) => assert_eq!(address.as_abstract_namespace(), Some(&b"rxce"[..])),
+            Err(status) => assert_eq!((ABSTRACT_NAMES, status), (false, Status::NOT_SUPPORTED)),
+        }
         assert_eq!(socket_address(b"").unwrap_err(), Status::INVALID_PARAMETER);
         assert_eq!(socket_address(&[b'a'; 200]).unwrap_err(), Status::INVALID_PARAMETER);
+        assert_eq!(socket_address(b"/tmp/x\0y").unwrap_err(), Status::INVALID_PARAMETER);
     }
 }

@@ -24,11 +24,11 @@ use socket2::{SockAddr, SockRef};
 
 /// `sendmsg` flags that keep the kernel from raising SIGPIPE.
 #[cfg(not(any(target_vendor = "apple", windows)))]
-const NO_SIGPIPE: libc::c_int = libc::MSG_NOSIGNAL;
+const NO_SIGPIPE: std::ffi::c_int = libc::MSG_NOSIGNAL;
 
 /// No flag for it here: see the module documentation.
 #[cfg(any(target_vendor = "apple", windows))]
-const NO_SIGPIPE: libc::c_int = 0;
+const NO_SIGPIPE: std::ffi::c_int = 0;
 
 /// Writes what the connected stream socket takes now, gathered from `bufs`
 /// in order, without raising SIGPIPE.
@@ -68,6 +68,7 @@ mod tests {
     /// ignores SIGPIPE, so this proves the error path, and the
     /// `sigpipe` integration test proves no signal is raised.
     #[test]
+    #[cfg(unix)]
     fn a_write_after_the_peer_left_is_epipe() {
         let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
         drop(theirs);
