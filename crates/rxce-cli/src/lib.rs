@@ -16,3 +16,4 @@ pub mod smb;
 pub mod soak;
 pub mod spinner;
 pub mod table;
+mod unix;

@@ -480,6 +480,7 @@ fn demo(runtime: &tokio::runtime::Runtime) -> ExitCode {
 
 /// Waits for Ctrl-C or SIGTERM (handlers installed before it returns) and
 /// names the one that came.
+#[cfg(unix)]
 fn stop_signal() -> Result<impl std::future::Future<Output = String>, Status> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| Status::from_io(e, "handling SIGINT"))?;
@@ -488,6 +489,21 @@ fn stop_signal() -> Result<impl std::future::Future<Output = String>, Status> {
         tokio::select! {
             _ = interrupt.recv() => "SIGINT".to_owned(),
             _ = terminate.recv() => "SIGTERM".to_owned(),
+        }
+    })
+}
+
+/// Waits for Ctrl-C or Ctrl-Break, a console's two stop keys (handlers
+/// installed before it returns), and names the one that came.
+#[cfg(windows)]
+fn stop_signal() -> Result<impl std::future::Future<Output = String>, Status> {
+    use tokio::signal::windows::{ctrl_break, ctrl_c};
+    let mut interrupt = ctrl_c().map_err(|e| Status::from_io(e, "handling Ctrl-C"))?;
+    let mut brk = ctrl_break().map_err(|e| Status::from_io(e, "handling Ctrl-Break"))?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => "Ctrl-C".to_owned(),
+            _ = brk.recv() => "Ctrl-Break".to_owned(),
         }
     })
 }

@@ -1,4 +1,5 @@
 //! `rxce connect` driven as a user runs it, against `rxce serve`.
+#![cfg(unix)] // Unix only: stops rxce serve with SIGTERM and uses Unix-domain sockets
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! `rxce probe` against a private smbd on loopback, a closed port and a
 //! black hole. These tests fail (not skip) without Samba:
 //! `scripts/install-test-deps.sh` installs it.
+#![cfg(target_os = "linux")] // Linux only: Samba (smbd, nmbd) from Debian packages
 
 mod common;
 

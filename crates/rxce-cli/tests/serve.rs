@@ -2,12 +2,12 @@
 //! on each transport, talked to with plain sockets or through the rxce
 //! engine, stopped with SIGTERM, SIGINT or --duration, and its exit table
 //! checked.
+#![cfg(unix)] // Unix only: stops rxce serve with SIGTERM and SIGINT
 
 mod common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream, UdpSocket};
-use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -132,6 +132,7 @@ fn tcp_sink_discards_and_source_streams_until_the_client_closes() {
 }
 
 #[test]
+#[cfg(target_os = "linux")] // abstract socket names are Linux-only
 fn unix_paths_and_abstract_sockets_in_every_mode() {
     let dir = std::env::temp_dir().join(format!("rxce-cli-serve-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -150,13 +151,13 @@ fn unix_paths_and_abstract_sockets_in_every_mode() {
         use std::os::linux::net::SocketAddrExt;
         let name = url.strip_prefix("unix:@").unwrap();
         let addr = std::os::unix::net::SocketAddr::from_abstract_name(name).unwrap();
-        let stream = UnixStream::connect_addr(&addr).unwrap();
+        let stream = std::os::unix::net::UnixStream::connect_addr(&addr).unwrap();
         stream.set_read_timeout(Some(WAIT)).unwrap();
         stream
     };
 
     let data = payload(30_000, 3);
-    let mut stream = UnixStream::connect(&path).unwrap();
+    let mut stream = std::os::unix::net::UnixStream::connect(&path).unwrap();
     stream.set_read_timeout(Some(WAIT)).unwrap();
     stream.write_all(&data).unwrap();
     stream.shutdown(Shutdown::Write).unwrap();
@@ -434,6 +435,7 @@ fn udp_echoes_each_datagram_to_its_source_and_sink_drops_them() {
 }
 
 #[test]
+#[cfg(target_os = "linux")] // abstract socket names are Linux-only
 fn several_endpoints_stop_after_the_duration() {
     let abstract_name = format!("unix:@rxce-cli-test-duration-{}", std::process::id());
     let started = Instant::now();

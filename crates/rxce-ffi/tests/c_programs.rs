@@ -4,6 +4,7 @@
 //! natively and under valgrind (memcheck, full leak check: no error, no
 //! definitely or possibly lost byte). Each program prints `ok - ...` /
 //! `not ok - ...` per check and exits non-zero on a failure.
+#![cfg(target_os = "linux")] // Linux only: cargo cinstall, pkg-config, cc and valgrind
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,16 +1,18 @@
 //! Test support for rxce: real Samba servers on loopback, misbehaving
 //! peers, and file-descriptor accounting.
 //!
-//! * [`samba`]: [`SambaServer`](samba::SambaServer) starts a private smbd
-//!   (and optionally nmbd) with all its state in a temporary directory,
-//!   listening on 127.0.0.1 only, and stops it on drop.
+//! * [`samba`] (Linux only: it drives Debian's Samba, process groups and
+//!   loopback aliases with `ip`): [`SambaServer`](samba::SambaServer) starts
+//!   a private smbd (and optionally nmbd) with all its state in a temporary
+//!   directory, listening on 127.0.0.1 only, and stops it on drop.
 //! * [`nbns`]: hand-built NetBIOS name queries, to talk to nmbd.
 //! * [`peers`]: a [`BlackHole`](peers::BlackHole) listener that never
 //!   accepts, a [`closed_port`](peers::closed_port) that refuses, and
 //!   [`free_port`](peers::free_port).
 //! * [`proxy`]: a [`FaultProxy`](proxy::FaultProxy) that adds latency or a
 //!   partition between a client and its server (there is no netem here).
-//! * [`fds`]: [`open_fd_count`](fds::open_fd_count) for leak checks.
+//! * [`fds`]: [`open_fd_count`](fds::open_fd_count) for leak checks (it
+//!   reads `/proc/self/fd`, so Linux only).
 //!
 //! Tests that need Samba must fail rather than skip when it is missing;
 //! call [`samba::require_samba`] first, and install it with
@@ -64,8 +66,10 @@
 
 #![warn(missing_docs)]
 
+#[cfg(target_os = "linux")]
 pub mod fds;
 pub mod nbns;
 pub mod peers;
 pub mod proxy;
+#[cfg(target_os = "linux")]
 pub mod samba;

@@ -10,10 +10,10 @@
 //! Everything here binds to `127.0.0.1` only.
 
 use std::io;
-use std::mem;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::time::Duration;
+
+use socket2::{Domain, Socket, Type};
 
 /// How long a filler connection may take before we decide the accept queue
 /// is full. Loopback handshakes complete inside the `connect` call, so this
@@ -92,37 +92,10 @@ impl BlackHole {
 /// Create a TCP socket bound to `127.0.0.1:0` listening with backlog 0
 /// (`std::net::TcpListener::bind` always uses a large backlog).
 fn listen_with_zero_backlog() -> io::Result<TcpListener> {
-    // SAFETY: plain socket(2) call; the result is checked before use.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd is a fresh descriptor owned by nobody else.
-    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-
-    // SAFETY: sockaddr_in is plain old data; all-zero is a valid value.
-    let mut sa: libc::sockaddr_in = unsafe { mem::zeroed() };
-    sa.sin_family = libc::AF_INET as libc::sa_family_t;
-    sa.sin_port = 0;
-    sa.sin_addr = libc::in_addr {
-        s_addr: u32::from(Ipv4Addr::LOCALHOST).to_be(),
-    };
-    // SAFETY: sa is a valid sockaddr_in and the length matches it.
-    let rc = unsafe {
-        libc::bind(
-            fd,
-            (&sa as *const libc::sockaddr_in).cast::<libc::sockaddr>(),
-            mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd is a bound stream socket.
-    if unsafe { libc::listen(fd, 0) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(TcpListener::from(owned))
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    socket.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())?;
+    socket.listen(0)?;
+    Ok(socket.into())
 }
 
 /// A loopback address with nothing listening on it: connecting is refused

@@ -3,6 +3,7 @@
 //! Every wire message here is built by hand in this file (except the name
 //! query, which exercises the crate's own `nbns` encoder and is checked
 //! byte by byte), so the test does not lean on the crates it supports.
+#![cfg(target_os = "linux")] // Linux only: Samba (smbd, nmbd) from Debian packages
 
 use std::fs;
 use std::io::{self, Read, Write};

@@ -3,6 +3,7 @@
 //! in its own binary: it lowers the process's descriptor limit and counts
 //! descriptors and resident memory, which other tests beside it would
 //! disturb.
+#![cfg(target_os = "linux")] // Linux only: counts descriptors in /proc/self/fd and memory in /proc/self/status
 
 mod common;
 

@@ -49,6 +49,10 @@ async fn a_silent_peer_is_declared_dead_after_the_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "reads the kernel's keepalive timer with ss (iproute2), Linux only"
+)]
 async fn tcp_keepalive_probes_are_armed_on_the_socket() {
     let engine = engine_with(EngineConfig {
         tcp_keepalive: Some(TcpKeepalive {

@@ -1,6 +1,7 @@
 //! A server reachable on two addresses, in a network namespace this test
 //! creates (two veth pairs): a multichannel connection across both links
 //! survives when one link is cut. Needs root (`ip netns`), as CI has.
+#![cfg(target_os = "linux")] // Linux only: network namespaces, veth and nftables
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Against Samba itself: a private smbd (and nmbd) on loopback, reached
 //! through rxce only. Each test starts its own server; they fail (not skip)
 //! when Samba is missing — `scripts/install-test-deps.sh` installs it.
+#![cfg(target_os = "linux")] // Linux only: Samba (smbd, nmbd) from Debian packages
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The `unix` transport: Unix-domain stream sockets by path and by
 //! abstract name.
+#![cfg(unix)] // Unix only: Windows does not offer the unix transport
 
 mod common;
 
@@ -47,6 +48,7 @@ async fn a_vc_over_a_socket_path_echoes() {
     }
 }
 
+#[cfg(target_os = "linux")] // abstract names are Linux-only
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vc_over_an_abstract_name_echoes() {
     use std::os::linux::net::SocketAddrExt;

@@ -15,9 +15,9 @@ use rxce::{
     Transport, TransportAddress, Vc,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpStream, UnixStream};
+use tokio::net::TcpStream;
 
-use crate::endpoint::{Endpoint, Kind, Target, UnixName};
+use crate::endpoint::{Endpoint, Kind, Target};
 use crate::serve::{Mode, Peer, PeerOptions};
 
 /// Counts the bytes a VC's receive indications carry, takes them all, and
@@ -110,25 +110,10 @@ pub async fn raw_connect(endpoint: &Endpoint) -> Result<Box<dyn RawIo>, Status> 
             Ok(Box::new(stream))
         }
         Target::Unix(name) => {
-            let stream = unix_connect(name).await?;
+            let stream = crate::unix::connect(name).await?;
             Ok(Box::new(stream))
         }
         Target::Memory(_) => Err(Status::INVALID_PARAMETER.with_message("a memory endpoint has no raw connection")),
-    }
-}
-
-/// Connects a Unix-domain socket (a path or an abstract name).
-pub async fn unix_connect(name: &UnixName) -> Result<UnixStream, Status> {
-    let failed = |e: io::Error| Status::from_io(e, format!("connecting to unix:{name}"));
-    match name {
-        UnixName::Path(path) => UnixStream::connect(path).await.map_err(failed),
-        UnixName::Abstract(abstract_name) => {
-            use std::os::linux::net::SocketAddrExt;
-            let address = std::os::unix::net::SocketAddr::from_abstract_name(abstract_name).map_err(failed)?;
-            let stream = std::os::unix::net::UnixStream::connect_addr(&address).map_err(failed)?;
-            stream.set_nonblocking(true).map_err(failed)?;
-            UnixStream::from_std(stream).map_err(failed)
-        }
     }
 }
 

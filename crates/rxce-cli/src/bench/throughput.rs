@@ -21,10 +21,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rxce::provider::{Framing, Stream, TcpEndpoint, UnixEndpoint};
-use rxce::{SendOptions, Status, TaAddress, TransportAddress, Vc};
+use rxce::provider::{Framing, Stream, TcpEndpoint};
+use rxce::{SendOptions, Status, TransportAddress, Vc};
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, UnixListener};
+use tokio::net::TcpListener;
 
 use super::harness::{compare, interleave, Better, Contest, Figures, Plan};
 use super::link::{self, Accepted, Client, Counting, RawIo};
@@ -277,7 +277,7 @@ pub(crate) async fn wait_for_peer(peer: Option<&Peer>, total: u64) {
 /// A listener the bench accepts from itself.
 pub(crate) enum Listening {
     Tcp(TcpListener),
-    Unix(UnixListener),
+    Unix(crate::unix::Listener),
     Memory(rxce::provider::MemoryListener),
 }
 
@@ -297,7 +297,7 @@ pub(crate) async fn listen(kind: Kind, ctx: &Ctx<'_>) -> Result<(Endpoint, Liste
         Kind::Unix => {
             let name = format!("rxce-bench-{}-{}", std::process::id(), next());
             let unix = UnixName::Abstract(name.clone());
-            let listener = crate::serve::unix_listener(&unix)?;
+            let listener = crate::unix::listen(&unix)?;
             Ok((parse(&format!("unix:@{name}"))?, Listening::Unix(listener)))
         }
         Kind::Memory => {
@@ -331,10 +331,7 @@ impl Listening {
                 s.set_nodelay(true).map_err(failed)?;
                 Arc::new(TcpEndpoint::new(s, TransportAddress::ip(peer)))
             }
-            Listening::Unix(l) => {
-                let (s, _) = l.accept().await.map_err(failed)?;
-                Arc::new(UnixEndpoint::new(s, TransportAddress::new(TaAddress::Unix(Vec::new()))))
-            }
+            Listening::Unix(l) => crate::unix::endpoint(crate::unix::accept(l).await.map_err(failed)?),
             Listening::Memory(l) => {
                 let stream = l.accept().await;
                 Arc::new(stream.ok_or_else(|| Status::CONNECTION_DISCONNECTED.with_message("listener closed"))?)
@@ -351,7 +348,7 @@ impl Listening {
                 s.set_nodelay(true).map_err(failed)?;
                 Box::new(s)
             }
-            Listening::Unix(l) => Box::new(l.accept().await.map_err(failed)?.0),
+            Listening::Unix(l) => Box::new(crate::unix::accept(l).await.map_err(failed)?),
             Listening::Memory(l) => Box::new(
                 l.accept()
                     .await

@@ -1,5 +1,5 @@
 //! Listening sockets and their accept loops: TCP (for `tcp`, `tcp+smb`
-//! and `netbt`), Unix-domain (paths and abstract names), and the engine's
+//! and `netbt`), Unix-domain (see [`crate::unix`]), and the engine's
 //! memory transport.
 
 use std::future::Future;
@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use rxce::provider::{MemoryListener, MemoryStream};
 use rxce::Status;
-use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::stats::Counters;
-use crate::endpoint::{Host, UnixName};
+use crate::endpoint::Host;
 
 /// A listening socket of some kind.
 pub(crate) trait Listener: Send + 'static {
@@ -36,11 +36,11 @@ impl Listener for TcpListener {
     }
 }
 
-impl Listener for UnixListener {
-    type Stream = UnixStream;
+impl Listener for crate::unix::Listener {
+    type Stream = crate::unix::Connection;
 
-    async fn accept_one(&mut self) -> io::Result<Option<UnixStream>> {
-        Ok(Some(self.accept().await?.0))
+    async fn accept_one(&mut self) -> io::Result<Option<crate::unix::Connection>> {
+        Ok(Some(crate::unix::accept(self).await?))
     }
 }
 
@@ -120,19 +120,4 @@ pub(crate) async fn udp(addr: SocketAddr) -> Result<tokio::net::UdpSocket, Statu
     tokio::net::UdpSocket::bind(addr)
         .await
         .map_err(|e| Status::from_io(e, format!("binding udp {addr}")))
-}
-
-/// A Unix-domain listener on a path or an abstract name.
-pub(crate) fn unix(name: &UnixName) -> Result<UnixListener, Status> {
-    let failed = |e: io::Error| Status::from_io(e, format!("listening on unix:{name}"));
-    let address = match name {
-        UnixName::Path(path) => std::os::unix::net::SocketAddr::from_pathname(path).map_err(failed)?,
-        UnixName::Abstract(name) => {
-            use std::os::linux::net::SocketAddrExt;
-            std::os::unix::net::SocketAddr::from_abstract_name(name).map_err(failed)?
-        }
-    };
-    let listener = std::os::unix::net::UnixListener::bind_addr(&address).map_err(failed)?;
-    listener.set_nonblocking(true).map_err(failed)?;
-    UnixListener::from_std(listener).map_err(failed)
 }

@@ -58,7 +58,6 @@ pub use stats::{Counters, Snapshot};
 
 /// For the bench: the stream peers' code and host resolution.
 pub(crate) use listen::resolve as resolve_host;
-pub(crate) use listen::unix as unix_listener;
 pub(crate) use stream::pattern as pattern_bytes;
 pub(crate) use stream::serve as serve_stream;
 
@@ -183,8 +182,8 @@ impl Peer {
                 });
             }
             Target::Unix(name) => {
-                peer.serve(listen::unix(name)?, shared, |shared, mut stream| async move {
-                    let (r, w) = stream.split();
+                peer.serve(crate::unix::listen(name)?, shared, |shared, mut stream| async move {
+                    let (r, w) = crate::unix::split(&mut stream);
                     stream::serve(shared.mode, r, w, &shared.counters).await
                 });
                 if let UnixName::Path(path) = name {

@@ -92,6 +92,7 @@ impl Served {
     }
 
     /// Sends SIGTERM and collects the output.
+    #[cfg(unix)]
     pub fn terminate(self) -> Finished {
         // SAFETY: kill(2) on the child's own pid, which we have not reaped.
         let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };

@@ -349,3 +349,16 @@ fn unix_provider() -> Result<Arc<dyn Provider>, Status> {
     Err(Status::NOT_SUPPORTED
         .with_message("the unix transport is not offered on this OS: tokio has no Unix-domain stream sockets here"))
 }
+
+#[cfg(all(test, not(unix)))]
+mod tests {
+    use crate::{Engine, EngineConfig, Status};
+
+    #[test]
+    fn the_unix_transport_is_not_offered_and_says_so() {
+        let engine = Engine::new(EngineConfig::default()).unwrap();
+        let err = engine.build_transport("unix", 0).unwrap_err();
+        assert_eq!(err, Status::NOT_SUPPORTED);
+        assert!(err.to_string().contains("not offered"), "{err}");
+    }
+}
