@@ -17,6 +17,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Incremental data would only fill the disk: every run of CI is a fresh build.
+export CARGO_INCREMENTAL=0
 skip_missing=${RXCE_CROSS_SKIP_MISSING:-0}
 targets=()
 for arg in "$@"; do
