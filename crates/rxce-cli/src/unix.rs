@@ -10,6 +10,10 @@
 
 pub(crate) use os::{accept, connect, endpoint, listen, split, Connection, Listener};
 
+/// Whether abstract names exist here (the bench and the soak name their own
+/// `unix` peers with them).
+pub(crate) const ABSTRACT_NAMES: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
 /// Refuses an abstract name where the OS has none.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn no_abstract_names(name: &crate::endpoint::UnixName) -> rxce::Status {

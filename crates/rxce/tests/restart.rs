@@ -3,6 +3,7 @@
 //! `tcp+smb` and over `netbt`; and smbd left down (after hanging with sends
 //! queued), where the engine gives up. These tests fail (not skip) when
 //! Samba is missing — `scripts/install-test-deps.sh` installs it.
+#![cfg(target_os = "linux")] // Linux only: Samba (smbd) from Debian packages
 
 mod common;
 

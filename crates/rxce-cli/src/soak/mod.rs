@@ -41,6 +41,11 @@ mod peers;
 mod proxy;
 mod report;
 mod smb;
+// smbd runs as a Unix process group; Windows has none to run.
+#[cfg(unix)]
+mod smbd;
+#[cfg(not(unix))]
+#[path = "no_smbd.rs"]
 mod smbd;
 mod stats;
 mod world;
@@ -145,7 +150,11 @@ pub async fn run(options: &SoakOptions, mut progress: impl FnMut(&Progress)) -> 
         ),
         None => None,
     };
-    let kinds = Kind::ALL.to_vec();
+    // The unix peers listen on abstract names (see crate::unix).
+    let kinds: Vec<Kind> = Kind::ALL
+        .into_iter()
+        .filter(|&kind| kind != Kind::Unix || crate::unix::ABSTRACT_NAMES)
+        .collect();
     let peers = Arc::new(peers::Peers::start(&engine, &kinds, smbd).await?);
     let config = mix::MixConfig {
         kinds: kinds.clone(),
