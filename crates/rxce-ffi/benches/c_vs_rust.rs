@@ -20,9 +20,9 @@
 //!   echo to be indicated; the rate is round trips per second.
 //!
 //! Each run is timed twice: by the wall clock, and by the CPU time the
-//! whole process spent (engine workers, senders and peers alike). On a
-//! shared machine the wall clock also measures the neighbours; the CPU
-//! time of the same work is the steadier cost figure.
+//! whole process spent (engine workers, senders and peers alike; Unix only,
+//! NaN elsewhere). On a shared machine the wall clock also measures the
+//! neighbours; the CPU time of the same work is the steadier cost figure.
 
 use std::ffi::c_void;
 use std::io::{Read, Write};
@@ -316,12 +316,19 @@ impl Side for RustSide {
 }
 
 /// The CPU time the process has used so far.
+#[cfg(unix)]
 fn process_cpu() -> Duration {
     // SAFETY: `now` is a valid timespec for the call to fill.
     let mut now: libc::timespec = unsafe { std::mem::zeroed() };
     // SAFETY: as above; the clock id is a constant the kernel knows.
     unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
     Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
+/// Not measured off Unix: the CPU rates and their ratios read as NaN.
+#[cfg(not(unix))]
+fn process_cpu() -> Duration {
+    Duration::ZERO
 }
 
 /// A run's rates: work per wall-clock second and per process-CPU second.

@@ -4,6 +4,7 @@
 //! SIGPIPE back its default disposition — as in a C host, where the signal
 //! ends the process with status 141 — and sends to a peer that went away.
 //! The child must exit normally, every send refused with a status.
+#![cfg(unix)] // Unix only: Windows has no SIGPIPE
 
 mod common;
 
