@@ -192,8 +192,9 @@ pub struct TcpEndpoint {
 
 impl TcpEndpoint {
     /// Wraps a connected socket; `peer` is what the VC reports as its
-    /// remote address.
+    /// remote address. Writes to it never raise SIGPIPE.
     pub fn new(stream: TcpStream, peer: TransportAddress) -> TcpEndpoint {
+        crate::sys::guard_socket(socket2::SockRef::from(&stream));
         TcpEndpoint { stream, peer }
     }
 }

@@ -98,8 +98,9 @@ pub struct UnixEndpoint {
 
 impl UnixEndpoint {
     /// Wraps a connected socket; `peer` is what the VC reports as its
-    /// remote address.
+    /// remote address. Writes to it never raise SIGPIPE.
     pub fn new(stream: UnixStream, peer: TransportAddress) -> UnixEndpoint {
+        crate::sys::guard_socket(socket2::SockRef::from(&stream));
         UnixEndpoint { stream, peer }
     }
 }

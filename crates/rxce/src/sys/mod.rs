@@ -17,4 +17,4 @@ pub(crate) mod interface;
 mod sigpipe;
 pub(crate) mod tcp_info;
 
-pub(crate) use sigpipe::{send_to_vectored, send_vectored, write_all};
+pub(crate) use sigpipe::{guard_socket, send_to_vectored, send_vectored, write_all};

@@ -12,8 +12,11 @@
 //!   with `MSG_NOSIGNAL` (`writev` takes no flags).
 //! - Apple's systems (and Windows, which has no SIGPIPE) have no such flag:
 //!   the write goes out with none. On macOS and iOS that is only safe on a
-//!   socket that carries `SO_NOSIGPIPE`, which must be set where the socket
-//!   is made; this module is the place for that setting too.
+//!   socket that carries `SO_NOSIGPIPE`: [`guard_socket`] sets it on every
+//!   stream socket the engine writes to, when a `TcpEndpoint` or
+//!   `UnixEndpoint` takes the socket (the engine's own sockets, made
+//!   through socket2 and mio, carry it from birth already; one a custom
+//!   provider hands in may not).
 //!
 //! The engine's other socket writes need nothing: NetBIOS name queries go
 //! out on unconnected UDP sockets, which never get EPIPE.
@@ -29,6 +32,21 @@ const NO_SIGPIPE: std::ffi::c_int = libc::MSG_NOSIGNAL;
 /// No flag for it here: see the module documentation.
 #[cfg(any(target_vendor = "apple", windows))]
 const NO_SIGPIPE: std::ffi::c_int = 0;
+
+/// Makes `socket` safe to write without a per-write flag where the OS has
+/// none: `SO_NOSIGPIPE` on Apple's systems. It does not fail on an open
+/// socket; if it ever did, the failure is logged.
+#[cfg(target_vendor = "apple")]
+pub(crate) fn guard_socket(socket: SockRef<'_>) {
+    if let Err(e) = socket.set_nosigpipe(true) {
+        tracing::warn!("setting SO_NOSIGPIPE: {e}");
+    }
+}
+
+/// Nothing to do: the writes carry `MSG_NOSIGNAL` (or, on Windows, there is
+/// no SIGPIPE).
+#[cfg(not(target_vendor = "apple"))]
+pub(crate) fn guard_socket(_socket: SockRef<'_>) {}
 
 /// Writes what the connected stream socket takes now, gathered from `bufs`
 /// in order, without raising SIGPIPE.
