@@ -1615,7 +1615,8 @@ typedef TA_ADDRESS *PTA_ADDRESS;
 
 /**
  * A Unix-domain socket path: the path's bytes, no terminator; a leading
- * NUL byte names an abstract socket. Empty for a client's local address.
+ * NUL byte names an abstract socket (Linux only). Empty for a client's
+ * local address.
  */
 #define TDI_ADDRESS_TYPE_UNIX 1
 
@@ -2322,7 +2323,8 @@ NTSTATUS RxCeCancelConnectRequest(PRXCE_ADDRESS pLocalAddress,
  * stream), `tcp+smb` (TCP with SMB direct-hosted framing: each send is
  * one message behind a 4-byte header, each message indicated whole),
  * `netbt` (the NetBIOS session service over TCP, framed likewise), `udp`
- * (datagrams, RxCeSendDatagram), `unix` (Unix-domain stream sockets) and
+ * (datagrams, RxCeSendDatagram), `unix` (Unix-domain stream sockets, by
+ * path, and by abstract name on Linux; not offered on Windows) and
  * `memory` (in-process pipes, for tests). The Windows device names a port
  * passes, matched without regard to case: `\Device\NetBT_Tcpip_{...}`
  * (any NetBT device) is `netbt`; `\Device\NetbiosSmb` (NetBT's
@@ -2333,7 +2335,8 @@ NTSTATUS RxCeCancelConnectRequest(PRXCE_ADDRESS pLocalAddress,
  *
  * Returns STATUS_SUCCESS; STATUS_INVALID_PARAMETER for a NULL or malformed
  * argument, an unknown transport name, or a transport that is built
- * already; STATUS_INSUFFICIENT_RESOURCES.
+ * already; STATUS_NOT_SUPPORTED for `unix` on Windows (tokio has no
+ * Unix-domain stream sockets there); STATUS_INSUFFICIENT_RESOURCES.
  *
  * # Safety
  *
@@ -2381,10 +2384,11 @@ NTSTATUS RxCeQueryTransportInformation(PRXCE_TRANSPORT pTransport,
  * with the status of the transport's adapter: the network interface that
  * carries the local IP of the transport's first address (in build order)
  * with a specific IP — for addresses on the unspecified IP, the interface
- * of the default route, or loopback when there is none.
+ * of the default route, or loopback when there is none (or, on systems
+ * other than Linux, always loopback: their route tables are not read).
  *
- * The fields, from the interface's `/sys/class/net/IF/` (counters
- * saturate at their field's maximum): `adapter_address` its hardware
+ * The fields, on Linux from the interface's `/sys/class/net/IF/`
+ * (counters saturate at their field's maximum): `adapter_address` its hardware
  * address (zero for loopback); `adapter_type` 0xFE for Ethernet, 0xFF for
  * token ring, 0 otherwise (loopback); `rev_major`.`rev_minor` 3.0;
  * `xmit_success` / `recv_success` the packets sent / received;
@@ -2397,13 +2401,15 @@ NTSTATUS RxCeQueryTransportInformation(PRXCE_TRANSPORT pTransport,
  * `max_sess_pkt_size` the transport's largest send (65535 when
  * unlimited). Linux has no equivalent of the rest, which are 0:
  * `duration`, `frmr_recv`, `frmr_xmit`, `t1_timeouts`, `ti_timeouts`, the
- * NCB counts, and `name_count` (rxce registers no NetBIOS names).
+ * NCB counts, and `name_count` (rxce registers no NetBIOS names). On other
+ * systems, or where sysfs is missing, the hardware address, type and
+ * counters are 0 too, and `max_dgram_size` is the family's minimum MTU
+ * (576 for IPv4, 1280 for IPv6) less the headers.
  *
  * Returns STATUS_SUCCESS; STATUS_ADDRESS_NOT_ASSOCIATED when the transport
  * has no address, or only addresses without an IP (`memory`, `unix`), or
  * no interface carries the IP any more; STATUS_INVALID_PARAMETER for a
- * NULL pointer; STATUS_INVALID_HANDLE for a transport that is not built;
- * STATUS_NOT_SUPPORTED where /sys/class/net is not available.
+ * NULL pointer; STATUS_INVALID_HANDLE for a transport that is not built.
  *
  * # Safety
  *

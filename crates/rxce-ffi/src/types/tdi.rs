@@ -337,7 +337,8 @@ pub type PADAPTER_STATUS = *mut ADAPTER_STATUS;
 /// Unspecified address type.
 pub const TDI_ADDRESS_TYPE_UNSPEC: USHORT = 0;
 /// A Unix-domain socket path: the path's bytes, no terminator; a leading
-/// NUL byte names an abstract socket. Empty for a client's local address.
+/// NUL byte names an abstract socket (Linux only). Empty for a client's
+/// local address.
 pub const TDI_ADDRESS_TYPE_UNIX: USHORT = 1;
 /// TDI_ADDRESS_IP.
 pub const TDI_ADDRESS_TYPE_IP: USHORT = 2;
