@@ -92,6 +92,7 @@ fn bench_all_completes_with_well_formed_json() {
 /// rate and a CPU row against smbclient, and checks the target against it.
 /// Built without `--features smb-rs` (as here) it has no smb-rs rows.
 #[test]
+#[cfg(target_os = "linux")] // Samba (smbd, smbclient)
 fn bench_smb_read_compares_rxce_with_smbclient() {
     rxce_testsupport::samba::require_samba();
     assert!(

@@ -4,6 +4,7 @@
 //! granting one credit at a time, and servers that require signing. These
 //! tests fail (not skip) without Samba: `scripts/install-test-deps.sh`
 //! installs it.
+#![cfg(target_os = "linux")] // Linux only: Samba (smbd) from Debian packages
 
 mod common;
 

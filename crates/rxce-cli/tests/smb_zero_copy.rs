@@ -17,6 +17,7 @@
 //!   allocator sees every allocation of the process).
 //!
 //! One test only: the global allocator counts for the whole binary.
+#![cfg(target_os = "linux")] // Linux only: Samba (smbd) from Debian packages
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;

@@ -21,6 +21,8 @@ pub mod report;
 pub mod rpc;
 mod scale;
 mod smb;
+// It starts Samba's smbd and smbclient through the Linux-only harness.
+#[cfg(target_os = "linux")]
 mod smb_read;
 mod throughput;
 
@@ -355,7 +357,11 @@ async fn scenario_task(
         Scenario::Race => race::run(&ctx).await.map(|(rows, slowest)| Ran::Race(rows, slowest)),
         Scenario::Scale => scale::run(&ctx).await.map(Ran::Rows),
         Scenario::SmbTransport => smb::run(&ctx).await.map(Ran::Rows),
+        #[cfg(target_os = "linux")]
         Scenario::SmbRead => smb_read::run(&ctx).await.map(Ran::Rows),
+        #[cfg(not(target_os = "linux"))]
+        Scenario::SmbRead => Err(Status::NOT_SUPPORTED
+            .with_message("the smb-read scenario starts a private smbd, which rxce does on Linux only")),
         Scenario::All => Ok(Ran::Rows(Vec::new())),
     };
     drop(ctx);

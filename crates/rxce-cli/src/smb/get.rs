@@ -7,7 +7,7 @@
 //! directly.
 
 use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::FileExt;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -151,8 +151,10 @@ impl ReadSink for FileSink {
 
     fn filled(&mut self, offset: u64, buffer: Box<dyn ReceiveBuffer>, len: usize) -> Result<(), Status> {
         let buffer = ReadBuffers::bytes(buffer)?;
+        // A seek and a write (rather than Unix's pwrite) work on every OS.
         self.file
-            .write_all_at(&buffer[..len], offset)
+            .seek(SeekFrom::Start(offset))
+            .and_then(|_| self.file.write_all(&buffer[..len]))
             .map_err(|e| Status::from_io(e, "writing the output file"))?;
         self.buffers.give_back(buffer);
         Ok(())
