@@ -41,6 +41,7 @@ mod handles;
 mod helpers;
 mod last_error;
 mod panic;
+mod sync;
 pub mod types;
 
 mod address;

@@ -105,6 +105,7 @@ mod multi;
 pub mod provider;
 mod registry;
 mod resolve;
+mod sync;
 #[allow(unsafe_code)]
 mod sys;
 mod teardown;
@@ -144,6 +145,10 @@ pub use tdi::{
 };
 pub use transport::Transport;
 pub use vc::{Vc, VcData, VcState};
+
+#[cfg(rxce_loom)]
+#[doc(hidden)]
+pub use sync::loom_support;
 
 /// The README's example compiles (it is not run: it needs a server).
 #[doc = include_str!("../../../README.md")]

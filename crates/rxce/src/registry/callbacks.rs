@@ -3,14 +3,14 @@
 //! watch, and the waits-for graph that refuses a tear-down from a callback
 //! that could never finish (decisions 15, 21, 22 and 28).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 
 use crate::status::Status;
+use crate::sync::{global, local, lock, AtomicU64, Mutex};
 
-thread_local! {
+local! {
     /// The object whose callback runs on this thread now (0: none).
-    static IN_CALLBACK_OF: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static IN_CALLBACK_OF: std::cell::Cell<u64> = std::cell::Cell::new(0);
 }
 
 /// True when the calling thread is inside a callback of object `id`: a
@@ -107,10 +107,12 @@ pub(crate) fn as_callback_of<R>(id: u64, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Which object's callback waits for which object's callbacks to end (a
-/// tear-down called from inside a callback). Each waiter waits for one
-/// object at a time.
-static WAITS: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
+global! {
+    /// Which object's callback waits for which object's callbacks to end (a
+    /// tear-down called from inside a callback). Each waiter waits for one
+    /// object at a time.
+    static WAITS: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
+}
 
 /// While alive, records that the callback of `waiter` waits for another
 /// object (see [`wait_for`]).
@@ -121,10 +123,7 @@ pub(crate) struct WaitGuard {
 
 impl Drop for WaitGuard {
     fn drop(&mut self) {
-        WAITS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|(w, _)| *w != self.waiter);
+        lock(&WAITS).retain(|(w, _)| *w != self.waiter);
     }
 }
 
@@ -138,7 +137,7 @@ pub(crate) fn wait_for(target: u64) -> Result<Option<WaitGuard>, Status> {
     if waiter == 0 || waiter == target {
         return Ok(None);
     }
-    let mut waits = WAITS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut waits = lock(&WAITS);
     let mut next = target;
     for _ in 0..=waits.len() {
         if next == waiter {
@@ -154,4 +153,114 @@ pub(crate) fn wait_for(target: u64) -> Result<Option<WaitGuard>, Status> {
     }
     waits.push((waiter, target));
     Ok(Some(WaitGuard { waiter }))
+}
+
+#[cfg(all(test, rxce_loom))]
+mod loom_tests {
+    use super::*;
+    use crate::sync::loom_support::{model, quiet_expected_panics, Done};
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// The callback of `me` tears down `target` (as `VcShared::tear_down`
+    /// does): with the wait allowed, it waits for `target`'s callbacks to
+    /// end (`ends[target]`) holding its place in the graph; refused, it
+    /// goes on. Then `me`'s callback ends. Returns whether it waited.
+    fn callback_tearing_down(me: usize, target: usize, ends: &[Arc<Done>]) -> bool {
+        let waited = as_callback_of(me as u64, || match wait_for(target as u64) {
+            Ok(waiting) => {
+                ends[target].wait();
+                drop(waiting);
+                true
+            }
+            Err(status) => {
+                assert_eq!(status, Status::INVALID_DEVICE_STATE);
+                false
+            }
+        });
+        assert!(!in_callback_of(me as u64), "the mark goes with the callback");
+        ends[me].finish();
+        waited
+    }
+
+    /// Callbacks of objects 1..=n each tear down the next one (the last
+    /// the first), all at once: a cycle of waits that would never end.
+    /// The waits-for graph refuses exactly one of them in every
+    /// interleaving (loom reports the deadlock if none is refused), and
+    /// is empty once they are done.
+    fn cycle_of(n: usize) {
+        let ends: Arc<Vec<Arc<Done>>> = Arc::new((0..=n).map(|_| Arc::new(Done::default())).collect());
+        let callbacks: Vec<_> = (1..=n)
+            .map(|me| {
+                let ends = ends.clone();
+                let target = me % n + 1;
+                thread::spawn(move || callback_tearing_down(me, target, &ends))
+            })
+            .collect();
+        let waited = callbacks.into_iter().map(|c| c.join().unwrap());
+        assert_eq!(waited.filter(|w| !w).count(), 1, "exactly one wait is refused");
+        assert!(lock(&WAITS).is_empty(), "every wait left the graph");
+    }
+
+    #[test]
+    fn loom_wait_for_refuses_a_cycle_of_two() {
+        model("wait_for: two callbacks tear each other down", || cycle_of(2));
+    }
+
+    #[test]
+    fn loom_wait_for_refuses_a_cycle_of_three() {
+        model("wait_for: a cycle of three tear-downs", || cycle_of(3));
+    }
+
+    /// The per-thread mark: a callback of object 1 on one thread is not a
+    /// callback of 1 on another, and a tear-down of 1 from the other thread
+    /// is allowed to wait (it is no cycle).
+    #[test]
+    fn loom_in_callback_of_is_per_thread() {
+        model("in_callback_of: per thread", || {
+            let inside = Arc::new(Done::default());
+            let leave = Arc::new(Done::default());
+            let callback = {
+                let (inside, leave) = (inside.clone(), leave.clone());
+                thread::spawn(move || {
+                    as_callback_of(1, || {
+                        assert!(in_callback_of(1));
+                        inside.finish();
+                        leave.wait();
+                    })
+                })
+            };
+            inside.wait();
+            assert!(!in_callback_of(1));
+            assert!(wait_for(1).unwrap().is_none(), "outside callbacks nothing is recorded");
+            leave.finish();
+            callback.join().unwrap();
+        });
+    }
+
+    /// The panic guard's shared state: a callback that panics while it
+    /// waits for another object's callback (holding its place in the
+    /// graph) is stopped at the engine, its mark is restored and its wait
+    /// leaves the graph, whatever the other callback does meanwhile (which
+    /// may find the cycle and be refused, or not).
+    #[test]
+    fn loom_a_panicking_callback_leaves_no_mark_and_no_wait() {
+        quiet_expected_panics();
+        model("guarded_callback: a panic during a wait", || {
+            let other = thread::spawn(|| {
+                let watch = CallbackWatch::new(None, None);
+                guarded_callback(2, "receive", &watch, || wait_for(1).map(drop).is_ok()).unwrap()
+            });
+            let watch = CallbackWatch::new(None, None);
+            let outcome = guarded_callback(1, "receive", &watch, || {
+                let _waiting = wait_for(2);
+                panic!("expected panic in a callback");
+            });
+            assert_eq!(outcome.unwrap_err(), Status::UNHANDLED_EXCEPTION);
+            assert!(!in_callback_of(1));
+            other.join().unwrap();
+            assert!(!in_callback_of(2));
+            assert!(lock(&WAITS).is_empty(), "the panicked wait left the graph");
+        });
+    }
 }

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use crate::sync::{lock, Mutex, MutexGuard};
 
 /// Hashes object ids (and other keys handed out in sequence, such as the C
 /// ABI's handles). They are unique, so they need spreading, not protection
@@ -56,7 +58,7 @@ impl<T> Default for Children<T> {
 
 impl<T> Children<T> {
     fn lock(&self) -> MutexGuard<'_, ChildrenState<T>> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state)
     }
 
     /// Adds a child; `false` when the parent is closed (torn down).
@@ -116,5 +118,72 @@ mod tests {
         assert!(!children.insert(3, Arc::new(30)));
         assert!(children.close().is_none());
         assert!(children.snapshot().is_empty());
+    }
+}
+
+#[cfg(all(test, rxce_loom))]
+mod loom_tests {
+    use super::*;
+    use crate::sync::loom_support::model;
+    use loom::thread;
+
+    fn ids(children: &[Arc<u32>]) -> Vec<u32> {
+        let mut ids: Vec<u32> = children.iter().map(|c| **c).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// A parent's tear-down closes its list while a child is being added
+    /// (a build finishing) and another removed (its own tear-down): the
+    /// new child is either refused (its build tears it down) or handed to
+    /// the parent's tear-down, and the leaving one is handed over exactly
+    /// when it had not left yet. No child is left in a closed list.
+    #[test]
+    fn loom_children_close_vs_insert_and_remove() {
+        model("children: close vs insert vs remove", || {
+            let children = loom::sync::Arc::new(Children::<u32>::default());
+            assert!(children.insert(1, Arc::new(1)));
+            let adder = {
+                let children = children.clone();
+                thread::spawn(move || children.insert(2, Arc::new(2)))
+            };
+            let leaver = {
+                let children = children.clone();
+                thread::spawn(move || children.remove(1).is_some())
+            };
+            let closed = ids(&children.close().expect("the first close gets the children"));
+            let added = adder.join().unwrap();
+            let left = leaver.join().unwrap();
+            let mut expected = Vec::new();
+            if !left {
+                expected.push(1);
+            }
+            if added {
+                expected.push(2);
+            }
+            assert_eq!(closed, expected, "added {added}, left {left}");
+            assert!(children.is_closed());
+            assert_eq!(children.len(), 0, "nothing stays in a closed list");
+            assert!(!children.insert(3, Arc::new(3)));
+        });
+    }
+
+    /// Two tear-downs of one parent race: exactly one gets the children.
+    #[test]
+    fn loom_children_close_once() {
+        model("children: close vs close", || {
+            let children = loom::sync::Arc::new(Children::<u32>::default());
+            assert!(children.insert(1, Arc::new(1)));
+            let other = {
+                let children = children.clone();
+                thread::spawn(move || children.close().map(|c| ids(&c)))
+            };
+            let mine = children.close().map(|c| ids(&c));
+            let theirs = other.join().unwrap();
+            match (mine, theirs) {
+                (Some(got), None) | (None, Some(got)) => assert_eq!(got, [1]),
+                both => panic!("one close gets the children, got {both:?}"),
+            }
+        });
     }
 }

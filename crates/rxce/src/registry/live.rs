@@ -1,7 +1,9 @@
 //! The engine-wide counts of live objects (built and not yet freed).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+
+use crate::sync::AtomicUsize;
 
 /// How many objects of each kind are alive (built and not yet freed).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -87,5 +89,49 @@ mod tests {
         assert_eq!(counts.snapshot().total(), 3);
         drop((a, b, c));
         assert_eq!(counts.snapshot(), LiveObjects::default());
+    }
+}
+
+#[cfg(all(test, rxce_loom))]
+mod loom_tests {
+    use super::*;
+    use crate::sync::loom_support::model;
+    use loom::thread;
+
+    /// Objects are built and freed on several threads at once (tokens
+    /// counted and dropped with relaxed atomics): each count is exact once
+    /// they are done, and every count is back to zero when all are freed.
+    #[test]
+    fn loom_live_counts_from_racing_builds_and_frees() {
+        model("live counts: racing tokens", || {
+            let counts = Arc::new(LiveCounts::default());
+            let kept = counts.token(Kind::Connection);
+            let workers: Vec<_> = [Kind::Vc, Kind::Vc]
+                .into_iter()
+                .map(|kind| {
+                    let counts = counts.clone();
+                    thread::spawn(move || {
+                        let token = counts.token(kind);
+                        let other = counts.token(Kind::Address);
+                        drop(other);
+                        token
+                    })
+                })
+                .collect();
+            let tokens: Vec<LiveToken> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+            let seen = counts.snapshot();
+            assert_eq!(
+                seen,
+                LiveObjects {
+                    transports: 0,
+                    addresses: 0,
+                    connections: 1,
+                    vcs: 2
+                }
+            );
+            drop(tokens);
+            drop(kept);
+            assert_eq!(counts.snapshot(), LiveObjects::default());
+        });
     }
 }

@@ -16,7 +16,7 @@ use crate::status::Status;
 const READS_PER_TURN: usize = 64;
 
 /// What the task does next.
-enum Step {
+pub(super) enum Step {
     /// Deliver a callback.
     Deliver(VcEvent),
     /// Bytes moved: go on (yielding now and then).
@@ -28,9 +28,9 @@ enum Step {
 }
 
 /// What the task waits for.
-struct Wait {
+pub(super) struct Wait {
     readable: bool,
-    writable: bool,
+    pub(super) writable: bool,
     deadline: Option<std::time::Instant>,
 }
 
@@ -51,7 +51,7 @@ pub(super) async fn run(vc: Vc, stream: Arc<dyn Stream>) {
         // builds no timer and no writable future.
         tokio::select! {
             biased;
-            _ = vc.0.wake_task.notified() => {}
+            _ = vc.0.cell.wake_task.notified() => {}
             _ = when(wait.readable.then(|| stream.readable())) => {}
             _ = when(wait.writable.then(|| stream.writable())) => {}
             _ = when(wait.deadline.map(|at| tokio::time::sleep_until(at.into()))) => {
@@ -95,7 +95,7 @@ async fn work(vc: &Vc, handler: &dyn ConnectionEventHandler) -> Option<Wait> {
 
 /// One step under the VC's lock: an owed callback first, then writes the
 /// task owes, then one read.
-fn step(core: &mut VcCore) -> Step {
+pub(super) fn step(core: &mut VcCore) -> Step {
     if let Some(event) = core.machine.poll_event() {
         return Step::Deliver(event);
     }

@@ -5,14 +5,16 @@
 //! lands, and takes the outcome.
 
 use std::mem::ManuallyDrop;
-use std::sync::{Arc, MutexGuard};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use rxce_proto::vc::{Close, Transmit, VcMachine, MAX_SLICES};
 use smallvec::SmallVec;
 
-use super::VcShared;
+use super::TaskWake;
 use crate::provider::Stream;
 use crate::status::Status;
+use crate::sync::{lock, AtomicBool, Mutex, MutexGuard, Notify};
 
 /// What a write pass ended with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +45,7 @@ pub(crate) struct VcCore {
 }
 
 impl VcCore {
-    pub(super) fn new(machine: VcMachine, stream: Arc<dyn Stream>) -> VcCore {
+    fn new(machine: VcMachine, stream: Arc<dyn Stream>) -> VcCore {
         VcCore {
             machine,
             stream: Some(stream),
@@ -130,20 +132,56 @@ impl VcCore {
     }
 }
 
+/// A VC's machine and socket under the VC's lock, and whom the lock's
+/// release wakes: what the VC's task, its senders and its tear-down share.
+pub(crate) struct VcCell {
+    core: Mutex<VcCore>,
+    /// Mirrors `state == TornDown` for checks without the lock.
+    torn_down: AtomicBool,
+    /// Wakes the VC's task.
+    pub(super) wake_task: TaskWake,
+    /// Wakes synchronous senders (progress, failure, tear-down).
+    pub(super) waiters: Notify,
+}
+
+impl VcCell {
+    pub(super) fn new(machine: VcMachine, stream: Arc<dyn Stream>) -> VcCell {
+        VcCell {
+            core: Mutex::new(VcCore::new(machine, stream)),
+            torn_down: AtomicBool::new(false),
+            wake_task: TaskWake::default(),
+            waiters: Notify::new(),
+        }
+    }
+
+    /// The machine and socket, locked; the work the machine leaves
+    /// (closing the socket, waking the task or senders) is done when the
+    /// lock is given up.
+    pub(crate) fn lock(&self) -> VcLock<'_> {
+        VcLock {
+            cell: self,
+            guard: ManuallyDrop::new(lock(&self.core)),
+        }
+    }
+
+    pub(super) fn is_torn_down(&self) -> bool {
+        self.torn_down.load(Ordering::Acquire)
+    }
+
+    /// Marks the VC torn down: queued sends are cancelled, the socket is
+    /// closed and the task told to finish (on the lock's release).
+    pub(super) fn tear_down(&self) -> Result<(), Status> {
+        self.lock().machine.tear_down()?;
+        self.torn_down.store(true, Ordering::Release);
+        Ok(())
+    }
+}
+
 /// The VC's lock: on release, the socket is closed if the machine says so,
 /// and the task or waiting senders are woken.
 pub(crate) struct VcLock<'a> {
-    shared: &'a VcShared,
+    cell: &'a VcCell,
     guard: ManuallyDrop<MutexGuard<'a, VcCore>>,
-}
-
-impl<'a> VcLock<'a> {
-    pub(super) fn new(shared: &'a VcShared, guard: MutexGuard<'a, VcCore>) -> VcLock<'a> {
-        VcLock {
-            shared,
-            guard: ManuallyDrop::new(guard),
-        }
-    }
 }
 
 impl std::ops::Deref for VcLock<'_> {
@@ -167,10 +205,10 @@ impl Drop for VcLock<'_> {
         // after: the lock is released before anyone is woken.
         unsafe { ManuallyDrop::drop(&mut self.guard) };
         if wake.task {
-            self.shared.wake_task.notify_one();
+            self.cell.wake_task.notify_one();
         }
         if wake.waiters {
-            self.shared.waiters.notify_waiters();
+            self.cell.waiters.notify_waiters();
         }
     }
 }

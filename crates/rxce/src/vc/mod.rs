@@ -20,17 +20,17 @@
 mod driver;
 #[allow(unsafe_code)]
 mod io;
+#[cfg(all(test, rxce_loom))]
+mod loom_tests;
 mod send;
 mod wake;
 
 pub(crate) use wake::TaskWake;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use rxce_proto::vc::{VcConfig, VcMachine};
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::address::AddressShared;
@@ -41,7 +41,7 @@ use crate::provider::{Connected, Framing};
 use crate::registry::LiveToken;
 use crate::status::Status;
 use crate::tdi::{tdi_delay, AddressInfo, ConnectionEndpointInfo, Information, InformationClass, SendOptions};
-use io::{VcCore, VcLock};
+use io::{VcCell, VcLock};
 
 pub use rxce_proto::vc::VcState;
 
@@ -60,13 +60,8 @@ pub(crate) struct VcShared {
     pub(crate) address: Arc<AddressShared>,
     /// The remote side the VC was connected to (rebuilds connect there).
     pub(crate) information: Arc<crate::tdi::ConnectionInformation>,
-    core: Mutex<VcCore>,
-    /// Mirrors `state == TornDown` for checks without the lock.
-    torn_down: AtomicBool,
-    /// Wakes the VC's task.
-    wake_task: TaskWake,
-    /// Wakes synchronous senders (progress, failure, tear-down).
-    waiters: Notify,
+    /// The machine and socket under the VC's lock, with their wake-ups.
+    cell: VcCell,
     /// The client's data (see [`Vc::data`]).
     data: std::sync::OnceLock<VcData>,
     task: Mutex<Option<JoinHandle<()>>>,
@@ -130,10 +125,7 @@ impl VcShared {
         let machine = VcMachine::new(config, engine.pool.clone(), built_at);
         Arc::new(VcShared {
             id: crate::registry::next_id(),
-            core: Mutex::new(VcCore::new(machine, connected.stream.clone())),
-            torn_down: AtomicBool::new(false),
-            wake_task: TaskWake::default(),
-            waiters: Notify::new(),
+            cell: VcCell::new(machine, connected.stream.clone()),
             data: std::sync::OnceLock::new(),
             task: Mutex::new(None),
             built_at,
@@ -154,7 +146,7 @@ impl VcShared {
     /// (closing the socket, waking the task or senders) is done when the
     /// lock is given up.
     pub(crate) fn lock(&self) -> VcLock<'_> {
-        VcLock::new(self, lock(&self.core))
+        self.cell.lock()
     }
 
     /// Starts the VC's task (receive pump and callbacks).
@@ -170,12 +162,7 @@ impl VcShared {
     }
 
     pub(crate) fn is_torn_down(&self) -> bool {
-        self.torn_down.load(Ordering::Acquire)
-    }
-
-    /// True when called from inside one of this VC's own callbacks.
-    fn in_own_callback(&self) -> bool {
-        crate::registry::in_callback_of(self.id)
+        self.cell.is_torn_down()
     }
 
     /// Keeps `data` with the VC unless it has data already.
@@ -192,8 +179,7 @@ impl VcShared {
     /// Marks the VC torn down: queued sends are cancelled, the socket is
     /// closed and the task told to finish.
     fn mark_torn_down(&self) -> Result<(), Status> {
-        self.lock().machine.tear_down()?;
-        self.torn_down.store(true, Ordering::Release);
+        self.cell.tear_down()?;
         tracing::debug!(vc = self.id, "VC torn down");
         Ok(())
     }
@@ -204,14 +190,13 @@ impl VcShared {
     }
 
     pub(crate) async fn tear_down(&self) -> Result<(), Status> {
-        let _waiting = crate::registry::wait_for(self.id)?;
-        self.mark_torn_down()?;
-        if !self.in_own_callback() {
+        tear_down_and_join(&self.cell, self.id, || async {
             let task = lock(&self.task).take();
             if let Some(task) = task {
                 let _ = task.await;
             }
-        }
+        })
+        .await?;
         // A lost VC's rebuild reports about this VC: it ends here too.
         self.connection.stop_rebuild(self.id).await;
         self.forget();
@@ -244,6 +229,25 @@ impl VcShared {
             self.address.borrowed_vcs.remove(self.id);
         }
     }
+}
+
+/// The part of VC `id`'s tear-down that races its task: refused when
+/// waiting for the VC's callbacks would never end (decision 15); else the
+/// VC is marked torn down and, unless called from one of its own
+/// callbacks, `join` waits for its task to end. (The loom tests run it
+/// against a modelled task.)
+async fn tear_down_and_join<F: std::future::Future<Output = ()>>(
+    cell: &VcCell,
+    id: u64,
+    join: impl FnOnce() -> F,
+) -> Result<(), Status> {
+    let _waiting = crate::registry::wait_for(id)?;
+    cell.tear_down()?;
+    tracing::debug!(vc = id, "VC torn down");
+    if !crate::registry::in_callback_of(id) {
+        join().await;
+    }
+    Ok(())
 }
 
 impl Vc {
@@ -345,7 +349,7 @@ impl Vc {
     /// # Ok::<(), rxce::Status>(())
     /// ```
     pub async fn send(&self, data: impl Into<SendBuffers>, options: SendOptions) -> Result<usize, Status> {
-        self.0.send(data.into(), options).await
+        self.0.cell.send(data.into(), options).await
     }
 
     /// Queues `data` and returns STATUS_PENDING at once (after waiting for
@@ -397,7 +401,7 @@ impl Vc {
         options: SendOptions,
         completion_context: usize,
     ) -> Status {
-        self.0.submit(data.into(), options, completion_context).await
+        self.0.cell.submit(data.into(), options, completion_context).await
     }
 
     /// [`Vc::submit_send`] that never waits: a full queue gives
@@ -411,6 +415,7 @@ impl Vc {
     ) -> Status {
         let future = self
             .0
+            .cell
             .submit(data.into(), options | SendOptions::NON_BLOCKING, completion_context);
         // A non-blocking submission never waits, so one poll finishes it.
         let mut future = std::pin::pin!(future);

@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use rxce_proto::vc::{Admit, Completion};
 
-use super::io::Flush;
-use super::VcShared;
+use super::io::{Flush, VcCell};
 use crate::buffer::SendBuffers;
 use crate::provider::Stream;
 use crate::status::Status;
@@ -24,7 +23,7 @@ struct Queued {
     outcome: Option<Result<usize, Status>>,
 }
 
-impl VcShared {
+impl VcCell {
     /// Queues a send, waiting for room when the queue is full and the send
     /// may block, and writes what the socket takes at once.
     async fn enqueue(
@@ -124,15 +123,16 @@ impl VcShared {
 
 /// Waits until the socket may take bytes again, or the VC's state changed
 /// (`notified`, enabled before the state was last looked at).
-async fn wait_for_room(
-    stream: Option<Arc<dyn Stream>>,
-    notified: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
-) {
+async fn wait_for_room(stream: Option<Arc<dyn Stream>>, notified: std::pin::Pin<&mut crate::sync::Notified<'_>>) {
     match stream {
         Some(stream) => {
+            // In a fixed order: which comes first does not matter to a
+            // one-off wait, and a random one would make the model checker's
+            // runs differ (RELIABILITY.md, "Model checking").
             tokio::select! {
-                _ = stream.writable() => {}
+                biased;
                 _ = notified => {}
+                _ = stream.writable() => {}
             }
         }
         None => notified.await,
@@ -143,7 +143,7 @@ async fn wait_for_room(
 /// (its future is dropped), the send stays queued and the VC's task writes
 /// it: bytes already promised to the stream are never cut short.
 struct Waiter<'a> {
-    vc: &'a VcShared,
+    vc: &'a VcCell,
     id: u64,
     done: bool,
 }

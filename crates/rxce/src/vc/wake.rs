@@ -1,9 +1,8 @@
 //! The VC task's wake-up: one waiter, so lighter than a `Notify`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 
-use super::lock;
+use crate::sync::{lock, AtomicBool, Mutex};
 
 /// Wakes the VC's task, its only waiter: a permit (kept until the task
 /// takes it, as `Notify::notify_one` keeps one) and the task's waker. Much
@@ -25,10 +24,20 @@ impl TaskWake {
         }
     }
 
+    /// Takes the permit if there is one. (A compare-exchange writes
+    /// nothing when there is none; a `swap(false)` would do the same, but
+    /// loom 0.7 mis-orders a swap against a concurrent store and reports a
+    /// lost wake-up that the memory model rules out.)
+    fn take_permit(&self) -> bool {
+        self.permit
+            .compare_exchange(true, false, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
     /// Completes once a permit is there, and takes it.
     pub(crate) fn notified(&self) -> impl std::future::Future<Output = ()> + '_ {
         std::future::poll_fn(move |cx| {
-            if self.permit.swap(false, Ordering::AcqRel) {
+            if self.take_permit() {
                 return std::task::Poll::Ready(());
             }
             {
@@ -40,7 +49,7 @@ impl TaskWake {
             }
             // A permit left between the first look and the waker's
             // registration found no waker: take it now.
-            if self.permit.swap(false, Ordering::AcqRel) {
+            if self.take_permit() {
                 lock(&self.waker).take();
                 return std::task::Poll::Ready(());
             }

@@ -25,16 +25,18 @@
 //! reach the table (see there). Caller memory that a build under way will
 //! initialise is [`claim`](claim_unbuilt)ed, so a second build into it
 //! meanwhile is refused.
+//!
+//! The table itself is [`table`]; here are the C structures around it.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::BuildHasherDefault;
+mod table;
+
 use std::ptr::addr_of;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::sync::{Arc, LazyLock};
 
 use rxce::{Address, Connection, Status, Transport, Vc};
 
 use crate::connection::ConnectionObjects;
+use table::{Held, Table};
 
 use crate::types::{
     _UNICODE_STRING, LONG, RXCE_ADDRESS, RXCE_ADDRESS_SIGNATURE, RXCE_CONNECTION, RXCE_CONNECTION_SIGNATURE,
@@ -50,60 +52,16 @@ pub(crate) enum Object {
     Vc(Vc),
 }
 
-impl Object {
-    /// False once the engine has torn the object down.
-    fn is_valid(&self) -> bool {
-        match self {
-            Object::Transport(transport) => transport.is_valid(),
-            Object::Address(address) => address.is_valid(),
-            Object::Connection(connection, _) => connection.is_valid(),
-            Object::Vc(vc) => vc.is_valid(),
-        }
-    }
-}
-
-struct Entry {
-    object: Object,
-    /// Where the C structure is.
-    at: usize,
-    /// The parent's key (none for a transport).
-    parent: Option<u64>,
-    /// What the structure's pointer fields point to.
-    _copies: Box<dyn Send>,
-}
-
-/// Shards of the table; a key's shard is `key % SHARDS`.
+/// Shards of the table: a send takes only its key's shard's lock.
 const SHARDS: usize = 64;
 
-type Shard = Mutex<HashMap<u64, Entry, BuildHasherDefault<rxce::IdHasher>>>;
+/// Every built object of the process.
+static TABLE: LazyLock<Table<Object>> = LazyLock::new(|| Table::new(SHARDS));
 
-static TABLE: LazyLock<Vec<Shard>> = LazyLock::new(|| (0..SHARDS).map(|_| Shard::default()).collect());
-static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
-
-/// The shard that holds `key`.
-fn shard(key: u64) -> MutexGuard<'static, HashMap<u64, Entry, BuildHasherDefault<rxce::IdHasher>>> {
-    TABLE[(key % SHARDS as u64) as usize]
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-}
-
-/// Builds and tear-downs, one at a time: they change the table across
-/// shards (an entry and its parent's counts, a parent and the entries its
-/// tear-down took). Never taken on the data path.
-static CHANGES: Mutex<()> = Mutex::new(());
-
-fn changes() -> MutexGuard<'static, ()> {
-    CHANGES.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Where the built objects are, of every kind: a build into memory that
-/// holds one is refused whatever kind it asks for (it would orphan that
-/// object). Changed by builds and tear-downs, after a shard's lock.
-static BUILT_AT: LazyLock<Mutex<HashSet<usize>>> = LazyLock::new(Mutex::default);
-
-fn built_at() -> MutexGuard<'static, HashSet<usize>> {
-    BUILT_AT.lock().unwrap_or_else(|e| e.into_inner())
-}
+/// Caller memory held by a build under way (RxCeBuildConnection,
+/// RxCeBuildVC, a multi-transport build until its completion): another
+/// build into it meanwhile is STATUS_INVALID_PARAMETER. Released on drop.
+pub(crate) type Claim = table::Claim<'static, Object>;
 
 /// One of the four caller-allocated object structures.
 ///
@@ -235,11 +193,7 @@ pub(crate) unsafe fn lookup<T: CObject>(p: *const T) -> Result<Found<T::Handle>,
     // SAFETY: as above; the key is read only once the signature says the
     // memory is a structure of this kind.
     let key = unsafe { T::key(p) };
-    let handle = shard(key)
-        .get(&key)
-        .filter(|entry| entry.at == p as usize)
-        .and_then(|entry| T::handle(&entry.object));
-    match handle {
+    match TABLE.find(key, p as usize, T::handle) {
         Some(handle) => Ok(Found { handle, key }),
         None => {
             Err(Status::INVALID_HANDLE.with_message(format!("the {} was torn down (or never built here)", T::KIND)))
@@ -252,51 +206,14 @@ pub(crate) unsafe fn lookup<T: CObject>(p: *const T) -> Result<Found<T::Handle>,
 /// memory itself is not read.
 pub(crate) fn check_unbuilt<T: CObject>(p: *const T) -> Result<(), Status> {
     check_pointer(p)?;
-    if built_at().contains(&(p as usize)) {
-        return Err(Status::INVALID_PARAMETER.with_message(format!(
-            "the {} memory holds a built object: tear it down first",
-            T::KIND
-        )));
-    }
-    Ok(())
-}
-
-/// Caller memory that builds under way will initialise.
-static CLAIMED: Mutex<Vec<usize>> = Mutex::new(Vec::new());
-
-fn claimed() -> MutexGuard<'static, Vec<usize>> {
-    CLAIMED.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Unbuilt caller memory held by a build under way (RxCeBuildConnection,
-/// RxCeBuildVC, a multi-transport build until its completion): another
-/// build into it meanwhile is STATUS_INVALID_PARAMETER. Released on drop.
-#[derive(Debug)]
-pub(crate) struct Claim(usize);
-
-impl Drop for Claim {
-    fn drop(&mut self) {
-        claimed().retain(|&at| at != self.0);
-    }
+    TABLE.check_unbuilt(p as usize, T::KIND)
 }
 
 /// Claims `p` for a build: as [`check_unbuilt`], and not claimed by another
 /// build under way.
 pub(crate) fn claim_unbuilt<T: CObject>(p: *const T) -> Result<Claim, Status> {
     check_pointer(p)?;
-    {
-        let mut claimed = claimed();
-        if claimed.contains(&(p as usize)) {
-            return Err(
-                Status::INVALID_PARAMETER.with_message(format!("a build into this {} is under way already", T::KIND))
-            );
-        }
-        claimed.push(p as usize);
-    }
-    // Checked once claimed: a build that finished in between is seen built.
-    let claim = Claim(p as usize);
-    check_unbuilt(p)?;
-    Ok(claim)
+    TABLE.claim(p as usize, T::KIND)
 }
 
 /// The connections and VCs the engine has below `object`: a VC counts
@@ -318,89 +235,91 @@ fn counts_below(object: &Object) -> (usize, usize) {
     }
 }
 
-/// Writes the engine's counts of connections and VCs below the entry into
-/// its C structure.
-fn publish_counts(entry: &Entry) {
-    let (connections, vcs) = counts_below(&entry.object);
-    // SAFETY: entries are exactly the built objects, whose memory the caller
-    // keeps valid until their tear-down, and `at` is the structure of the
-    // entry's kind.
-    unsafe {
-        match entry.object {
-            Object::Transport(_) => {
-                let p = entry.at as *mut RXCE_TRANSPORT;
-                (*p).ConnectionCount = count(connections);
-                (*p).VirtualCircuitCount = count(vcs);
-            }
-            Object::Address(_) => {
-                let p = entry.at as *mut RXCE_ADDRESS;
-                (*p).ConnectionCount = count(connections);
-                (*p).VirtualCircuitCount = count(vcs);
-            }
-            Object::Connection(..) => {
-                (*(entry.at as *mut RXCE_CONNECTION)).VirtualCircuitCount = ULONG::try_from(vcs).unwrap_or(ULONG::MAX)
-            }
-            Object::Vc(_) => {}
+impl Held for Object {
+    fn is_valid(&self) -> bool {
+        match self {
+            Object::Transport(transport) => transport.is_valid(),
+            Object::Address(address) => address.is_valid(),
+            Object::Connection(connection, _) => connection.is_valid(),
+            Object::Vc(vc) => vc.is_valid(),
         }
     }
-}
 
-/// Clears the documented fields of a torn-down object, keeping the
-/// signature and the (now stale) key so a second tear-down is told apart
-/// from an object never built.
-fn uninitialise(entry: &Entry) {
-    use std::ptr::null_mut as null;
-    // SAFETY: as in `publish_counts`: a built object's memory is valid until
-    // its tear-down, which this is.
-    unsafe {
-        match entry.object {
-            Object::Transport(_) => {
-                let p = entry.at as *mut RXCE_TRANSPORT;
-                (*p).Name = _UNICODE_STRING {
-                    Length: 0,
-                    MaximumLength: 0,
-                    Buffer: null(),
-                };
-                (*p).pProviderInfo = null();
-                (*p).ConnectionCount = 0;
-                (*p).VirtualCircuitCount = 0;
-                (*p).QualityOfService = 0;
-            }
-            Object::Address(_) => {
-                let p = entry.at as *mut RXCE_ADDRESS;
-                (*p).pTransport = null();
-                (*p).pTransportAddress = null();
-                (*p).pContext = null();
-                (*p).pHandler = null();
-                (*p).ConnectionCount = 0;
-                (*p).VirtualCircuitCount = 0;
-            }
-            Object::Connection(..) => {
-                let p = entry.at as *mut RXCE_CONNECTION;
-                (*p).pAddress = null();
-                (*p).VirtualCircuitCount = 0;
-                (*p).pContext = null();
-                (*p).pHandler = null();
-                (*p).pConnectionInformation = null();
-            }
-            Object::Vc(_) => {
-                let p = entry.at as *mut RXCE_VC;
-                (*p).pConnection = null();
-                (*p).State = RXCE_VC_TORN_DOWN;
+    fn is_leaf(&self) -> bool {
+        matches!(self, Object::Vc(_))
+    }
+
+    /// Writes the engine's counts of connections and VCs below the object
+    /// into its C structure.
+    unsafe fn publish_counts(&self, at: usize) {
+        let (connections, vcs) = counts_below(self);
+        // SAFETY: `at` is the structure of the object's kind, valid (the
+        // caller's promise).
+        unsafe {
+            match self {
+                Object::Transport(_) => {
+                    let p = at as *mut RXCE_TRANSPORT;
+                    (*p).ConnectionCount = count(connections);
+                    (*p).VirtualCircuitCount = count(vcs);
+                }
+                Object::Address(_) => {
+                    let p = at as *mut RXCE_ADDRESS;
+                    (*p).ConnectionCount = count(connections);
+                    (*p).VirtualCircuitCount = count(vcs);
+                }
+                Object::Connection(..) => {
+                    (*(at as *mut RXCE_CONNECTION)).VirtualCircuitCount = ULONG::try_from(vcs).unwrap_or(ULONG::MAX)
+                }
+                Object::Vc(_) => {}
             }
         }
     }
-}
 
-/// Publishes the counts of `key` and every ancestor of it.
-fn publish_ancestors(mut key: Option<u64>) {
-    while let Some(k) = key {
-        let shard = shard(k);
-        let Some(entry) = shard.get(&k) else {
-            break;
-        };
-        publish_counts(entry);
-        key = entry.parent;
+    /// Clears the documented fields of a torn-down object, keeping the
+    /// signature and the (now stale) key so a second tear-down is told
+    /// apart from an object never built.
+    unsafe fn uninitialise(&self, at: usize) {
+        use std::ptr::null_mut as null;
+        // SAFETY: `at` is the structure of the object's kind, valid until
+        // its tear-down, which this is (the caller's promise).
+        unsafe {
+            match self {
+                Object::Transport(_) => {
+                    let p = at as *mut RXCE_TRANSPORT;
+                    (*p).Name = _UNICODE_STRING {
+                        Length: 0,
+                        MaximumLength: 0,
+                        Buffer: null(),
+                    };
+                    (*p).pProviderInfo = null();
+                    (*p).ConnectionCount = 0;
+                    (*p).VirtualCircuitCount = 0;
+                    (*p).QualityOfService = 0;
+                }
+                Object::Address(_) => {
+                    let p = at as *mut RXCE_ADDRESS;
+                    (*p).pTransport = null();
+                    (*p).pTransportAddress = null();
+                    (*p).pContext = null();
+                    (*p).pHandler = null();
+                    (*p).ConnectionCount = 0;
+                    (*p).VirtualCircuitCount = 0;
+                }
+                Object::Connection(..) => {
+                    let p = at as *mut RXCE_CONNECTION;
+                    (*p).pAddress = null();
+                    (*p).VirtualCircuitCount = 0;
+                    (*p).pContext = null();
+                    (*p).pHandler = null();
+                    (*p).pConnectionInformation = null();
+                }
+                Object::Vc(_) => {
+                    let p = at as *mut RXCE_VC;
+                    (*p).pConnection = null();
+                    (*p).State = RXCE_VC_TORN_DOWN;
+                }
+            }
+        }
     }
 }
 
@@ -422,76 +341,31 @@ pub(crate) unsafe fn register<T: CObject>(
     copies: Box<dyn Send>,
     init: impl FnOnce(u64) -> T,
 ) -> Result<u64, Status> {
-    let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
-    let _changing = changes();
-    if parent.is_some_and(|k| !shard(k).contains_key(&k)) {
-        return Err(Status::INVALID_HANDLE.with_message(format!("the parent of the new {} was torn down", T::KIND)));
-    }
-    // SAFETY: the caller guarantees `p` is valid and writable.
-    unsafe { p.write(init(key)) };
-    built_at().insert(p as usize);
-    let entry = Entry {
-        object,
-        at: p as usize,
-        parent,
-        _copies: copies,
+    let write = |key| {
+        // SAFETY: the caller guarantees `p` is valid and writable.
+        unsafe { p.write(init(key)) }
     };
-    publish_counts(&entry);
-    shard(key).insert(key, entry);
-    publish_ancestors(parent);
-    Ok(key)
+    // SAFETY: `p` is kept valid and in place (the caller's promise).
+    unsafe { TABLE.insert(p as usize, object, parent, copies, T::KIND, write) }
 }
 
 /// Forgets the object `key`, and every object the engine tore down with it
 /// (for a parent's tear-down), uninitialising their C structures and
 /// updating the counts above.
 pub(crate) fn remove(key: u64) {
-    let _changing = changes();
-    let Some(root) = shard(key).remove(&key) else {
-        return;
-    };
-    built_at().remove(&root.at);
-    uninitialise(&root);
-    if !matches!(root.object, Object::Vc(_)) {
-        // What the engine took down with a parent: every entry whose object
-        // it no longer holds.
-        let mut gone = Vec::new();
-        for index in 0..SHARDS {
-            let mut shard = TABLE[index].lock().unwrap_or_else(|e| e.into_inner());
-            let keys: Vec<u64> = shard
-                .iter()
-                .filter(|(_, e)| !e.object.is_valid())
-                .map(|(k, _)| *k)
-                .collect();
-            gone.extend(keys.into_iter().filter_map(|k| shard.remove(&k)));
-        }
-        let mut built = built_at();
-        for entry in &gone {
-            built.remove(&entry.at);
-            uninitialise(entry);
-        }
-    }
-    publish_ancestors(root.parent);
+    TABLE.remove(key);
 }
 
 /// True when no object is built and no build holds a claim.
 pub(crate) fn nothing_built() -> bool {
-    TABLE
-        .iter()
-        .all(|s| s.lock().unwrap_or_else(|e| e.into_inner()).is_empty())
-        && claimed().is_empty()
+    TABLE.is_empty()
 }
 
 /// Forgets every object (the engine was shut down), and every claim, and
 /// lets the table's memory go. Their structures are not touched: the caller
 /// may have let them go already.
 pub(crate) fn forget_all() {
-    let _changing = changes();
-    for shard in TABLE.iter() {
-        drop(std::mem::take(&mut *shard.lock().unwrap_or_else(|e| e.into_inner())));
-    }
-    drop(std::mem::take(&mut *built_at()));
-    drop(std::mem::take(&mut *claimed()));
+    TABLE.clear();
 }
 
 #[cfg(test)]
