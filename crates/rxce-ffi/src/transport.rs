@@ -61,11 +61,11 @@ unsafe fn build_transport(
         Buffer: units.as_mut_ptr(),
     };
     let info_at: *mut TDI_PROVIDER_INFO = &mut *info;
-    let object = Object::Transport(transport);
+    let object = Object::Transport(transport.clone());
     // SAFETY: `p` is writable and stays in place while built (the caller's
     // promise); the name and information copies move into the table entry
     // without their heap blocks moving.
-    unsafe {
+    let registered = unsafe {
         handles::register(p, object, None, Box::new((units, info)), |key| RXCE_TRANSPORT {
             Signature: RXCE_TRANSPORT_SIGNATURE,
             Name: name,
@@ -75,7 +75,12 @@ unsafe fn build_transport(
             QualityOfService: quality_of_service,
             hRxCe: key,
         })
-    }?;
+    };
+    if let Err(status) = registered {
+        // Another build into the same memory got there first.
+        let _ = engine::block_on(transport.tear_down());
+        return Err(status);
+    }
     Ok(Status::SUCCESS)
 }
 

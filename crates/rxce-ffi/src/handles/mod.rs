@@ -327,7 +327,8 @@ impl Held for Object {
 /// `init` makes of its key. `copies` is what the structure's pointer fields
 /// point to; it lives as long as the object.
 ///
-/// A parent torn down meanwhile is STATUS_INVALID_HANDLE, and nothing is
+/// A parent torn down meanwhile is STATUS_INVALID_HANDLE, memory that
+/// another build got to first STATUS_INVALID_PARAMETER, and nothing is
 /// recorded: the caller tears the engine object down again.
 ///
 /// # Safety

@@ -143,8 +143,10 @@ impl<O: Held> Table<O> {
     /// `parent`, and lets `write` initialise that structure with the new
     /// key. `copies` lives as long as the entry.
     ///
-    /// A parent torn down meanwhile is STATUS_INVALID_HANDLE, and nothing
-    /// is recorded: the caller tears the engine object down again.
+    /// A parent torn down meanwhile is STATUS_INVALID_HANDLE, and memory
+    /// that holds a built object (another build into it got there first)
+    /// STATUS_INVALID_PARAMETER; nothing is recorded then: the caller tears
+    /// the engine object down again.
     ///
     /// # Safety
     ///
@@ -164,8 +166,13 @@ impl<O: Held> Table<O> {
         if parent.is_some_and(|k| !self.shard(k).contains_key(&k)) {
             return Err(Status::INVALID_HANDLE.with_message(format!("the parent of the new {kind} was torn down")));
         }
+        // Builds that only checked the memory before building (transports,
+        // addresses) may both have found it unbuilt: the first recorded
+        // wins, the other would orphan it.
+        if !lock(&self.built_at).insert(at) {
+            return Err(holds_a_built_object(kind));
+        }
         write(key);
-        lock(&self.built_at).insert(at);
         let entry = Entry {
             object,
             at,

@@ -157,3 +157,31 @@ fn loom_handles_two_claimed_builds_into_one_memory() {
         assert!(table.is_empty());
     });
 }
+
+/// Two builds into the same caller memory at once that only check it
+/// (RxCeBuildTransport, RxCeBuildAddress: `check_unbuilt`, then the
+/// engine's build, then the record): exactly one is recorded; the other is
+/// refused (its build tears its engine object down), so no entry is
+/// orphaned behind a structure that names the other.
+#[test]
+fn loom_handles_two_checked_builds_into_one_memory() {
+    model("handle table: two checked builds into one memory", || {
+        let table = table();
+        let build = |table: Arc<Table<Model>>| {
+            move || {
+                table.check_unbuilt(PARENT_AT, "transport")?;
+                insert(&table, PARENT_AT, Model::default(), None, "transport")
+            }
+        };
+        let other = thread::spawn(build(table.clone()));
+        let mine = build(table.clone())();
+        let theirs = other.join().unwrap();
+        let built: Vec<u64> = [&mine, &theirs].into_iter().filter_map(|r| r.clone().ok()).collect();
+        assert_eq!(built.len(), 1, "{mine:?} {theirs:?}");
+        for refused in [mine, theirs].into_iter().filter_map(Result::err) {
+            assert_eq!(refused, Status::INVALID_PARAMETER);
+        }
+        table.remove(built[0]);
+        assert!(table.is_empty(), "no orphaned entry");
+    });
+}
