@@ -370,11 +370,18 @@ impl Address {
             Ok(d) => d,
             Err(status) => return status,
         };
+        let submitted = match datagrams.submit(completion_context) {
+            Ok(submitted) => submitted,
+            Err(status) => return status,
+        };
         let data = data.into();
         match datagrams.send(remote, &data).await {
-            Ok(_) => datagrams.complete_later(completion_context, Status::SUCCESS),
-            Err(status) if status == Status::INVALID_PARAMETER || status == Status::INVALID_HANDLE => return status,
-            Err(status) => datagrams.complete_later(completion_context, status),
+            Ok(_) => submitted.complete(Status::SUCCESS),
+            Err(status) if status == Status::INVALID_PARAMETER || status == Status::INVALID_HANDLE => {
+                submitted.refuse();
+                return status;
+            }
+            Err(status) => submitted.complete(status),
         }
         Status::PENDING
     }

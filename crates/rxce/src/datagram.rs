@@ -37,6 +37,50 @@ struct Inner {
     due: Vec<Due>,
     resume: bool,
     closed: bool,
+    /// Asynchronous sends submitted and not yet completed: the task does
+    /// not end (and a tear-down that waits for it does not return) before
+    /// their completions are delivered.
+    submitted: usize,
+}
+
+/// An asynchronous datagram send between its submission and its
+/// completion. Whatever becomes of the submitting future, the completion
+/// is owed once: a send dropped before it finished completes with
+/// STATUS_CANCELLED.
+pub(crate) struct SubmittedSend<'a> {
+    endpoint: &'a DatagramEndpoint,
+    context: usize,
+    /// The status to complete with; `None` once refused (no completion).
+    outcome: Option<Status>,
+}
+
+impl SubmittedSend<'_> {
+    /// The send ended with `status`; its completion is delivered by the
+    /// address's task.
+    pub(crate) fn complete(mut self, status: Status) {
+        self.outcome = Some(status);
+    }
+
+    /// The send was refused at once: the caller gets the status, no
+    /// completion runs.
+    pub(crate) fn refuse(mut self) {
+        self.outcome = None;
+    }
+}
+
+impl Drop for SubmittedSend<'_> {
+    fn drop(&mut self) {
+        let mut inner = self.endpoint.lock();
+        inner.submitted -= 1;
+        if let Some(status) = self.outcome.take() {
+            inner.due.push(Due::Complete {
+                context: self.context,
+                status,
+            });
+        }
+        drop(inner);
+        self.endpoint.wake.notify_one();
+    }
 }
 
 /// Counters of an address's datagrams.
@@ -124,10 +168,21 @@ impl DatagramEndpoint {
         }
     }
 
-    /// Queues a completion for the task to deliver.
-    pub(crate) fn complete_later(&self, context: usize, status: Status) {
-        self.lock().due.push(Due::Complete { context, status });
-        self.wake.notify_one();
+    /// Begins an asynchronous send with `context`: its completion is owed
+    /// from now on (STATUS_CANCELLED unless the send says otherwise), and
+    /// the address's task delivers it before it ends. INVALID_HANDLE once
+    /// the address is being torn down.
+    pub(crate) fn submit(&self, context: usize) -> Result<SubmittedSend<'_>, Status> {
+        let mut inner = self.lock();
+        if inner.closed {
+            return Err(Status::INVALID_HANDLE.with_message("the address was torn down"));
+        }
+        inner.submitted += 1;
+        Ok(SubmittedSend {
+            endpoint: self,
+            context,
+            outcome: Some(Status::CANCELLED.with_message("the datagram send was abandoned before it finished")),
+        })
     }
 
     pub(crate) fn resume(&self) {
@@ -193,19 +248,28 @@ async fn run(endpoint: Arc<DatagramEndpoint>, address: Address) {
     let mut machine = ReceiveMachine::for_datagrams(pool);
     let mut source = None;
     let mut due = Vec::new();
+    // False once the machine stopped (a tear-down during an indication):
+    // then only completions are delivered, until the close.
+    let mut receiving = true;
     loop {
-        let (closed, resume) = {
+        let (closed, submitted, resume) = {
             let mut inner = endpoint.lock();
             std::mem::swap(&mut due, &mut inner.due);
-            (inner.closed, std::mem::take(&mut inner.resume))
+            (inner.closed, inner.submitted, std::mem::take(&mut inner.resume))
         };
         for Due::Complete { context, status } in due.drain(..) {
             let _ = guarded_callback(id, "datagram send complete", watch(&address), || {
                 handler.send_complete(&address, context, status)
             });
         }
-        if closed {
+        // Torn down: nothing more is received, but every send submitted
+        // before gets its completion first.
+        if closed && submitted == 0 {
             return;
+        }
+        if closed || !receiving {
+            endpoint.wake.notified().await;
+            continue;
         }
         if resume {
             machine.handle_resume();
@@ -213,7 +277,10 @@ async fn run(endpoint: Arc<DatagramEndpoint>, address: Address) {
         let mut turn = 0;
         loop {
             match indicate(&*handler, &address, &endpoint, &mut machine, source.as_ref()) {
-                Progress::Answering | Progress::Ended | Progress::Failed(_) => return,
+                Progress::Answering | Progress::Ended | Progress::Failed(_) => {
+                    receiving = false;
+                    break;
+                }
                 Progress::Paused => break,
                 Progress::NeedBytes => {}
             }
@@ -250,7 +317,7 @@ async fn run(endpoint: Arc<DatagramEndpoint>, address: Address) {
             tokio::task::yield_now().await;
             continue;
         }
-        let held = !machine.wants_bytes();
+        let held = !receiving || !machine.wants_bytes();
         tokio::select! {
             biased;
             _ = endpoint.wake.notified() => {}

@@ -344,3 +344,68 @@ async fn a_panicking_datagram_handler_loses_that_datagram_only() {
     assert_eq!(seen.len(), 4);
     assert!(matches!(&seen[3], Seen::Datagram { data, .. } if data == b"later"));
 }
+
+/// Asynchronous datagram sends racing the address's tear-down: every send
+/// that returned PENDING completes exactly once, and before the tear-down
+/// returns (the soak found completions owed by sends in flight at the
+/// tear-down that never came).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn datagram_sends_in_flight_complete_before_the_tear_down_returns() {
+    let engine = engine();
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let to = ConnectionInformation::to(peer.local_addr().unwrap());
+    for round in 0..100u64 {
+        let (_t, address, recorder, _bound) =
+            udp_address(&engine, |ind| ReceiveAnswer::take_all(&ind.indication)).await;
+        let senders: Vec<_> = (0..4usize)
+            .map(|lane| {
+                let address = address.clone();
+                let to = to.clone();
+                tokio::spawn(async move {
+                    let mut pending = Vec::new();
+                    for n in 0.. {
+                        let context = lane * 1_000_000 + n;
+                        let status = address
+                            .submit_datagram(&to, vec![0u8; 512], SendOptions::empty(), context)
+                            .await;
+                        if status != Status::PENDING {
+                            assert_eq!(status, Status::INVALID_HANDLE, "lane {lane}");
+                            return pending;
+                        }
+                        pending.push(context);
+                        if n % 8 == 7 {
+                            tokio::task::yield_now().await;
+                        }
+                    }
+                    unreachable!()
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_micros(50 + round * 10)).await;
+        address.tear_down().await.unwrap();
+        let completed_at_tear_down = recorder.seen();
+        let mut pending: Vec<usize> = Vec::new();
+        for sender in senders {
+            pending.extend(sender.await.unwrap());
+        }
+        let mut completed: Vec<usize> = completed_at_tear_down
+            .iter()
+            .map(|seen| match seen {
+                Seen::SendComplete { context, .. } => *context,
+                other => panic!("only completions expected, got {other:?}"),
+            })
+            .collect();
+        pending.sort_unstable();
+        completed.sort_unstable();
+        assert_eq!(
+            completed, pending,
+            "round {round}: each PENDING send completes once, before the tear-down returns"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        assert_eq!(
+            recorder.seen().len(),
+            completed_at_tear_down.len(),
+            "nothing after the tear-down"
+        );
+    }
+}

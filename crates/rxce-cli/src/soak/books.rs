@@ -166,7 +166,7 @@ impl Books {
         let datagrams: Vec<Arc<Mutex<DatagramLedger>>> = lock(&self.datagrams).values().cloned().collect();
         for ledger in datagrams {
             let mut ledger = lock(&ledger);
-            if ledger.address != id && ledger.transport != id {
+            if ledger.is_torn_down() || (ledger.address != id && ledger.transport != id) {
                 continue;
             }
             ledger.torn_down();

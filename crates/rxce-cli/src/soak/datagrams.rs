@@ -5,6 +5,8 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use rxce::Status;
+
 use super::pattern;
 
 /// How long an unanswered datagram is waited for before it counts as lost.
@@ -73,14 +75,41 @@ impl DatagramLedger {
         self.partial = Some(taken.to_vec());
     }
 
-    /// The client buffer of [`begin_fill`](Self::begin_fill) holds the rest.
-    pub fn end_fill(&mut self, rest: &[u8]) -> Result<(), String> {
+    /// The client buffer of [`begin_fill`](Self::begin_fill) came back
+    /// with `rest` copied into it and `status`. A datagram whose fill ended
+    /// with an error status (the address torn down while it was indicated)
+    /// is accounted for by that status: what did arrive must still be the
+    /// start of a datagram sent, and it counts as lost.
+    pub fn end_fill(&mut self, rest: &[u8], status: Status) -> Result<(), String> {
         let mut whole = self
             .partial
             .take()
             .ok_or("a datagram buffer came back that was never given")?;
         whole.extend_from_slice(rest);
-        self.received(&whole)
+        if status.is_success() {
+            return self.received(&whole);
+        }
+        // Fewer than 8 bytes name no datagram: it expires as lost.
+        let Some(seq) = whole
+            .get(..8)
+            .map(|s| u64::from_le_bytes(s.try_into().expect("8 bytes")))
+        else {
+            return Ok(());
+        };
+        let Some((size, _)) = self.outstanding.remove(&seq) else {
+            return Err(format!("datagram {seq} came back twice, or was never sent ({status})"));
+        };
+        if whole.len() > size {
+            return Err(format!(
+                "datagram {seq} came back with {} bytes, more than its {size}",
+                whole.len()
+            ));
+        }
+        if let Some(at) = pattern::first_difference(self.key ^ seq, 0, &whole[8..]) {
+            return Err(format!("byte {} of datagram {seq} differs from what was sent", at + 8));
+        }
+        self.lost += 1;
+        Ok(())
     }
 
     /// A whole echoed datagram.
@@ -155,6 +184,11 @@ impl DatagramLedger {
         Ok(())
     }
 
+    /// True once the address's tear-down (or its transport's) returned.
+    pub fn is_torn_down(&self) -> bool {
+        self.torn_down
+    }
+
     /// The address's tear-down (or its transport's) returned.
     pub fn torn_down(&mut self) {
         self.torn_down = true;
@@ -187,7 +221,7 @@ mod tests {
         assert_eq!(second.len(), 8, "room for the sequence number");
         ledger.received(&second).unwrap();
         ledger.begin_fill(&first[..10]);
-        ledger.end_fill(&first[10..]).unwrap();
+        ledger.end_fill(&first[10..], Status::SUCCESS).unwrap();
         assert_eq!(ledger.echoed, 2);
         assert!(ledger.received(&first).unwrap_err().contains("twice"));
         let (_, mut third) = ledger.next_datagram(50, now);
@@ -196,7 +230,25 @@ mod tests {
         let (_, fourth) = ledger.next_datagram(50, now);
         assert!(ledger.received(&fourth[..49]).unwrap_err().contains("49 of its 50"));
         assert!(ledger.received(&[1, 2]).unwrap_err().contains("2-byte"));
-        assert!(ledger.end_fill(&[]).is_err());
+        assert!(ledger.end_fill(&[], Status::SUCCESS).is_err());
+        // A fill cut short by a reported status: the datagram is lost, not
+        // broken, as long as what came is what was sent.
+        let (_, fifth) = ledger.next_datagram(60, now);
+        ledger.begin_fill(&fifth[..12]);
+        ledger.end_fill(&[], Status::CANCELLED).unwrap();
+        assert_eq!(ledger.lost, 1);
+        let (_, mut sixth) = ledger.next_datagram(60, now);
+        sixth[30] ^= 1;
+        ledger.begin_fill(&sixth[..12]);
+        let broken = ledger.end_fill(&sixth[12..40], Status::CANCELLED).unwrap_err();
+        assert!(broken.contains("byte 30"), "{broken}");
+        // Without a status, a short datagram is broken.
+        let (_, seventh) = ledger.next_datagram(60, now);
+        ledger.begin_fill(&seventh[..12]);
+        assert!(ledger
+            .end_fill(&seventh[12..50], Status::SUCCESS)
+            .unwrap_err()
+            .contains("50 of its 60"));
     }
 
     #[test]

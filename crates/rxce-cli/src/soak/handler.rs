@@ -269,13 +269,13 @@ impl AddressEventHandler for SoakHandler {
         }
     }
 
-    fn data_ready(&self, address: &Address, buffer: Box<dyn ReceiveBuffer>, copied: usize, _status: Status) {
+    fn data_ready(&self, address: &Address, buffer: Box<dyn ReceiveBuffer>, copied: usize, status: Status) {
         let ledger = self.books.datagram(address.id(), address.transport().id());
         let mut ledger = lock(&ledger);
         if let Err(broken) = ledger.check_live("a datagram data-ready") {
             self.books.violation(address.id(), broken);
         }
-        if let Err(broken) = ledger.end_fill(&filled(buffer, copied)) {
+        if let Err(broken) = ledger.end_fill(&filled(buffer, copied), status) {
             self.books.violation(address.id(), broken);
         }
     }

@@ -20,6 +20,8 @@ pub struct Peers {
     refused: HashMap<Kind, Endpoint>,
     smbd: Option<PrivateSmbd>,
     proxies: TaskTracker,
+    /// Holds the closed port of the `refused` endpoints.
+    _closed: socket2::Socket,
 }
 
 impl std::fmt::Debug for Peers {
@@ -35,14 +37,24 @@ fn parse(text: &str) -> Endpoint {
     text.parse().expect("the soak's own endpoints parse")
 }
 
-/// A TCP port nobody listens on (bound once, then closed).
-fn closed_port() -> Result<u16, Status> {
-    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .map_err(|e| Status::from_io(e, "finding a closed port"))?;
-    listener
+/// A TCP port nobody listens on, held for the whole soak by a socket bound
+/// to it that never listens: a connect to it is refused, and the system
+/// never picks it as the local port of a connection. (A port bound once and
+/// closed was picked again: a loopback connect from that port to itself is
+/// a TCP simultaneous open, and "a connection to nobody" was built.)
+fn closed_port() -> Result<(u16, socket2::Socket), Status> {
+    let reserve = |e| Status::from_io(e, "reserving a closed port");
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).map_err(reserve)?;
+    socket
+        .bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+        .map_err(reserve)?;
+    let port = socket
         .local_addr()
+        .map_err(reserve)?
+        .as_socket()
         .map(|a| a.port())
-        .map_err(|e| Status::from_io(e, "finding a closed port"))
+        .ok_or_else(|| Status::NOT_IMPLEMENTED.with_message("a bound IPv4 socket without an IPv4 address"))?;
+    Ok((port, socket))
 }
 
 impl Peers {
@@ -55,7 +67,7 @@ impl Peers {
             keepalive: None,
             ..PeerOptions::new(Mode::Echo)
         };
-        let closed = closed_port()?;
+        let (closed, closed_socket) = closed_port()?;
         let mut echo = HashMap::new();
         let mut refused = HashMap::new();
         for &kind in kinds {
@@ -84,6 +96,7 @@ impl Peers {
             refused,
             smbd,
             proxies: TaskTracker::new(),
+            _closed: closed_socket,
         })
     }
 
