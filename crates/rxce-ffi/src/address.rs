@@ -6,9 +6,9 @@ use std::sync::Arc;
 use rxce::{SendOptions as Options, Status};
 
 use crate::convert::{connection_information, encode_transport_address, send_buffers, transport_address, AlignedCopy};
+use crate::dispatch::{running_vc, CAddressHandler};
 use crate::engine;
 use crate::ffi_boundary;
-use crate::handlers::{running_vc, CAddressHandler};
 use crate::handles::{self, check_unbuilt, lookup, Object};
 use crate::types::{
     NTSTATUS, PMDL, PRXCE_ADDRESS, PRXCE_ADDRESS_EVENT_HANDLER, PRXCE_CONNECTION_INFORMATION, PRXCE_TRANSPORT,
@@ -45,8 +45,8 @@ unsafe fn build_address(
     let transport = unsafe { lookup(transport) }?;
     let local = unsafe { transport_address(local.cast(), None) }?;
     let vector = unsafe { handler_vector(handler) }?;
-    let adapter = Arc::new(CAddressHandler::new(vector, context));
-    let address = engine::enter(|| transport.handle.build_address(local.clone(), adapter))??;
+    let handler = Arc::new(CAddressHandler::new(vector, context));
+    let address = engine::enter(|| transport.handle.build_address(local.clone(), handler))??;
     let mut vector = Box::new(vector);
     let mut local = AlignedCopy::of(&encode_transport_address(&address.bound_address()));
     let (vector_at, local_at) = (&mut *vector as *mut _, local.as_mut_ptr().cast());

@@ -13,9 +13,9 @@ use rxce::{
 
 use crate::address::handler_vector;
 use crate::convert::{connection_information, stored_connection_information, unicode_string};
+use crate::dispatch::{as_callback, mark_registered, running_vc, vc_at, CConnectionHandler, VcAt};
 use crate::engine;
 use crate::ffi_boundary;
-use crate::handlers::{as_callback, mark_registered, running_vc, vc_at, CConnectionHandler, VcAt};
 use crate::handles::{self, claim_unbuilt, lookup, Claim, Object};
 use crate::panic::callback_boundary;
 use crate::types::{
@@ -337,10 +337,10 @@ unsafe fn build_connection(
     let vector = unsafe { handler_vector(handler) }?;
     let on = vec![(address.handle.id(), address.key, address_p as usize)];
     let objects = ConnectionObjects::pending(vector, context, connection_p, vc_p, on);
-    let adapter = Arc::new(CConnectionHandler::new(vector, context, objects.clone()));
+    let handler = Arc::new(CConnectionHandler::new(vector, context, objects.clone()));
     let build = address
         .handle
-        .build_connection_with_data(information, adapter, VcAt::new(vc_p));
+        .build_connection_with_data(information, handler, VcAt::new(vc_p));
     let (connection, vc) = engine::block_on(build)??;
     if let Err(status) = objects.settle(&connection, std::slice::from_ref(&vc)) {
         let _ = engine::block_on(connection.tear_down());
@@ -417,7 +417,7 @@ impl Drop for Completion {
 async fn run_multi_build(
     addresses: Vec<(ULONG, Address)>,
     information: rxce::ConnectionInformation,
-    adapter: Arc<CConnectionHandler>,
+    handler: Arc<CConnectionHandler>,
     objects: Arc<ConnectionObjects>,
     options: MultiConnectOptions,
     mut completion: Completion,
@@ -427,7 +427,7 @@ async fn run_multi_build(
     let build = build_connection_over_multiple_transports(
         &engine_addresses,
         std::slice::from_ref(&information),
-        adapter,
+        handler,
         &options,
     );
     let outcome = tokio::select! {
@@ -512,7 +512,7 @@ unsafe fn build_connection_over_multiple_transports_c(
         return Err(Status::INVALID_HANDLE.with_message("no local address of the array is built"));
     }
     let objects = ConnectionObjects::pending(vector, context, targets.pConnection, targets.pVc, on);
-    let adapter = Arc::new(CConnectionHandler::new(vector, context, objects.clone()));
+    let handler = Arc::new(CConnectionHandler::new(vector, context, objects.clone()));
     let options = MultiConnectOptions {
         policy,
         server_name: server,
@@ -525,7 +525,7 @@ unsafe fn build_connection_over_multiple_transports_c(
         claims: Some(claims),
         done: false,
     };
-    engine::spawn_build(move |stop| run_multi_build(local, information, adapter, objects, options, completion, stop))?;
+    engine::spawn_build(move |stop| run_multi_build(local, information, handler, objects, options, completion, stop))?;
     Ok(Status::PENDING)
 }
 

@@ -15,8 +15,8 @@ use tokio::runtime::{Handle, Runtime};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::dispatch;
 use crate::ffi_boundary;
-use crate::handlers;
 use crate::handles;
 use crate::types::NTSTATUS;
 
@@ -219,7 +219,7 @@ where
 /// True on a thread that must not wait for the engine's threads: inside a
 /// callback, or on a thread that runs a tokio runtime.
 fn on_engine_thread() -> bool {
-    handlers::in_callback() || Handle::try_current().is_ok()
+    dispatch::in_callback() || Handle::try_current().is_ok()
 }
 
 /// Takes the running engine out (to stop it); threads' cached runtime

@@ -22,7 +22,7 @@
 //! them (the `convert` module), finds the engine objects behind the
 //! caller's structures (the `handles` module), calls the engine and turns
 //! the outcome into an NTSTATUS; the dispatch vectors become the engine's
-//! handler traits (the `handlers` module). No Rust panic crosses into C.
+//! handler traits (the `dispatch` module). No Rust panic crosses into C.
 //!
 //! The engine is process-wide: it starts with the first RxCeBuildTransport
 //! and stops when the last transport is torn down, or at `RxCeShutdown` (an
@@ -35,8 +35,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod convert;
+mod dispatch;
 mod engine;
-mod handlers;
 mod handles;
 mod helpers;
 mod last_error;

@@ -3,7 +3,7 @@
 //! Every exported routine runs its body inside [`ffi_boundary!`], which
 //! catches a panic and returns STATUS_INTERNAL_ERROR instead, and records
 //! every failure's message for RxCeGetLastErrorMessage; the callback
-//! adapters use [`callback_boundary!`] so a panic inside rxce-ffi never
+//! handlers use [`callback_boundary!`] so a panic inside rxce-ffi never
 //! unwinds into the engine's tasks either.
 
 /// Runs `$body` (a block evaluating to `Result<Status, Status>`: the
@@ -31,7 +31,7 @@ macro_rules! ffi_boundary {
     }};
 }
 
-/// Runs `$body` inside a callback adapter; a panic gives `$fallback`.
+/// Runs `$body` inside a C callback handler; a panic gives `$fallback`.
 macro_rules! callback_boundary {
     ($fallback:expr, $body:block) => {{
         match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| $body)) {

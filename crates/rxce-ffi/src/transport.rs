@@ -4,9 +4,9 @@
 use rxce::Status;
 
 use crate::convert::{adapter_status, provider_info, unicode_string};
+use crate::dispatch::running_vc;
 use crate::engine;
 use crate::ffi_boundary;
-use crate::handlers::running_vc;
 use crate::handles::{self, check_unbuilt, lookup, never_built, Object};
 use crate::types::{
     _ADAPTER_STATUS, ADAPTER_STATUS, NTSTATUS, PRXCE_TRANSPORT, PRXCE_TRANSPORT_INFORMATION, PUNICODE_STRING,

@@ -5,9 +5,9 @@ use rxce::tdi::InformationClass;
 use rxce::{SendOptions as Options, Status};
 
 use crate::convert::{information_image, send_buffers};
+use crate::dispatch::{publish_state, running_vc, VcAt};
 use crate::engine;
 use crate::ffi_boundary;
-use crate::handlers::{publish_state, running_vc, VcAt};
 use crate::handles::{self, claim_unbuilt, lookup};
 use crate::types::{
     RxCeConnectionEndpointInformation, RxCeConnectionInformation, RxCeRemoteAddressInformation,

@@ -1,4 +1,4 @@
-//! The C dispatch vectors as the engine's handler traits: each adapter
+//! The C dispatch vectors as the engine's handler traits: each handler
 //! calls the C member with the caller's event context, or does what the
 //! trait's default does when the member is NULL.
 //!
@@ -6,7 +6,7 @@
 //! of an all-successful multi-transport build, one rxce allocated): the
 //! connection's [`ConnectionObjects`] find it, registering the VC first if
 //! its indication comes before its build has returned — so no callback
-//! waits and none sees an unbuilt VC. The adapters also note, per thread,
+//! waits and none sees an unbuilt VC. The handlers also note, per thread,
 //! which VC's callback is running, so a routine called from inside a
 //! callback can avoid waiting for that callback.
 
