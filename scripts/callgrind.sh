@@ -16,7 +16,7 @@ bulk=${1:-2000}
 small=${2:-20000}
 connections=${3:-1000}
 target=${CARGO_TARGET_DIR:-target}
-cargo build --release -p rxce-cli --bin rxce-callgrind >&2
+cargo build --release -p rxce-bench --bin rxce-callgrind >&2
 bin="$target/release/rxce-callgrind"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -2,7 +2,7 @@
 # Install what rxce's test suite needs, if it is missing (Debian/Ubuntu).
 #
 #   samba     smbd and nmbd, started privately by crates/rxce-testsupport
-#   smbclient the smb-read benchmark's comparison (rxce bench --scenario smb-read)
+#   smbclient the smb-read benchmark's comparison (rxce-bench --scenario smb-read)
 #   valgrind  memory checks
 #   gcc       C test helpers
 #   iproute2  `ip`: loopback alias for nmbd, network namespaces

@@ -1,4 +1,4 @@
-//! Endpoint URLs of the command line (`rxce_cli::endpoint::Endpoint::parse`,
+//! Endpoint URLs (`rxce_endpoint::Endpoint::parse`,
 //! `Host::parse`, the NetBIOS name parameters).
 //!
 //! Properties, on every input that is UTF-8:
@@ -13,7 +13,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rxce_cli::endpoint::{parse_called_name, parse_calling_name, Endpoint, Host, Kind};
+use rxce_endpoint::{parse_called_name, parse_calling_name, Endpoint, Host, Kind};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -103,26 +103,6 @@ enum Command {
     /// on stderr when the build fails or a VC ends abortively, 2 for bad
     /// arguments.
     Connect(ConnectArgs),
-    /// Measure the engine side by side with raw tokio sockets (and the
-    /// smb-transport crate) in one process, as ratios.
-    ///
-    /// Scenarios: throughput (one-way bulk, vs raw tokio and a blocking
-    /// std-socket copy), rpc (64-byte round trips: p50, p99, rate), connect
-    /// (connections per second and latency), race (first-successful over a
-    /// black hole and a live peer), scale (--connections idle VCs, the peer in
-    /// a child process: memory per VC, build time) and smb-transport (framed
-    /// bulk vs the smb-transport crate). Each runs on a current-thread and a
-    /// multi-thread(2) runtime, rxce and baselines interleaved round by round
-    /// after a warm-up. A ratio above 1.0 means rxce did better.
-    ///
-    /// With --json, stdout gets exactly one JSON object: {"command", "machine":
-    /// {...}, "scenarios": [{"name", "metric", "transport", "flavour", "unit",
-    /// "rxce", "baseline": {"name", "value"}, "ratio", "rounds", "spread"}],
-    /// "targets": [{"scenario", "flavour", "target", "measured", "holds"}]}.
-    ///
-    /// Exit status: 0 when every scenario ran (whether or not targets hold), 1
-    /// when one failed, 2 for bad arguments.
-    Bench(rxce_cli::bench::BenchArgs),
     /// Run a seeded random mix of the whole API against real peers for a
     /// while, checking the engine's promises as it goes.
     ///
@@ -310,22 +290,6 @@ fn parse_server(text: &str) -> Result<Host, String> {
     Host::parse(text).map_err(|problem| format!("bad server {text:?}: {problem}"))
 }
 
-fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-}
-
 /// Exits with clap's usage error (code 2) for `subcommand`.
 fn usage_error(subcommand: &str, message: String) -> ! {
     let mut cli = Cli::command();
@@ -361,17 +325,12 @@ fn runtime() -> Result<tokio::runtime::Runtime, Status> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
-    let command = match cli.command {
-        Command::Bench(args) => return bench(&args),
-        command => command,
-    };
+    rxce_cli::init_logging(cli.verbose);
     let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(status) => return fail("", &status),
     };
-    match command {
-        Command::Bench(_) => unreachable!("handled before the runtime starts"),
+    match cli.command {
         Command::Demo => demo(&runtime),
         Command::Serve(args) => serve(&runtime, args),
         Command::Probe(args) => probe(&runtime, args),
@@ -416,20 +375,6 @@ fn soak(runtime: &tokio::runtime::Runtime, args: &SoakArgs) -> ExitCode {
             summary.replay()
         );
         ExitCode::from(1)
-    }
-}
-
-/// `rxce bench`: builds its own runtimes, one per flavour.
-fn bench(args: &rxce_cli::bench::BenchArgs) -> ExitCode {
-    let command = std::env::args().collect::<Vec<_>>().join(" ");
-    match rxce_cli::bench::main(args, &command) {
-        Ok(text) => {
-            if !text.is_empty() {
-                print(&text);
-            }
-            ExitCode::SUCCESS
-        }
-        Err(status) => fail("bench", &status),
     }
 }
 

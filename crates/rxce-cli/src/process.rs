@@ -3,12 +3,12 @@
 //! Linux only: elsewhere both read as 0 (unknown).
 
 /// The text of a `/proc` file (empty when it cannot be read).
-pub(crate) fn read(path: &str) -> String {
+pub fn read(path: &str) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
 /// The value of `key:` in a `/proc` file of `key: value` lines.
-pub(crate) fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+pub fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     text.lines()
         .find_map(|line| line.strip_prefix(key)?.trim_start().strip_prefix(':'))
         .map(str::trim)

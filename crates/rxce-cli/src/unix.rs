@@ -8,11 +8,11 @@
 //! and [`Connection`] are empty types there and [`listen`] and [`connect`]
 //! refuse with STATUS_NOT_SUPPORTED, as the engine's `unix` transport does.
 
-pub(crate) use os::{accept, connect, endpoint, listen, split, Connection, Listener};
+pub use os::{accept, connect, endpoint, listen, split, Connection, Listener};
 
 /// Whether abstract names exist here (the bench and the soak name their own
 /// `unix` peers with them).
-pub(crate) const ABSTRACT_NAMES: bool = cfg!(any(target_os = "linux", target_os = "android"));
+pub const ABSTRACT_NAMES: bool = cfg!(any(target_os = "linux", target_os = "android"));
 
 /// Refuses an abstract name where the OS has none.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -32,9 +32,9 @@ mod os {
     use crate::endpoint::UnixName;
 
     /// A listening Unix-domain socket.
-    pub(crate) type Listener = tokio::net::UnixListener;
+    pub type Listener = tokio::net::UnixListener;
     /// A connected Unix-domain socket.
-    pub(crate) type Connection = tokio::net::UnixStream;
+    pub type Connection = tokio::net::UnixStream;
 
     /// The std socket address of a path or an abstract name.
     fn address(name: &UnixName) -> Result<std::os::unix::net::SocketAddr, Status> {
@@ -55,7 +55,7 @@ mod os {
     }
 
     /// A listener on a path or an abstract name.
-    pub(crate) fn listen(name: &UnixName) -> Result<Listener, Status> {
+    pub fn listen(name: &UnixName) -> Result<Listener, Status> {
         let failed = |e: io::Error| Status::from_io(e, format!("listening on unix:{name}"));
         let listener = std::os::unix::net::UnixListener::bind_addr(&address(name)?).map_err(failed)?;
         listener.set_nonblocking(true).map_err(failed)?;
@@ -63,12 +63,12 @@ mod os {
     }
 
     /// The next connection `listener` accepts.
-    pub(crate) async fn accept(listener: &Listener) -> io::Result<Connection> {
+    pub async fn accept(listener: &Listener) -> io::Result<Connection> {
         Ok(listener.accept().await?.0)
     }
 
     /// A connection to a path or an abstract name.
-    pub(crate) async fn connect(name: &UnixName) -> Result<Connection, Status> {
+    pub async fn connect(name: &UnixName) -> Result<Connection, Status> {
         let failed = |e: io::Error| Status::from_io(e, format!("connecting to unix:{name}"));
         let stream = std::os::unix::net::UnixStream::connect_addr(&address(name)?).map_err(failed)?;
         stream.set_nonblocking(true).map_err(failed)?;
@@ -76,13 +76,13 @@ mod os {
     }
 
     /// The connection's read and write halves, borrowed.
-    pub(crate) fn split(connection: &mut Connection) -> (impl AsyncRead + Unpin + '_, impl AsyncWrite + Unpin + '_) {
+    pub fn split(connection: &mut Connection) -> (impl AsyncRead + Unpin + '_, impl AsyncWrite + Unpin + '_) {
         connection.split()
     }
 
     /// The connection as an engine stream (an accepted one: its peer has
     /// no name).
-    pub(crate) fn endpoint(connection: Connection) -> Arc<dyn Stream> {
+    pub fn endpoint(connection: Connection) -> Arc<dyn Stream> {
         Arc::new(UnixEndpoint::new(
             connection,
             TransportAddress::new(TaAddress::Unix(Vec::new())),
@@ -104,9 +104,9 @@ mod os {
     use crate::endpoint::UnixName;
 
     /// No Unix-domain listener here: a value cannot exist.
-    pub(crate) enum Listener {}
+    pub enum Listener {}
     /// No Unix-domain connection here: a value cannot exist.
-    pub(crate) enum Connection {}
+    pub enum Connection {}
 
     fn not_offered(name: &UnixName) -> Status {
         match name {
@@ -118,27 +118,27 @@ mod os {
     }
 
     /// Refused: see the module docs.
-    pub(crate) fn listen(name: &UnixName) -> Result<Listener, Status> {
+    pub fn listen(name: &UnixName) -> Result<Listener, Status> {
         Err(not_offered(name))
     }
 
     /// Never called: there is no listener.
-    pub(crate) async fn accept(listener: &Listener) -> io::Result<Connection> {
+    pub async fn accept(listener: &Listener) -> io::Result<Connection> {
         match *listener {}
     }
 
     /// Refused: see the module docs.
-    pub(crate) async fn connect(name: &UnixName) -> Result<Connection, Status> {
+    pub async fn connect(name: &UnixName) -> Result<Connection, Status> {
         Err(not_offered(name))
     }
 
     /// Never called: there is no connection.
-    pub(crate) fn split(connection: &mut Connection) -> (tokio::io::Empty, tokio::io::Sink) {
+    pub fn split(connection: &mut Connection) -> (tokio::io::Empty, tokio::io::Sink) {
         match *connection {}
     }
 
     /// Never called: there is no connection.
-    pub(crate) fn endpoint(connection: Connection) -> Arc<dyn Stream> {
+    pub fn endpoint(connection: Connection) -> Arc<dyn Stream> {
         match connection {}
     }
 

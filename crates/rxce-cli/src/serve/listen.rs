@@ -97,7 +97,7 @@ pub(crate) async fn accept_loop<L, S, F>(
 }
 
 /// The socket address of a host (a name resolves to its first address).
-pub(crate) async fn resolve(host: &Host, port: u16) -> Result<SocketAddr, Status> {
+pub async fn resolve(host: &Host, port: u16) -> Result<SocketAddr, Status> {
     match host {
         Host::Ip(ip) => Ok(SocketAddr::new(*ip, port)),
         Host::Name(name) => tokio::net::lookup_host((name.as_str(), port))

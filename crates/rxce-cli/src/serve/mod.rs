@@ -56,10 +56,10 @@ pub use framed::SOURCE_MESSAGE_SIZE;
 pub use report::{run, Report, Row};
 pub use stats::{Counters, Snapshot};
 
-/// For the bench: the stream peers' code and host resolution.
-pub(crate) use listen::resolve as resolve_host;
-pub(crate) use stream::pattern as pattern_bytes;
-pub(crate) use stream::serve as serve_stream;
+// For the bench (`rxce-bench`): the stream peers' code and host resolution.
+pub use listen::resolve as resolve_host;
+pub use stream::pattern as pattern_bytes;
+pub use stream::serve as serve_stream;
 
 /// What a peer does with a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]

@@ -18,7 +18,7 @@ const SOURCE_WRITE: usize = CYCLE * (CHUNK / CYCLE);
 
 /// Serves one connection in `mode` until the client's end (echo and sink
 /// then end ours) or, for source, until the client closes or stops reading.
-pub(crate) async fn serve<R, W>(mode: Mode, mut r: R, mut w: W, counters: &Counters) -> io::Result<()>
+pub async fn serve<R, W>(mode: Mode, mut r: R, mut w: W, counters: &Counters) -> io::Result<()>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -69,7 +69,7 @@ async fn pour<W: AsyncWrite + Unpin>(w: &mut W, data: &[u8], counters: &Counters
 }
 
 /// `len` bytes of a recognisable pattern (`0, 1, ..., 250, 0, 1, ...`).
-pub(crate) fn pattern(len: usize) -> Vec<u8> {
+pub fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i % CYCLE) as u8).collect()
 }
 

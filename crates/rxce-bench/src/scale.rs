@@ -1,5 +1,5 @@
 //! scale: N idle connections held open at once (9,000 by default), the
-//! peer in a child process (this program re-run as `rxce bench
+//! peer in a child process (this program re-run as `rxce-bench
 //! --scale-peer`: the open-file limit is 20,000 per process and a peer in
 //! this one would double the descriptors). The child accepts on a thread of
 //! its own with a deep backlog, so that neither side waits for the peer.
@@ -39,7 +39,7 @@ const IN_FLIGHT: usize = 64;
 const CHILD_BACKLOG: i32 = 4096;
 
 /// The scale peer's child process (this program re-run as
-/// `bench --scale-peer`), killed when dropped.
+/// `--scale-peer`), killed when dropped.
 pub struct ChildPeer {
     child: Child,
     stdin: std::process::ChildStdin,
@@ -48,11 +48,11 @@ pub struct ChildPeer {
 }
 
 impl ChildPeer {
-    /// Starts `program bench --scale-peer` and reads the URL it prints.
+    /// Starts `program --scale-peer` and reads the URL it prints.
     pub fn start(program: &PathBuf) -> Result<ChildPeer, Status> {
         let failed = |e: std::io::Error| Status::from_io(e, format!("starting the peer {}", program.display()));
         let mut child = Command::new(program)
-            .args(["bench", "--scale-peer"])
+            .arg("--scale-peer")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -96,7 +96,7 @@ impl Drop for ChildPeer {
     }
 }
 
-/// The child's side (`rxce bench --scale-peer`): listens on a loopback
+/// The child's side (`rxce-bench --scale-peer`): listens on a loopback
 /// port with a deep backlog, prints `listening tcp://127.0.0.1:PORT`,
 /// accepts on a thread of its own and holds every connection (idle, as the
 /// bench's are) until a `close` line on stdin; exits when stdin ends.
@@ -237,7 +237,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>) -> Result<Vec<Row>, Status> {
     let n = ctx.options.connections;
     let program = match &ctx.options.peer_program {
         Some(p) => p.clone(),
-        None => std::env::current_exe().map_err(|e| Status::from_io(e, "finding the rxce binary"))?,
+        None => std::env::current_exe().map_err(|e| Status::from_io(e, "finding the rxce-bench binary"))?,
     };
     let mut contest = Hold {
         ctx_engine: ctx.engine.clone(),

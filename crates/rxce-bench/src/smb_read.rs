@@ -31,7 +31,7 @@ use rxce_testsupport::samba::SambaServer;
 use super::harness::{compare, interleave, Better, Comparison, Contest, Figures, Plan};
 use super::report::Row;
 use super::Ctx;
-use crate::smb::{Logon, ReadBuffers, ReadOptions, ReadSink, Session, SessionOptions, SmbUrl};
+use rxce_cli::smb::{Logon, ReadBuffers, ReadOptions, ReadSink, Session, SessionOptions, SmbUrl};
 
 /// The file's size.
 const FILE_SIZE: usize = 256 << 20;

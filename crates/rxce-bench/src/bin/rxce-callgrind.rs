@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use rxce::{ConnectionEventHandler, Engine, EngineConfig, Indication, ReceiveAnswer, SendOptions, Vc};
-use rxce_cli::bench::link::{Accepted, Client, Counting};
+use rxce_bench::link::{Accepted, Client, Counting};
 use rxce_cli::endpoint::{Endpoint, Kind, Target};
 
 /// Counts bytes (through [`Counting`]) and indications.

@@ -1,4 +1,4 @@
-//! `rxce bench`: the engine side by side with raw tokio sockets (and with
+//! `rxce-bench`: the engine side by side with raw tokio sockets (and with
 //! the `smb-transport` crate), in one process, as ratios.
 //!
 //! Every scenario runs once per runtime flavour (current-thread and
@@ -9,6 +9,8 @@
 //! the median and spread of the per-round ratios, where a ratio above 1.0
 //! means rxce did better. `BENCHMARKS.md` at the repository root says what
 //! each scenario measures and keeps the latest figures.
+
+#![warn(missing_docs)]
 
 mod connect;
 pub mod harness;
@@ -30,8 +32,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use rxce::{Engine, EngineConfig, Status};
+// The command line's parts the scenarios drive: its endpoint URLs, its
+// peers (those of `rxce serve`), its tables, its Unix-domain sockets and
+// what it reads of /proc.
+use rxce_cli::{endpoint, process, serve, table, unix};
 
-use crate::endpoint::{Endpoint, Kind};
+use endpoint::{Endpoint, Kind};
 use harness::Flavour;
 use progress::Progress;
 use report::{Facts, Row, Target};
@@ -124,7 +130,7 @@ pub enum FlavourChoice {
     MultiThread,
 }
 
-/// The arguments of `rxce bench`.
+/// The arguments of `rxce-bench`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
     /// The scenario to run.
@@ -191,7 +197,7 @@ pub struct Options {
     pub size: usize,
     /// The runtime flavours.
     pub flavours: Vec<Flavour>,
-    /// The program started as the scale scenario's peer (`PROGRAM bench
+    /// The program started as the scale scenario's peer (`PROGRAM
     /// --scale-peer`); this executable when `None`.
     pub peer_program: Option<PathBuf>,
 }
@@ -371,7 +377,7 @@ async fn scenario_task(
     })
 }
 
-/// Runs `rxce bench` with its arguments: prints the tables (or the JSON)
+/// Runs `rxce-bench` with its arguments: prints the tables (or the JSON)
 /// on stdout and writes the plot. `command` is the command line as typed,
 /// kept in the JSON.
 pub fn main(args: &BenchArgs, command: &str) -> Result<String, Status> {

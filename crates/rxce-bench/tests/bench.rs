@@ -1,9 +1,7 @@
-//! `rxce bench` completes and prints well-formed JSON. Run once, short
+//! `rxce-bench` completes and prints well-formed JSON. Run once, short
 //! (`--duration 1`) and small (`--connections 200` instead of 9,000 idle
 //! connections for scale). Benchmarks are never timed tests: nothing here
 //! looks at a figure beyond it being a finite number.
-
-mod common;
 
 use std::collections::BTreeSet;
 
@@ -22,9 +20,8 @@ fn finite(value: &Value, what: &str) -> f64 {
 #[test]
 fn bench_all_completes_with_well_formed_json() {
     let plot = tempfile::NamedTempFile::with_suffix(".svg").unwrap();
-    let output = common::rxce()
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rxce-bench"))
         .args([
-            "bench",
             "--scenario",
             "all",
             "--duration",
@@ -36,12 +33,12 @@ fn bench_all_completes_with_well_formed_json() {
         ])
         .arg(plot.path())
         .output()
-        .expect("rxce bench runs");
+        .expect("rxce-bench runs");
     let stdout = String::from_utf8(output.stdout).unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "rxce bench failed ({}): {stderr}",
+        "rxce-bench failed ({}): {stderr}",
         output.status
     );
 
@@ -99,9 +96,8 @@ fn bench_smb_read_compares_rxce_with_smbclient() {
         rxce_testsupport::samba::find_program("smbclient").is_some(),
         "smbclient is missing: run scripts/install-test-deps.sh"
     );
-    let output = common::rxce()
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rxce-bench"))
         .args([
-            "bench",
             "--scenario",
             "smb-read",
             "--duration",
@@ -111,11 +107,11 @@ fn bench_smb_read_compares_rxce_with_smbclient() {
             "--json",
         ])
         .output()
-        .expect("rxce bench runs");
+        .expect("rxce-bench runs");
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(
         output.status.success(),
-        "rxce bench failed ({}): {}",
+        "rxce-bench failed ({}): {}",
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );

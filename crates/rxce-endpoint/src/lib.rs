@@ -1,5 +1,8 @@
-//! Endpoint URLs: how the command line names a place to connect to or to
-//! listen on.
+//! # rxce-endpoint — endpoint URLs
+//!
+//! How the `rxce` command line (and any program that wants the same forms)
+//! names a place to connect to or to listen on, with one URL per transport
+//! of the engine:
 //!
 //! | form | transport | notes |
 //! |---|---|---|
@@ -16,8 +19,7 @@
 //! address to build an address with, and the address a peer listens on.
 //!
 //! ```
-//! use rxce_cli::endpoint::Endpoint;
-//! use rxce::TaAddress;
+//! use rxce_endpoint::Endpoint;
 //!
 //! let e: Endpoint = "netbt://fileserver.example?calling=MYPC".parse().unwrap();
 //! assert_eq!(e.transport_name(), "netbt");
@@ -30,13 +32,16 @@
 //! assert_eq!(err.to_string(), r#"bad endpoint "tcp://host": missing port"#);
 //! ```
 
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rxce::wire::NetbiosName;
-use rxce::{ConnectionInformation, TaAddress, TransportAddress};
+use rxce_proto::tdi::{ConnectionInformation, TaAddress, TransportAddress};
+use rxce_wire::NetbiosName;
 
 mod parse;
 #[cfg(test)]
@@ -74,7 +79,7 @@ impl Kind {
         Kind::Memory,
     ];
 
-    /// The engine's provider name for [`Engine::build_transport`](rxce::Engine::build_transport)
+    /// The engine's provider name for `rxce::Engine::build_transport`
     /// (also the URL scheme).
     pub const fn transport_name(self) -> &'static str {
         match self {
@@ -101,8 +106,8 @@ impl Kind {
     /// transports have one).
     pub const fn default_port(self) -> Option<u16> {
         match self {
-            Kind::TcpSmb => Some(rxce::wire::framing::DIRECT_TCP_PORT),
-            Kind::Netbt => Some(rxce::wire::nbss::NBSS_PORT),
+            Kind::TcpSmb => Some(rxce_wire::framing::DIRECT_TCP_PORT),
+            Kind::Netbt => Some(rxce_wire::nbss::NBSS_PORT),
             _ => None,
         }
     }
@@ -134,7 +139,7 @@ impl Host {
     /// with or without brackets) or a DNS name. The error names the problem.
     ///
     /// ```
-    /// use rxce_cli::endpoint::Host;
+    /// use rxce_endpoint::Host;
     /// assert_eq!(Host::parse("[::1]").unwrap(), Host::Ip("::1".parse().unwrap()));
     /// assert_eq!(Host::parse("::1").unwrap(), Host::Ip("::1".parse().unwrap()));
     /// assert_eq!(Host::parse("Files.example").unwrap(), Host::Name("Files.example".into()));
@@ -158,7 +163,7 @@ impl Host {
     /// `*SMBSERVER` for an IP address (or a label that is no NetBIOS name).
     ///
     /// ```
-    /// use rxce_cli::endpoint::Host;
+    /// use rxce_endpoint::Host;
     /// let name = Host::Name("files.example.com".into()).default_called_name();
     /// assert_eq!(name.to_string(), "FILES<20>");
     /// let ip = Host::Ip("10.0.0.1".parse().unwrap()).default_called_name();
@@ -169,8 +174,8 @@ impl Host {
             Host::Ip(_) => NetbiosName::SMBSERVER,
             Host::Name(name) => {
                 let label = name.split('.').next().unwrap_or_default();
-                let label: String = label.chars().take(rxce::wire::nbname::MAX_NAME_TEXT_LEN).collect();
-                NetbiosName::new(&label, rxce::wire::nbname::SUFFIX_SERVER).unwrap_or(NetbiosName::SMBSERVER)
+                let label: String = label.chars().take(rxce_wire::nbname::MAX_NAME_TEXT_LEN).collect();
+                NetbiosName::new(&label, rxce_wire::nbname::SUFFIX_SERVER).unwrap_or(NetbiosName::SMBSERVER)
             }
         }
     }
@@ -396,7 +401,7 @@ impl Endpoint {
     }
 
     /// The connection information for
-    /// [`Address::build_connection`](rxce::Address::build_connection).
+    /// `rxce::Address::build_connection`.
     pub fn remote(&self) -> ConnectionInformation {
         ConnectionInformation::to(self.remote_address())
     }
@@ -477,16 +482,16 @@ impl FromStr for Endpoint {
 }
 
 /// A called (server) name: `NAME` (suffix 0x20) or `NAME<XX>`.
-pub fn parse_called_name(text: &str) -> Result<NetbiosName, rxce::wire::WireError> {
+pub fn parse_called_name(text: &str) -> Result<NetbiosName, rxce_wire::WireError> {
     NetbiosName::parse(text)
 }
 
 /// A calling (client) name: `NAME` (suffix 0x00, a workstation) or
 /// `NAME<XX>`.
-pub fn parse_calling_name(text: &str) -> Result<NetbiosName, rxce::wire::WireError> {
+pub fn parse_calling_name(text: &str) -> Result<NetbiosName, rxce_wire::WireError> {
     if text.ends_with('>') {
         NetbiosName::parse(text)
     } else {
-        NetbiosName::new(text, rxce::wire::nbname::SUFFIX_WORKSTATION)
+        NetbiosName::new(text, rxce_wire::nbname::SUFFIX_WORKSTATION)
     }
 }
