@@ -146,8 +146,8 @@ pub struct BenchArgs {
     #[arg(long, value_name = "embedded|URL", default_value = "embedded")]
     pub peer: String,
     /// Seconds each scenario measures on each runtime flavour (after its
-    /// warm-up); decimals allowed.
-    #[arg(long, value_name = "SECS", default_value = "3", value_parser = parse_secs)]
+    /// warm-up); decimals allowed, or a duration with units (`500ms`).
+    #[arg(long, value_name = "SECS", default_value = "3", value_parser = rxce_cli::parse_nonzero_duration)]
     pub duration: Duration,
     /// Idle connections the scale scenario holds open at once.
     #[arg(long, value_name = "N", default_value_t = 9000, value_parser = clap::value_parser!(u64).range(1..19000))]
@@ -168,16 +168,6 @@ pub struct BenchArgs {
     /// Internal: run as the scale scenario's peer (a child process).
     #[arg(long, hide = true)]
     pub scale_peer: bool,
-}
-
-fn parse_secs(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text
-        .parse()
-        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
-    match Duration::try_from_secs_f64(secs) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        _ => Err(format!("{text:?} is not a usable number of seconds")),
-    }
 }
 
 /// What a bench run does.

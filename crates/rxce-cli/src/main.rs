@@ -142,9 +142,9 @@ enum Command {
 /// The arguments of `rxce soak`.
 #[derive(Debug, Args)]
 struct SoakArgs {
-    /// How long the mix runs, in seconds (decimals allowed); the tear-down
-    /// and final checks come after.
-    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_duration)]
+    /// How long the mix runs, in seconds (decimals allowed) or with units
+    /// (`10m`); the tear-down and final checks come after.
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = rxce_cli::parse_nonzero_duration)]
     duration: Duration,
     /// The seed of the mix (random when absent).
     #[arg(long)]
@@ -203,8 +203,9 @@ struct ServeArgs {
     /// What each peer does with a connection.
     #[arg(long, value_enum, default_value_t = Mode::Echo)]
     mode: Mode,
-    /// Stop after this many seconds (decimals allowed).
-    #[arg(long, value_name = "SECS", value_parser = parse_duration)]
+    /// Stop after this many seconds (decimals allowed), or a duration with
+    /// units (`500ms`, `2m`).
+    #[arg(long, value_name = "SECS", value_parser = rxce_cli::parse_nonzero_duration)]
     duration: Option<Duration>,
     /// A called NetBIOS name netbt endpoints accept (`NAME` or `NAME<XX>`,
     /// suffix 0x20 by default); repeat for several. Without any, every name
@@ -213,7 +214,7 @@ struct ServeArgs {
     accept_names: Vec<NetbiosName>,
     /// Send a NetBIOS keepalive on a netbt session after this many seconds
     /// without sending; 0 sends none.
-    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_interval)]
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = rxce_cli::parse_duration)]
     keepalive: Duration,
 }
 
@@ -252,25 +253,6 @@ fn parse_listen(text: &str) -> Result<Endpoint, String> {
         ));
     }
     Ok(endpoint)
-}
-
-fn parse_seconds(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text
-        .parse()
-        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("{text:?} is not a usable number of seconds"))
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let duration = parse_seconds(text)?;
-    if duration.is_zero() {
-        return Err("the duration must be longer than 0 seconds".into());
-    }
-    Ok(duration)
-}
-
-fn parse_interval(text: &str) -> Result<Duration, String> {
-    parse_seconds(text)
 }
 
 fn parse_accept_name(text: &str) -> Result<NetbiosName, String> {

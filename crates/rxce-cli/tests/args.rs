@@ -70,6 +70,14 @@ fn bad_flags_are_usage_errors() {
             "longer than 0 seconds",
         ),
         (
+            &["serve", "--listen", "tcp://127.0.0.1:0", "--duration", "0ms"],
+            "longer than 0 seconds",
+        ),
+        (
+            &["serve", "--listen", "tcp://127.0.0.1:0", "--keepalive", "5 parsecs"],
+            "\"5 parsecs\" is not a number of seconds nor a duration",
+        ),
+        (
             &[
                 "serve",
                 "--listen",
