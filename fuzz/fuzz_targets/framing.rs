@@ -12,12 +12,12 @@
 //! - `encode_message_header(len)` succeeds exactly up to the maximum and
 //!   decodes back to `len`;
 //! - reassembly: the byte stream after the input's parameters, cut into
-//!   chunks of sizes taken from the input and fed to an incremental
-//!   reassembly loop built on `decode_header` (as a receiver would), gives
-//!   the same messages, keepalives and final outcome (clean end, truncated,
-//!   over-long or bad header) as parsing the whole stream at once, and an
+//!   chunks of sizes taken from the input and fed through a `Deframer`
+//!   (with a message limit from the input, as a receiver would), gives the
+//!   same messages, keepalives and final outcome (clean end, truncated,
+//!   over-long or bad header) as the whole stream at once, and an
 //!   over-long or bad header is reported as soon as its 4 bytes are in,
-//!   before any byte of its body is buffered.
+//!   before any byte of its body is taken.
 //!
 //! The engine's own receive machine (`rxce::vc::indication`, crate-private)
 //! is fuzzed end to end by the `vc_receive` target.
@@ -25,7 +25,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use rxce_fuzz::Cursor;
-use rxce_wire::framing::{keepalive_frame, FrameHeader, Framing, HEADER_LEN};
+use rxce_wire::framing::{keepalive_frame, Deframer, FrameHeader, Framing, Piece, HEADER_LEN};
 use rxce_wire::WireError;
 
 const FRAMINGS: [Framing; 2] = [Framing::NetbiosSession, Framing::DirectTcp];
@@ -111,61 +111,53 @@ enum End {
     BadHeader(usize),
 }
 
-/// An incremental reassembly loop: bytes arrive in chunks, at most one
-/// message body is buffered at a time, and a header is judged as soon as
-/// its 4 bytes are in.
+/// A receiver: bytes arrive in chunks and are held until the deframer has
+/// used them; at most one message body is collected at a time.
 struct Reassembler {
-    framing: Framing,
-    limit: usize,
-    header: Vec<u8>,
-    /// The body being collected and the bytes it still needs.
-    body: Option<(Vec<u8>, usize)>,
+    deframer: Deframer,
+    held: Vec<u8>,
+    body: Option<Vec<u8>>,
+    /// Stream offset of the first held byte.
     offset: usize,
     events: Vec<Event>,
     failed: Option<End>,
 }
 
 impl Reassembler {
-    fn push(&mut self, mut chunk: &[u8]) {
-        while !chunk.is_empty() && self.failed.is_none() {
-            if let Some((body, left)) = &mut self.body {
-                let n = (*left).min(chunk.len());
-                body.extend_from_slice(&chunk[..n]);
-                *left -= n;
-                chunk = &chunk[n..];
-                self.offset += n;
-                if *left == 0 {
-                    let (body, _) = self.body.take().expect("present");
-                    self.events.push(Event::Message(body));
+    fn push(&mut self, chunk: &[u8]) {
+        if self.failed.is_some() {
+            return;
+        }
+        self.held.extend_from_slice(chunk);
+        loop {
+            let (piece, used) = match self.deframer.next(&self.held) {
+                Ok(Some(next)) => next,
+                Ok(None) => return,
+                Err(e) => {
+                    assert!(self.body.is_none(), "nothing of a refused frame is taken");
+                    let at = self.offset + HEADER_LEN;
+                    self.failed = Some(match e {
+                        WireError::TooLong { .. } => End::TooLong(at),
+                        _ => End::BadHeader(at),
+                    });
+                    return;
                 }
-                continue;
+            };
+            match piece {
+                Piece::Start(_) => self.body = Some(Vec::new()),
+                Piece::Payload(n) => self.body.as_mut().expect("started").extend_from_slice(&self.held[..n]),
+                Piece::End => self.events.push(Event::Message(self.body.take().expect("started"))),
+                Piece::Keepalive => self.events.push(Event::Keepalive),
             }
-            let n = (HEADER_LEN - self.header.len()).min(chunk.len());
-            self.header.extend_from_slice(&chunk[..n]);
-            chunk = &chunk[n..];
-            self.offset += n;
-            if self.header.len() < HEADER_LEN {
-                continue;
-            }
-            let header: [u8; 4] = self.header.as_slice().try_into().expect("4 bytes");
-            self.header.clear();
-            match self.framing.decode_header(header) {
-                Ok(FrameHeader::Message { len }) if len > self.limit => self.failed = Some(End::TooLong(self.offset)),
-                Ok(FrameHeader::Message { len: 0 }) => self.events.push(Event::Message(Vec::new())),
-                Ok(FrameHeader::Message { len }) => self.body = Some((Vec::new(), len)),
-                Ok(FrameHeader::Keepalive) => self.events.push(Event::Keepalive),
-                Ok(FrameHeader::Control { .. }) | Err(_) => self.failed = Some(End::BadHeader(self.offset)),
-            }
-            if self.failed.is_some() {
-                assert!(self.body.is_none(), "nothing of a refused frame is buffered");
-            }
+            self.held.drain(..used);
+            self.offset += used;
         }
     }
 
     fn finish(self) -> (Vec<Event>, End) {
         let end = match self.failed {
             Some(end) => end,
-            None if self.body.is_some() || !self.header.is_empty() => End::Truncated,
+            None if self.deframer.mid_message() || !self.held.is_empty() => End::Truncated,
             None => End::Clean,
         };
         (self.events, end)
@@ -174,9 +166,8 @@ impl Reassembler {
 
 fn reassemble(framing: Framing, limit: usize, stream: &[u8], chunks: &[usize]) -> (Vec<Event>, End) {
     let mut r = Reassembler {
-        framing,
-        limit,
-        header: Vec::new(),
+        deframer: Deframer::with_max_message(framing, limit),
+        held: Vec::new(),
         body: None,
         offset: 0,
         events: Vec::new(),

@@ -26,6 +26,16 @@ pub enum WireError {
     /// unexpected record, and so on.
     #[error("invalid packet: {0}")]
     InvalidPacket(&'static str),
+    /// A session service packet other than a message or a keepalive
+    /// (a session request or response, say) arrived inside an established
+    /// session, where it has no place.
+    #[error("session packet of type 0x{packet_type:02X} ({len} bytes) inside an established session")]
+    ControlPacket {
+        /// The session service packet type (byte 0 of its header).
+        packet_type: u8,
+        /// Length of its trailer.
+        len: usize,
+    },
     /// A length is larger than the format can carry.
     #[error("length {len} exceeds the maximum of {max}")]
     TooLong {
@@ -62,6 +72,14 @@ mod tests {
         );
         assert_eq!(WireError::InvalidName("bad").to_string(), "invalid NetBIOS name: bad");
         assert_eq!(WireError::InvalidPacket("bad").to_string(), "invalid packet: bad");
+        assert_eq!(
+            WireError::ControlPacket {
+                packet_type: 0x81,
+                len: 68
+            }
+            .to_string(),
+            "session packet of type 0x81 (68 bytes) inside an established session"
+        );
         assert_eq!(
             WireError::TooLong { len: 5, max: 4 }.to_string(),
             "length 5 exceeds the maximum of 4"

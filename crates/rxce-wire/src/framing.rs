@@ -21,6 +21,25 @@
 //! other than bit 0, as RFC 1002 does. Senders should therefore keep byte 1
 //! at 0 or 1 whenever the length allows, which
 //! [`Framing::encode_message_header`] does.
+//!
+//! A receiver cuts the byte stream into messages with a [`Deframer`]:
+//!
+//! ```
+//! use rxce_wire::framing::{Deframer, Framing, Piece};
+//!
+//! let mut deframer = Deframer::new(Framing::NetbiosSession);
+//! // A 3-byte message, a keepalive, and the start of a 5-byte message.
+//! let mut received: &[u8] = &[0, 0, 0, 3, b'a', b'b', b'c', 0x85, 0, 0, 0, 0, 0, 0, 5, b'x'];
+//! let mut pieces = Vec::new();
+//! while let Some((piece, used)) = deframer.next(received)? {
+//!     pieces.push(piece);
+//!     received = &received[used..];
+//! }
+//! use Piece::*;
+//! assert_eq!(pieces, [Start(3), Payload(3), End, Keepalive, Start(5), Payload(1)]);
+//! assert!(deframer.mid_message()); // 4 bytes of the body are still to come
+//! # Ok::<(), rxce_wire::WireError>(())
+//! ```
 
 use crate::error::WireError;
 use crate::nbss::{KEEPALIVE, SESSION_MESSAGE};
@@ -141,6 +160,121 @@ pub const fn keepalive_frame() -> [u8; HEADER_LEN] {
     [KEEPALIVE, 0, 0, 0]
 }
 
+/// One step through the received bytes of an established session (see
+/// [`Deframer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Piece {
+    /// A message of this many bytes starts: its header was read.
+    Start(usize),
+    /// The next this-many bytes are message body.
+    Payload(usize),
+    /// The message that started is complete (after its last payload; at
+    /// once for an empty message).
+    End,
+    /// A session keepalive: nothing to deliver.
+    Keepalive,
+}
+
+/// Where a [`Deframer`] is in the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Header,
+    Body { remaining: usize },
+    End,
+}
+
+/// Cuts the received byte stream of an established session into
+/// [`Piece`]s, without holding any of it: the caller keeps the bytes, shows
+/// the deframer what it has at the front, and drops what each piece used.
+/// A body comes out in as many [`Piece::Payload`]s as the bytes arrive in,
+/// so nothing has to hold a message whole.
+///
+/// Headers are judged as soon as their 4 bytes are in (before any byte of
+/// the body): a header the framing refuses is that [`WireError`]; a
+/// control packet is [`WireError::ControlPacket`]; a message longer than
+/// the limit ([`Deframer::with_max_message`]) is [`WireError::TooLong`].
+/// After an error the stream cannot be read further.
+#[derive(Debug, Clone)]
+pub struct Deframer {
+    framing: Framing,
+    max_message: usize,
+    place: Place,
+}
+
+impl Deframer {
+    /// A deframer at the start of a message header, taking messages up to
+    /// [`Framing::max_message_len`].
+    pub const fn new(framing: Framing) -> Deframer {
+        Deframer {
+            framing,
+            max_message: framing.max_message_len(),
+            place: Place::Header,
+        }
+    }
+
+    /// The same, refusing messages longer than `max_message` bytes.
+    pub const fn with_max_message(framing: Framing, max_message: usize) -> Deframer {
+        Deframer {
+            framing,
+            max_message,
+            place: Place::Header,
+        }
+    }
+
+    /// True between a message's [`Piece::Start`] and its [`Piece::End`]:
+    /// a stream that ends here ends inside a message.
+    pub const fn mid_message(&self) -> bool {
+        !matches!(self.place, Place::Header)
+    }
+
+    /// The next piece at the front of `received` and how many of its bytes
+    /// the piece uses (drop them before the next call); `None` when more
+    /// bytes are needed.
+    pub fn next(&mut self, received: &[u8]) -> Result<Option<(Piece, usize)>, WireError> {
+        match self.place {
+            Place::Header => {
+                let Some(&header) = received.first_chunk::<HEADER_LEN>() else {
+                    return Ok(None);
+                };
+                match self.framing.decode_header(header)? {
+                    FrameHeader::Message { len } if len > self.max_message => Err(WireError::TooLong {
+                        len,
+                        max: self.max_message,
+                    }),
+                    FrameHeader::Message { len } => {
+                        self.place = if len == 0 {
+                            Place::End
+                        } else {
+                            Place::Body { remaining: len }
+                        };
+                        Ok(Some((Piece::Start(len), HEADER_LEN)))
+                    }
+                    FrameHeader::Keepalive => Ok(Some((Piece::Keepalive, HEADER_LEN))),
+                    FrameHeader::Control { packet_type, len } => Err(WireError::ControlPacket { packet_type, len }),
+                }
+            }
+            Place::Body { remaining } => {
+                if received.is_empty() {
+                    return Ok(None);
+                }
+                let n = remaining.min(received.len());
+                self.place = if n == remaining {
+                    Place::End
+                } else {
+                    Place::Body {
+                        remaining: remaining - n,
+                    }
+                };
+                Ok(Some((Piece::Payload(n), n)))
+            }
+            Place::End => {
+                self.place = Place::Header;
+                Ok(Some((Piece::End, 0)))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,7 +367,126 @@ mod tests {
         }
     }
 
+    fn pieces(deframer: &mut Deframer, mut bytes: &[u8]) -> Result<Vec<Piece>, WireError> {
+        let mut out = Vec::new();
+        while let Some((piece, used)) = deframer.next(bytes)? {
+            out.push(piece);
+            bytes = &bytes[used..];
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn deframer_cuts_messages_and_skips_keepalives() {
+        let bytes = [0, 0, 0, 3, b'a', b'b', b'c', 0x85, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+        let mut d = Deframer::new(NB);
+        assert_eq!(
+            pieces(&mut d, &bytes).unwrap(),
+            [
+                Piece::Start(3),
+                Piece::Payload(3),
+                Piece::End,
+                Piece::Keepalive,
+                Piece::Start(0),
+                Piece::End,
+                Piece::Start(1)
+            ]
+        );
+        assert!(d.mid_message());
+    }
+
+    #[test]
+    fn deframer_refuses_control_packets_bad_headers_and_long_messages() {
+        assert_eq!(
+            pieces(&mut Deframer::new(NB), &[0x81, 0, 0, 0x44]),
+            Err(WireError::ControlPacket {
+                packet_type: 0x81,
+                len: 0x44
+            })
+        );
+        assert_eq!(
+            pieces(&mut Deframer::new(TCP), &[0x85, 0, 0, 0]),
+            Err(WireError::InvalidPacket(
+                "direct TCP frame header does not start with zero"
+            ))
+        );
+        // The limit is judged on the header, before any body byte.
+        let mut d = Deframer::with_max_message(TCP, 4);
+        assert_eq!(
+            pieces(&mut d, &[0, 0, 0, 4, 1, 2, 3, 4]),
+            Ok(vec![Piece::Start(4), Piece::Payload(4), Piece::End])
+        );
+        assert_eq!(d.next(&[0, 0, 0, 5]), Err(WireError::TooLong { len: 5, max: 4 }));
+    }
+
+    #[test]
+    fn deframer_takes_a_body_in_parts() {
+        let mut d = Deframer::new(TCP);
+        assert_eq!(d.next(&[0, 0]), Ok(None));
+        assert!(!d.mid_message());
+        assert_eq!(d.next(&[0, 0, 0, 5]), Ok(Some((Piece::Start(5), 4))));
+        assert!(d.mid_message());
+        assert_eq!(d.next(&[1, 2]), Ok(Some((Piece::Payload(2), 2))));
+        assert_eq!(d.next(&[]), Ok(None));
+        assert_eq!(d.next(&[3, 4, 5, 9]), Ok(Some((Piece::Payload(3), 3))));
+        assert_eq!(d.next(&[9]), Ok(Some((Piece::End, 0))));
+        assert!(!d.mid_message());
+    }
+
+    /// Messages (`None`: a keepalive) framed into one stream.
+    fn stream_of(framing: Framing, frames: &[Option<Vec<u8>>]) -> Vec<u8> {
+        let mut stream = Vec::new();
+        for frame in frames {
+            match frame {
+                Some(body) => {
+                    stream.extend_from_slice(&framing.encode_message_header(body.len()).unwrap());
+                    stream.extend_from_slice(body);
+                }
+                None => stream.extend_from_slice(&keepalive_frame()),
+            }
+        }
+        stream
+    }
+
     proptest! {
+        #[test]
+        fn deframing_any_cut_gives_back_the_frames(
+            frames in proptest::collection::vec(
+                proptest::option::weighted(0.8, proptest::collection::vec(any::<u8>(), 0..40)),
+                0..8,
+            ),
+            cuts in proptest::collection::vec(1usize..16, 1..8),
+            nb in any::<bool>(),
+        ) {
+            let framing = if nb { NB } else { TCP };
+            let frames: Vec<_> = frames.into_iter().filter(|f| f.is_some() || framing.has_keepalive()).collect();
+            let stream = stream_of(framing, &frames);
+            // Bytes arrive in chunks of the sizes in `cuts`; the receiver
+            // keeps what the deframer has not used yet.
+            let mut deframer = Deframer::new(framing);
+            let (mut held, mut at, mut got) = (Vec::new(), 0, Vec::new());
+            let mut body: Option<Vec<u8>> = None;
+            for &cut in cuts.iter().cycle() {
+                let end = (at + cut).min(stream.len());
+                held.extend_from_slice(&stream[at..end]);
+                at = end;
+                while let Some((piece, used)) = deframer.next(&held).unwrap() {
+                    match piece {
+                        Piece::Start(_) => body = Some(Vec::new()),
+                        Piece::Payload(n) => body.as_mut().unwrap().extend_from_slice(&held[..n]),
+                        Piece::End => got.push(body.take()),
+                        Piece::Keepalive => got.push(None),
+                    }
+                    held.drain(..used);
+                }
+                if at == stream.len() {
+                    break;
+                }
+            }
+            prop_assert!(held.is_empty() && !deframer.mid_message());
+            prop_assert_eq!(got, frames);
+        }
+
         #[test]
         fn message_headers_round_trip(len in 0usize..=0xff_ffff, nb in any::<bool>()) {
             let framing = if nb { NB } else { TCP };

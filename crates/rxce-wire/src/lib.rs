@@ -66,7 +66,7 @@ pub mod nbns;
 pub mod nbss;
 
 pub use error::WireError;
-pub use framing::{keepalive_frame, FrameHeader, Framing};
+pub use framing::{keepalive_frame, Deframer, FrameHeader, Framing};
 pub use nbname::{decode_name, encode_name, NetbiosName};
 pub use nbns::{
     encode_negative_response, encode_positive_response, parse_name_query_response, NameQuery, NameQueryResponse,

@@ -9,7 +9,7 @@ use std::io;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use rxce::wire::{keepalive_frame, FrameHeader, Framing};
+use rxce::wire::framing::{keepalive_frame, Deframer, Framing, Piece};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
@@ -20,96 +20,8 @@ use super::Mode;
 /// The payload size of each message source mode sends.
 pub const SOURCE_MESSAGE_SIZE: usize = 64 * 1024;
 
-/// Where the deframer is in the byte stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Header,
-    Body { remaining: usize },
-    End,
-}
-
-/// One step of the incoming byte stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Piece {
-    /// A message of this many bytes starts.
-    Start(usize),
-    /// The next this-many bytes of the buffer are message body.
-    Payload(usize),
-    /// The message is complete.
-    End,
-    /// A session keepalive (nothing to do).
-    Keepalive,
-}
-
-/// Cuts a received byte stream into frame pieces, without I/O.
-#[derive(Debug)]
-pub(crate) struct Deframer {
-    framing: Framing,
-    state: State,
-}
-
 fn protocol_error(what: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
-}
-
-impl Deframer {
-    pub(crate) fn new(framing: Framing) -> Deframer {
-        Deframer {
-            framing,
-            state: State::Header,
-        }
-    }
-
-    /// True between a message's header and its end.
-    pub(crate) fn mid_message(&self) -> bool {
-        self.state != State::Header
-    }
-
-    /// The next piece at the front of `buf` and how many bytes of it the
-    /// piece uses; `None` when more bytes are needed. A frame that breaks
-    /// the framing is an `InvalidData` error.
-    pub(crate) fn next(&mut self, buf: &[u8]) -> io::Result<Option<(Piece, usize)>> {
-        match self.state {
-            State::Header => {
-                let Some(header) = buf.first_chunk::<{ rxce::wire::framing::HEADER_LEN }>() else {
-                    return Ok(None);
-                };
-                match self.framing.decode_header(*header) {
-                    Ok(FrameHeader::Message { len }) => {
-                        self.state = if len == 0 {
-                            State::End
-                        } else {
-                            State::Body { remaining: len }
-                        };
-                        Ok(Some((Piece::Start(len), header.len())))
-                    }
-                    Ok(FrameHeader::Keepalive) => Ok(Some((Piece::Keepalive, header.len()))),
-                    Ok(FrameHeader::Control { packet_type, .. }) => Err(protocol_error(format!(
-                        "session packet of type 0x{packet_type:02X} inside an established session"
-                    ))),
-                    Err(e) => Err(protocol_error(format!("bad frame header {header:02X?}: {e}"))),
-                }
-            }
-            State::Body { remaining } => {
-                if buf.is_empty() {
-                    return Ok(None);
-                }
-                let n = remaining.min(buf.len());
-                self.state = if n == remaining {
-                    State::End
-                } else {
-                    State::Body {
-                        remaining: remaining - n,
-                    }
-                };
-                Ok(Some((Piece::Payload(n), n)))
-            }
-            State::End => {
-                self.state = State::Header;
-                Ok(Some((Piece::End, 0)))
-            }
-        }
-    }
 }
 
 /// Serves one framed connection in `mode`. `received` holds bytes already
@@ -162,7 +74,7 @@ where
     let mut deframer = Deframer::new(framing);
     let mut next_keepalive = keepalive.map(|d| Instant::now() + d);
     loop {
-        while let Some((piece, used)) = deframer.next(&buf)? {
+        while let Some((piece, used)) = deframer.next(&buf).map_err(|e| protocol_error(e.to_string()))? {
             let out = w.as_deref_mut().filter(|_| echo);
             match (piece, out) {
                 (Piece::Start(len), Some(out)) => {
@@ -248,56 +160,6 @@ async fn pour<W: AsyncWrite + Unpin>(w: &mut W, message: &[u8], counters: &Count
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pieces(framing: Framing, mut bytes: &[u8]) -> io::Result<Vec<Piece>> {
-        let mut d = Deframer::new(framing);
-        let mut out = Vec::new();
-        while let Some((piece, used)) = d.next(bytes)? {
-            out.push(piece);
-            bytes = &bytes[used..];
-        }
-        Ok(out)
-    }
-
-    #[test]
-    fn deframer_cuts_messages_and_skips_keepalives() {
-        let nb = Framing::NetbiosSession;
-        let bytes = [0, 0, 0, 3, b'a', b'b', b'c', 0x85, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
-        assert_eq!(
-            pieces(nb, &bytes).unwrap(),
-            [
-                Piece::Start(3),
-                Piece::Payload(3),
-                Piece::End,
-                Piece::Keepalive,
-                Piece::Start(0),
-                Piece::End,
-                Piece::Start(1)
-            ]
-        );
-    }
-
-    #[test]
-    fn deframer_rejects_control_packets_and_bad_headers() {
-        let err = pieces(Framing::NetbiosSession, &[0x81, 0, 0, 0x44]).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
-        assert!(err.to_string().contains("0x81"), "{err}");
-        let err = pieces(Framing::DirectTcp, &[0x85, 0, 0, 0]).unwrap_err();
-        assert!(err.to_string().contains("does not start with zero"), "{err}");
-    }
-
-    #[test]
-    fn deframer_takes_a_body_in_parts() {
-        let mut d = Deframer::new(Framing::DirectTcp);
-        assert_eq!(d.next(&[0, 0]).unwrap(), None);
-        assert_eq!(d.next(&[0, 0, 0, 5]).unwrap(), Some((Piece::Start(5), 4)));
-        assert!(d.mid_message());
-        assert_eq!(d.next(&[1, 2]).unwrap(), Some((Piece::Payload(2), 2)));
-        assert_eq!(d.next(&[]).unwrap(), None);
-        assert_eq!(d.next(&[3, 4, 5, 9]).unwrap(), Some((Piece::Payload(3), 3)));
-        assert_eq!(d.next(&[9]).unwrap(), Some((Piece::End, 0)));
-        assert!(!d.mid_message());
-    }
 
     #[tokio::test]
     async fn echo_preserves_messages() {
