@@ -7,7 +7,9 @@
 # counted (--toggle-collect). Counts repeat within a fraction of a percent;
 # compare them with the baseline in BENCHMARKS.md. Last, user-space
 # instructions per connection built and torn down (connect) against a raw
-# tokio connect and drop (connect-raw).
+# tokio connect and drop (connect-raw), and per multi-transport build over
+# a black hole and a live listener (race: the live one wins, the other
+# attempt is cancelled).
 #
 #   scripts/callgrind.sh [BULK_SENDS [SMALL_SENDS [CONNECTIONS]]]
 set -euo pipefail
@@ -38,7 +40,7 @@ for mode in tcp tcp-raw; do
     bytes=$(sed -E 's/.*bytes=([0-9]+).*/\1/' <<<"$line")
     awk -v ir="$ir" -v b="$bytes" -v l="$line" 'BEGIN { printf "%s  Ir=%d  Ir/byte=%.4f (user space only)\n", l, ir, ir / b }'
 done
-for mode in connect connect-raw; do
+for mode in connect connect-raw race; do
     read -r ir line < <(run "$mode" "$connections")
     awk -v ir="$ir" -v n="$connections" -v l="$line" 'BEGIN { printf "%s  Ir=%d  Ir/connection=%.0f (user space only)\n", l, ir, ir / n }'
 done

@@ -20,6 +20,13 @@
 //!   the connection's tear-down, against raw tokio's `TcpStream::connect`
 //!   with TCP_NODELAY and a drop: user-space instructions per connection.
 //!
+//! * `race N`: N multi-transport builds (first successful, no stagger)
+//!   over two `tcp` addresses, the first to a black-holed listener (its
+//!   connect never completes), the second to the loopback listener: the
+//!   live one wins, the black hole's attempt is cancelled and reaped, and
+//!   the connection is torn down: user-space instructions per build, to
+//!   set against `connect` (one plain build).
+//!
 //! Only the workload function is measured (`--toggle-collect`); setting up
 //! the engine and the VCs is not. See `scripts/callgrind.sh` and
 //! `BENCHMARKS.md` for the command and the baseline counts.
@@ -141,8 +148,74 @@ fn connects(runtime: &tokio::runtime::Runtime, client: Option<&Client>, to: Sock
     });
 }
 
-/// `connect` and `connect-raw`: a listener whose thread accepts and closes.
-fn connect_mode(runtime: &tokio::runtime::Runtime, mode: &str, count: u64) {
+/// The measured race loop (callgrind collects inside it only).
+#[inline(never)]
+fn rxce_callgrind_workload_races(runtime: &tokio::runtime::Runtime, race: &Race, count: u64) {
+    races(runtime, race, count);
+}
+
+/// What the race mode builds over: a black hole and a live listener.
+struct Race {
+    addresses: Vec<rxce::Address>,
+    remotes: Vec<rxce::ConnectionInformation>,
+    options: rxce::MultiConnectOptions,
+}
+
+/// `count` races one after another, each winner torn down.
+#[inline(never)]
+fn races(runtime: &tokio::runtime::Runtime, race: &Race, count: u64) {
+    runtime.block_on(async {
+        for _ in 0..count {
+            let built = rxce::build_connection_over_multiple_transports(
+                &race.addresses,
+                &race.remotes,
+                Arc::new(rxce::NoEvents),
+                &race.options,
+            )
+            .await
+            .expect("a winner");
+            assert_eq!(built.address_index, 1, "the live listener wins");
+            built.connection.tear_down().await.expect("a tear-down");
+        }
+    });
+}
+
+/// `race`: a black hole and a listener whose thread accepts and closes.
+fn race_mode(runtime: &tokio::runtime::Runtime, count: u64) {
+    let hole = rxce_testsupport::peers::BlackHole::new().expect("a black hole");
+    let to = accept_and_close();
+    let engine = runtime.block_on(async {
+        Engine::with_runtime(tokio::runtime::Handle::current(), EngineConfig::default()).expect("engine")
+    });
+    let mut addresses = Vec::new();
+    for _ in 0..2 {
+        let transport = engine.build_transport("tcp", 0).expect("tcp");
+        let address = transport
+            .build_address(rxce::TransportAddress::any_ipv4(), Arc::new(rxce::NoEvents))
+            .expect("address");
+        addresses.push(address);
+    }
+    let race = Race {
+        addresses,
+        remotes: vec![
+            rxce::ConnectionInformation::to(rxce::TransportAddress::ip(hole.addr())),
+            rxce::ConnectionInformation::to(rxce::TransportAddress::ip(to)),
+        ],
+        options: rxce::MultiConnectOptions {
+            transport_stagger: std::time::Duration::ZERO,
+            attempt_timeout: Some(std::time::Duration::from_secs(60)),
+            ..rxce::MultiConnectOptions::default()
+        },
+    };
+    // One unmeasured round first, as in steady state.
+    races(runtime, &race, 10);
+    rxce_callgrind_workload_races(runtime, &race, count);
+    println!("mode=race builds={count}");
+    runtime.block_on(engine.shutdown());
+}
+
+/// A loopback listener whose thread accepts and closes every connection.
+fn accept_and_close() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
     let to = listener.local_addr().expect("address");
     std::thread::spawn(move || {
@@ -150,6 +223,12 @@ fn connect_mode(runtime: &tokio::runtime::Runtime, mode: &str, count: u64) {
             drop(stream);
         }
     });
+    to
+}
+
+/// `connect` and `connect-raw`: a listener whose thread accepts and closes.
+fn connect_mode(runtime: &tokio::runtime::Runtime, mode: &str, count: u64) {
+    let to = accept_and_close();
     let engine = runtime.block_on(async {
         Engine::with_runtime(tokio::runtime::Handle::current(), EngineConfig::default()).expect("engine")
     });
@@ -182,9 +261,9 @@ fn main() {
         "bulk" => (64 * 1024, false, 2000),
         "small" => (64, true, 20_000),
         "tcp" | "tcp-raw" => (64 * 1024, false, 2000),
-        "connect" | "connect-raw" => (0, false, 1000),
+        "connect" | "connect-raw" | "race" => (0, false, 1000),
         other => {
-            eprintln!("usage: rxce-callgrind bulk|small|tcp|tcp-raw|connect|connect-raw [COUNT] (not {other:?})");
+            eprintln!("usage: rxce-callgrind bulk|small|tcp|tcp-raw|connect|connect-raw|race [COUNT] (not {other:?})");
             std::process::exit(2);
         }
     };
@@ -197,6 +276,10 @@ fn main() {
         .expect("a runtime");
     if mode.starts_with("connect") {
         connect_mode(&runtime, &mode, count);
+        return;
+    }
+    if mode == "race" {
+        race_mode(&runtime, count);
         return;
     }
     let receiver = Arc::new(Receiver::default());
