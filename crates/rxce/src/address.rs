@@ -113,14 +113,17 @@ impl AddressShared {
     /// One connect attempt from this address to `target`, on the engine's
     /// runtime: it fails with STATUS_CANCELLED when `cancel` fires (the
     /// connection or the address goes, or a cancel-connect-request names
-    /// `named`, the remote side as the client gave it).
+    /// `named`, the remote side as the client gave it). With `go`, it is
+    /// pending (and cancellable) at once but connects only when `go` fires
+    /// (a staggered attempt of a multi-transport build); a `go` dropped
+    /// unfired cancels it.
     pub(crate) async fn attempt(
         &self,
         target: Arc<ConnectionInformation>,
         named: &Arc<ConnectionInformation>,
         cancel: CancellationToken,
         timeout: std::time::Duration,
-        start_after: std::time::Duration,
+        go: Option<tokio::sync::oneshot::Receiver<()>>,
     ) -> Result<Connected, Status> {
         let id = crate::registry::next_id();
         self.lock_pending().push(PendingConnect {
@@ -143,10 +146,10 @@ impl AddressShared {
             };
             let cancelled = || Status::CANCELLED.with_message("the connect attempt was cancelled");
             // A staggered attempt is registered (cancellable) from the start.
-            if !start_after.is_zero() {
+            if let Some(go) = go {
                 tokio::select! {
                     _ = cancel.cancelled() => return Err(cancelled()),
-                    _ = tokio::time::sleep(start_after) => {}
+                    went = go => went.map_err(|_| cancelled())?,
                 }
             }
             tokio::select! {

@@ -107,7 +107,7 @@ impl ConnectionShared {
                 &self.information,
                 self.cancel.child_token(),
                 engine.config.connect_timeout,
-                std::time::Duration::ZERO,
+                None,
             )
             .await?;
         self.adopt(self.address.clone(), self.information.clone(), connected, charge, data)
@@ -215,7 +215,7 @@ impl ConnectionShared {
                 &information,
                 stop.child_token(),
                 engine.config.connect_timeout,
-                std::time::Duration::ZERO,
+                None,
             )
             .await?;
         self.adopt(address, information, connected, charge, lost.data().cloned())
