@@ -19,7 +19,7 @@ git archive HEAD | tar -x -C "$copy"
 sed -i 's/^version = 4$/version = 3/' "$copy/Cargo.lock"
 
 declare -A crates_of
-for manifest in crates/*/Cargo.toml; do
+for manifest in "$copy"/crates/*/Cargo.toml; do
     name=$(sed -n 's/^name = "\(.*\)"$/\1/p' "$manifest" | head -n 1)
     version=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' "$manifest" | head -n 1)
     crates_of[$version]+=" -p $name"
