@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks every crate with the Rust its manifest's rust-version names
-# (decision 42): the oldest Rust that checks it with the locked
+# (decision 43): the oldest Rust that checks it with the locked
 # dependencies.
 #
 #   scripts/msrv.sh
