@@ -12,14 +12,24 @@
 # attempt is cancelled).
 #
 #   scripts/callgrind.sh [BULK_SENDS [SMALL_SENDS [CONNECTIONS]]]
+#
+# RXCE_CALLGRIND_BIN=path runs a binary built before (a saved baseline)
+# instead of building this tree's; RXCE_CALLGRIND_MODES="connect race" runs
+# only those modes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bulk=${1:-2000}
 small=${2:-20000}
 connections=${3:-1000}
 target=${CARGO_TARGET_DIR:-target}
-cargo build --release -p rxce-bench --bin rxce-callgrind >&2
-bin="$target/release/rxce-callgrind"
+if [[ -n ${RXCE_CALLGRIND_BIN:-} ]]; then
+    bin=$RXCE_CALLGRIND_BIN
+else
+    cargo build --release -p rxce-bench --bin rxce-callgrind >&2
+    bin="$target/release/rxce-callgrind"
+fi
+modes=" ${RXCE_CALLGRIND_MODES:-bulk small tcp tcp-raw connect connect-raw race} "
+want() { [[ $modes == *" $1 "* ]]; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 run() { # mode count
@@ -29,18 +39,25 @@ run() { # mode count
     ir=$(awk '/^(summary|totals):/ {print $2; exit}' "$out/$1.out")
     echo "$ir $(cat "$out/$1.txt")"
 }
-read -r ir line < <(run bulk "$bulk")
-bytes=$(sed -E 's/.*bytes=([0-9]+).*/\1/' <<<"$line")
-awk -v ir="$ir" -v b="$bytes" -v l="$line" 'BEGIN { printf "bulk:  %s  Ir=%d  Ir/byte=%.3f\n", l, ir, ir / b }'
-read -r ir line < <(run small "$small")
-ind=$(sed -E 's/.*indications=([0-9]+).*/\1/' <<<"$line")
-awk -v ir="$ir" -v n="$ind" -v l="$line" 'BEGIN { printf "small: %s  Ir=%d  Ir/indication=%.0f\n", l, ir, ir / n }'
+if want bulk; then
+    read -r ir line < <(run bulk "$bulk")
+    bytes=$(sed -E 's/.*bytes=([0-9]+).*/\1/' <<<"$line")
+    awk -v ir="$ir" -v b="$bytes" -v l="$line" 'BEGIN { printf "bulk:  %s  Ir=%d  Ir/byte=%.3f\n", l, ir, ir / b }'
+fi
+if want small; then
+    read -r ir line < <(run small "$small")
+    ind=$(sed -E 's/.*indications=([0-9]+).*/\1/' <<<"$line")
+    awk -v ir="$ir" -v n="$ind" -v l="$line" 'BEGIN { printf "small: %s  Ir=%d  Ir/indication=%.0f\n", l, ir, ir / n }'
+fi
 for mode in tcp tcp-raw; do
+    want "$mode" || continue
     read -r ir line < <(run "$mode" "$bulk")
     bytes=$(sed -E 's/.*bytes=([0-9]+).*/\1/' <<<"$line")
-    awk -v ir="$ir" -v b="$bytes" -v l="$line" 'BEGIN { printf "%s  Ir=%d  Ir/byte=%.4f (user space only)\n", l, ir, ir / b }'
+    awk -v ir="$ir" -v b="$bytes" -v l="$line" \
+        'BEGIN { printf "%s  Ir=%d  Ir/byte=%.4f  Ir/64KiB=%.0f (user space only)\n", l, ir, ir / b, ir / b * 65536 }'
 done
 for mode in connect connect-raw race; do
+    want "$mode" || continue
     read -r ir line < <(run "$mode" "$connections")
     awk -v ir="$ir" -v n="$connections" -v l="$line" 'BEGIN { printf "%s  Ir=%d  Ir/connection=%.0f (user space only)\n", l, ir, ir / n }'
 done
