@@ -201,6 +201,15 @@ impl Status {
         }
     }
 
+    /// `self` with `message`, made once and then shared: every call gives a
+    /// clone of the same status (one reference count, no allocation), for
+    /// statuses a hot path reports again and again (a torn-down VC's
+    /// cancelled operations, a cancelled connect attempt). `cell` is the
+    /// caller's own `static`.
+    pub fn shared(cell: &'static std::sync::OnceLock<Status>, make: impl FnOnce() -> Status) -> Status {
+        cell.get_or_init(make).clone()
+    }
+
     /// The status an operating-system error stands for, keeping the error as
     /// the source.
     pub fn from_io(error: io::Error, doing: impl Into<String>) -> Status {

@@ -330,7 +330,9 @@ impl Race {
     fn finish(&mut self, now: Instant) {
         for n in 0..self.slots.len() {
             if self.under_way(n) {
-                self.end(n, Status::CANCELLED.with_message("another transport won"), now);
+                static LOST: std::sync::OnceLock<Status> = std::sync::OnceLock::new();
+                let lost = Status::shared(&LOST, || Status::CANCELLED.with_message("another transport won"));
+                self.end(n, lost, now);
                 self.actions.push_back(Action::Cancel(n));
             }
         }

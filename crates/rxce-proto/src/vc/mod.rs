@@ -425,7 +425,8 @@ impl VcMachine {
             return Err(Status::INVALID_HANDLE.with_message("the VC was already torn down"));
         }
         self.state = VcState::TornDown;
-        let cancelled = Status::CANCELLED.with_message("the VC was torn down");
+        static CANCELLED: std::sync::OnceLock<Status> = std::sync::OnceLock::new();
+        let cancelled = Status::shared(&CANCELLED, || Status::CANCELLED.with_message("the VC was torn down"));
         self.fail_queue(&cancelled);
         self.receive.handle_failure(cancelled);
         self.ending = None;
