@@ -11,7 +11,7 @@ use crate::connection::{Connection, ConnectionShared};
 use crate::datagram::{check_options, DatagramEndpoint};
 use crate::engine::EngineShared;
 use crate::handler::{AddressEventHandler, ConnectionEventHandler};
-use crate::provider::{ConnectRequest, Connected};
+use crate::provider::{ConnectRequest, Connected, Provider};
 use crate::registry::{Children, Kind, LiveToken};
 use crate::status::Status;
 use crate::tdi::{AddressInfo, ConnectionInformation, Information, InformationClass, SendOptions, TransportAddress};
@@ -100,6 +100,41 @@ impl Drop for BuildGuard<'_> {
     }
 }
 
+/// One connect attempt through `provider`: STATUS_CANCELLED when `cancel`
+/// fires first; with `go`, it connects only once `go` fires (a `go`
+/// dropped unfired cancels it).
+async fn connect_once(
+    provider: &dyn Provider,
+    local: &TransportAddress,
+    target: &ConnectionInformation,
+    cancel: &CancellationToken,
+    timeout: std::time::Duration,
+    go: Option<tokio::sync::oneshot::Receiver<()>>,
+) -> Result<Connected, Status> {
+    static CANCELLED: std::sync::OnceLock<Status> = std::sync::OnceLock::new();
+    let cancelled = || {
+        Status::shared(&CANCELLED, || {
+            Status::CANCELLED.with_message("the connect attempt was cancelled")
+        })
+    };
+    // A staggered attempt is registered (cancellable) from the start.
+    if let Some(go) = go {
+        tokio::select! {
+            _ = cancel.cancelled() => return Err(cancelled()),
+            went = go => went.map_err(|_| cancelled())?,
+        }
+    }
+    let request = ConnectRequest {
+        local,
+        remote: target,
+        timeout,
+    };
+    tokio::select! {
+        _ = cancel.cancelled() => Err(cancelled()),
+        connected = provider.connect(request) => connected,
+    }
+}
+
 impl AddressShared {
     /// The engine the address belongs to.
     pub(crate) fn engine(&self) -> &Arc<EngineShared> {
@@ -136,36 +171,19 @@ impl AddressShared {
             id,
             ended: false,
         };
-        let provider = self.transport.provider.clone();
-        let local = self.local.clone();
-        let attempt = async move {
-            let request = ConnectRequest {
-                local: &local,
-                remote: &target,
-                timeout,
-            };
-            let cancelled = || Status::CANCELLED.with_message("the connect attempt was cancelled");
-            // A staggered attempt is registered (cancellable) from the start.
-            if let Some(go) = go {
-                tokio::select! {
-                    _ = cancel.cancelled() => return Err(cancelled()),
-                    went = go => went.map_err(|_| cancelled())?,
-                }
-            }
-            tokio::select! {
-                _ = cancel.cancelled() => Err(cancelled()),
-                connected = provider.connect(request) => connected,
-            }
-        };
-        // On the engine's own runtime the attempt runs right here: a spawned
-        // task would cost two cross-thread wake-ups per connect. From
-        // elsewhere it is spawned, so that its socket belongs to the engine.
+        // On the engine's own runtime the attempt runs right here, borrowing
+        // the provider and the local address: a spawned task would cost two
+        // cross-thread wake-ups per connect. From elsewhere it is spawned
+        // (with its own handles to them), so that its socket belongs to the
+        // engine.
         let runtime = &self.engine().runtime;
         let outcome = if tokio::runtime::Handle::try_current().is_ok_and(|current| current.id() == runtime.id()) {
-            attempt.await
+            connect_once(&*self.transport.provider, &self.local, &target, &cancel, timeout, go).await
         } else {
+            let provider = self.transport.provider.clone();
+            let local = self.local.clone();
             runtime
-                .spawn(attempt)
+                .spawn(async move { connect_once(&*provider, &local, &target, &cancel, timeout, go).await })
                 .await
                 .map_err(|_| Status::CANCELLED.with_message("the engine stopped during the connect attempt"))?
         };
