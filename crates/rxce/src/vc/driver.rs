@@ -44,27 +44,61 @@ struct After {
     fail: Option<Status>,
 }
 
+/// What [`work`] leaves the task to do.
+enum Next {
+    /// Wait for the socket, a wake-up or a deadline.
+    Wait(Wait),
+    /// Many reads in a row: let the runtime's other tasks run.
+    Yield,
+    /// The VC has nothing left to do.
+    Finished,
+}
+
 pub(super) async fn run(vc: Vc, stream: Arc<dyn Stream>) {
     let handler = vc.0.connection.handler.clone();
-    while let Some(wait) = work(&vc, &*handler).await {
+    // The VC's one timer, made at its first deadline and moved from then on:
+    // a VC without deadlines (an idle one) holds no timer entry.
+    let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    loop {
+        let wait = match work(&vc, &*handler) {
+            Next::Wait(wait) => wait,
+            Next::Yield => {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            Next::Finished => break,
+        };
         // Only the futures of enabled branches are made: an idle wait
-        // builds no timer and no writable future.
+        // builds no writable future and arms no timer.
+        let mut readable = wait.readable.then(|| stream.readable());
+        let mut writable = wait.writable.then(|| stream.writable());
+        let timed = match wait.deadline {
+            Some(at) => {
+                let at = tokio::time::Instant::from_std(at);
+                match &mut timer {
+                    Some(timer) => timer.as_mut().reset(at),
+                    None => timer = Some(Box::pin(tokio::time::sleep_until(at))),
+                }
+                true
+            }
+            None => false,
+        };
         tokio::select! {
             biased;
             _ = vc.0.cell.wake_task.notified() => {}
-            _ = when(wait.readable.then(|| stream.readable())) => {}
-            _ = when(wait.writable.then(|| stream.writable())) => {}
-            _ = when(wait.deadline.map(|at| tokio::time::sleep_until(at.into()))) => {
+            _ = when(&mut readable) => {}
+            _ = when(&mut writable) => {}
+            _ = when(&mut timer), if timed => {
                 vc.0.lock().machine.handle_timeout(now());
             }
         }
     }
 }
 
-/// Steps until the VC must wait (what for), or has nothing left to do
-/// (`None`). Apart from the wait, so the task holds the state of one or the
-/// other, never both.
-async fn work(vc: &Vc, handler: &dyn ConnectionEventHandler) -> Option<Wait> {
+/// Steps until the VC must wait (what for), must let others run, or has
+/// nothing left to do. Not async: the task's future holds none of its
+/// state while it waits.
+fn work(vc: &Vc, handler: &dyn ConnectionEventHandler) -> Next {
     let mut reads = 0;
     let mut after = After::default();
     loop {
@@ -83,12 +117,11 @@ async fn work(vc: &Vc, handler: &dyn ConnectionEventHandler) -> Option<Wait> {
             Step::Moved => {
                 reads += 1;
                 if reads == READS_PER_TURN {
-                    reads = 0;
-                    tokio::task::yield_now().await;
+                    return Next::Yield;
                 }
             }
-            Step::Wait(wait) => return Some(wait),
-            Step::Finished => return None,
+            Step::Wait(wait) => return Next::Wait(wait),
+            Step::Finished => return Next::Finished,
         }
     }
 }
@@ -128,11 +161,12 @@ fn guarded<R>(vc: &Vc, callback: &'static str, f: impl FnOnce() -> R) -> Result<
 }
 
 /// Waits for `future`, or forever without one (a disabled select branch).
-async fn when<F: std::future::Future>(future: Option<F>) -> F::Output {
-    match future {
-        Some(future) => future.await,
-        None => std::future::pending().await,
-    }
+/// Polls it in place, so the task's future holds it once.
+fn when<F: std::future::Future + Unpin>(future: &mut Option<F>) -> impl std::future::Future<Output = F::Output> + '_ {
+    std::future::poll_fn(move |cx| match future {
+        Some(future) => std::pin::Pin::new(future).poll(cx),
+        None => std::task::Poll::Pending,
+    })
 }
 
 /// Calls the handler for one event; what it leaves for the machine goes to
