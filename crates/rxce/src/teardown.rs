@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::address::AddressShared;
 use crate::connection::ConnectionShared;
+use crate::registry::Closed;
 use crate::status::Status;
 use crate::transport::TransportShared;
 use crate::vc::VcShared;
@@ -29,7 +30,7 @@ struct Orphans {
     /// Addresses, connections: torn down by the same walk.
     objects: Vec<Object>,
     /// VCs: torn down by their parent's rule (decision 21).
-    vcs: Vec<Arc<VcShared>>,
+    vcs: Closed<VcShared>,
 }
 
 impl Object {
@@ -43,7 +44,7 @@ impl Object {
                 transport.cancel.cancel();
                 Orphans {
                     objects: addresses.into_iter().map(Object::Address).collect(),
-                    vcs: Vec::new(),
+                    vcs: Closed::default(),
                 }
             }
             Object::Address(address) => {

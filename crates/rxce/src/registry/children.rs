@@ -35,9 +35,15 @@ impl Hasher for IdHasher {
     }
 }
 
+type IdMap<T> = HashMap<u64, Arc<T>, BuildHasherDefault<IdHasher>>;
+
 struct ChildrenState<T> {
     closed: bool,
-    map: HashMap<u64, Arc<T>, BuildHasherDefault<IdHasher>>,
+    /// One child is kept inline: most parents have one (a connection and
+    /// its VC), and a map allocates on its first insert.
+    first: Option<(u64, Arc<T>)>,
+    /// The others.
+    rest: IdMap<T>,
 }
 
 /// A parent's live children.
@@ -50,9 +56,44 @@ impl<T> Default for Children<T> {
         Children {
             state: Mutex::new(ChildrenState {
                 closed: false,
-                map: HashMap::default(),
+                first: None,
+                rest: HashMap::default(),
             }),
         }
+    }
+}
+
+/// The children a parent's close hands over (without a copy into a new
+/// list: the inline one, then the map's).
+pub(crate) struct Closed<T> {
+    first: Option<Arc<T>>,
+    rest: IdMap<T>,
+}
+
+impl<T> Default for Closed<T> {
+    fn default() -> Closed<T> {
+        Closed {
+            first: None,
+            rest: HashMap::default(),
+        }
+    }
+}
+
+impl<T> Closed<T> {
+    /// How many children were handed over.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+}
+
+impl<T> IntoIterator for Closed<T> {
+    type Item = Arc<T>;
+    type IntoIter =
+        std::iter::Chain<std::option::IntoIter<Arc<T>>, std::collections::hash_map::IntoValues<u64, Arc<T>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.into_iter().chain(self.rest.into_values())
     }
 }
 
@@ -67,24 +108,38 @@ impl<T> Children<T> {
         if state.closed {
             return false;
         }
-        state.map.insert(id, child);
+        let state = &mut *state;
+        match &mut state.first {
+            Some((first, kept)) if *first == id => *kept = child,
+            None if !state.rest.contains_key(&id) => state.first = Some((id, child)),
+            _ => {
+                state.rest.insert(id, child);
+            }
+        }
         true
     }
 
     /// Removes a child (its own tear-down).
     pub(crate) fn remove(&self, id: u64) -> Option<Arc<T>> {
-        self.lock().map.remove(&id)
+        let mut state = self.lock();
+        match &state.first {
+            Some((first, _)) if *first == id => state.first.take().map(|(_, child)| child),
+            _ => state.rest.remove(&id),
+        }
     }
 
     /// Closes the list for good and returns the children, or `None` when it
     /// was closed already.
-    pub(crate) fn close(&self) -> Option<Vec<Arc<T>>> {
+    pub(crate) fn close(&self) -> Option<Closed<T>> {
         let mut state = self.lock();
         if state.closed {
             return None;
         }
         state.closed = true;
-        Some(state.map.drain().map(|(_, child)| child).collect())
+        Some(Closed {
+            first: state.first.take().map(|(_, child)| child),
+            rest: std::mem::take(&mut state.rest),
+        })
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -93,11 +148,19 @@ impl<T> Children<T> {
 
     /// The live children now.
     pub(crate) fn snapshot(&self) -> Vec<Arc<T>> {
-        self.lock().map.values().cloned().collect()
+        let state = self.lock();
+        state
+            .first
+            .iter()
+            .map(|(_, child)| child)
+            .chain(state.rest.values())
+            .cloned()
+            .collect()
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.lock().map.len()
+        let state = self.lock();
+        usize::from(state.first.is_some()) + state.rest.len()
     }
 }
 
@@ -112,6 +175,15 @@ mod tests {
         assert!(children.insert(2, Arc::new(20)));
         assert_eq!(children.remove(1).as_deref(), Some(&10));
         assert_eq!(children.len(), 1);
+        // The inline place is free again; a child there and one in the map.
+        assert!(children.insert(4, Arc::new(40)));
+        assert!(children.insert(4, Arc::new(41)), "the same id replaces");
+        assert_eq!(children.len(), 2);
+        let mut live: Vec<u32> = children.snapshot().iter().map(|c| **c).collect();
+        live.sort_unstable();
+        assert_eq!(live, [20, 41]);
+        assert_eq!(children.remove(4).as_deref(), Some(&41));
+        assert!(children.remove(4).is_none());
         let closed = children.close().unwrap();
         assert_eq!(closed.len(), 1);
         assert!(children.is_closed());
@@ -127,8 +199,8 @@ mod loom_tests {
     use crate::sync::loom_support::model;
     use loom::thread;
 
-    fn ids(children: &[Arc<u32>]) -> Vec<u32> {
-        let mut ids: Vec<u32> = children.iter().map(|c| **c).collect();
+    fn ids(children: Closed<u32>) -> Vec<u32> {
+        let mut ids: Vec<u32> = children.into_iter().map(|c| *c).collect();
         ids.sort_unstable();
         ids
     }
@@ -151,7 +223,7 @@ mod loom_tests {
                 let children = children.clone();
                 thread::spawn(move || children.remove(1).is_some())
             };
-            let closed = ids(&children.close().expect("the first close gets the children"));
+            let closed = ids(children.close().expect("the first close gets the children"));
             let added = adder.join().unwrap();
             let left = leaver.join().unwrap();
             let mut expected = Vec::new();
@@ -176,9 +248,9 @@ mod loom_tests {
             assert!(children.insert(1, Arc::new(1)));
             let other = {
                 let children = children.clone();
-                thread::spawn(move || children.close().map(|c| ids(&c)))
+                thread::spawn(move || children.close().map(ids))
             };
-            let mine = children.close().map(|c| ids(&c));
+            let mine = children.close().map(ids);
             let theirs = other.join().unwrap();
             match (mine, theirs) {
                 (Some(got), None) | (None, Some(got)) => assert_eq!(got, [1]),

@@ -9,8 +9,8 @@ mod live;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(crate) use callbacks::{guarded_callback, in_callback_of, wait_for, CallbackWatch};
-pub(crate) use children::Children;
 pub use children::IdHasher;
+pub(crate) use children::{Children, Closed};
 pub use live::LiveObjects;
 pub(crate) use live::{Kind, LiveCounts, LiveToken};
 
