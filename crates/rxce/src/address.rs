@@ -3,10 +3,9 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio_util::sync::CancellationToken;
-
 use crate::budget::{cost, Charge};
 use crate::buffer::SendBuffers;
+use crate::cancel::Cancel;
 use crate::connection::{Connection, ConnectionShared};
 use crate::datagram::{check_options, DatagramEndpoint};
 use crate::engine::EngineShared;
@@ -25,14 +24,14 @@ pub(crate) struct AddressShared {
     pub(crate) local: TransportAddress,
     pub(crate) handler: Arc<dyn AddressEventHandler>,
     pub(crate) connections: Children<ConnectionShared>,
-    pub(crate) cancel: CancellationToken,
     /// The datagram socket and task of a datagram transport's address.
     pub(crate) datagram: Option<Arc<DatagramEndpoint>>,
     /// VCs built on this address for connections of other addresses
     /// (multi-transport builds): torn down with this address too.
     pub(crate) borrowed_vcs: Children<VcShared>,
-    /// Connect attempts in flight, for cancel-connect-request.
-    pending: Mutex<Vec<PendingConnect>>,
+    /// Connect attempts in flight: cancel-connect-request, the address's
+    /// and its connections' tear-downs cancel them through this list.
+    pending: Mutex<Pending>,
     _charge: Charge,
     _live: LiveToken,
 }
@@ -52,12 +51,22 @@ impl std::fmt::Debug for Address {
     }
 }
 
+/// An address's connect attempts in flight.
+#[derive(Default)]
+struct Pending {
+    /// The address was torn down: no attempt starts any more.
+    closed: bool,
+    attempts: Vec<PendingConnect>,
+}
+
 /// A connect attempt in flight from an address.
 struct PendingConnect {
     id: u64,
+    /// The connection it connects a VC for (0: none yet, a race's attempt).
+    owner: u64,
     /// The remote side as the client named it.
     remote: Arc<ConnectionInformation>,
-    cancel: CancellationToken,
+    cancel: Cancel,
 }
 
 /// Removes a pending attempt when it ends, however it ends.
@@ -74,7 +83,7 @@ impl Drop for PendingGuard<'_> {
         // ended is cancelled here: a spawned one stops, and its socket
         // closes.
         let ended = self.ended;
-        self.address.lock_pending().retain(|p| {
+        self.address.lock_pending().attempts.retain(|p| {
             if p.id == self.id && !ended {
                 p.cancel.cancel();
             }
@@ -93,11 +102,19 @@ struct BuildGuard<'a> {
 impl Drop for BuildGuard<'_> {
     fn drop(&mut self) {
         if let Some(connection) = self.connection.take() {
-            connection.cancel.cancel();
             connection.vcs.close();
+            self.address.cancel_attempts_of(connection.id);
             self.address.connections.remove(connection.id);
         }
     }
+}
+
+/// A cancelled connect attempt's status (one, shared).
+fn attempt_cancelled() -> Status {
+    static CANCELLED: std::sync::OnceLock<Status> = std::sync::OnceLock::new();
+    Status::shared(&CANCELLED, || {
+        Status::CANCELLED.with_message("the connect attempt was cancelled")
+    })
 }
 
 /// One connect attempt through `provider`: STATUS_CANCELLED when `cancel`
@@ -107,7 +124,7 @@ async fn connect_once(
     provider: &dyn Provider,
     local: &TransportAddress,
     target: &ConnectionInformation,
-    cancel: &CancellationToken,
+    cancel: &Cancel,
     timeout: std::time::Duration,
     go: Option<tokio::sync::oneshot::Receiver<()>>,
 ) -> Result<Connected, Status> {
@@ -141,36 +158,51 @@ impl AddressShared {
         &self.transport.engine
     }
 
-    fn lock_pending(&self) -> MutexGuard<'_, Vec<PendingConnect>> {
+    fn lock_pending(&self) -> MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// One connect attempt from this address to `target`, on the engine's
-    /// runtime: it fails with STATUS_CANCELLED when `cancel` fires (the
-    /// connection or the address goes, or a cancel-connect-request names
-    /// `named`, the remote side as the client gave it). With `go`, it is
-    /// pending (and cancellable) at once but connects only when `go` fires
-    /// (a staggered attempt of a multi-transport build); a `go` dropped
-    /// unfired cancels it.
+    /// runtime, for a VC of `owner` (none: a race's attempt): it fails with
+    /// STATUS_CANCELLED when `cancel` fires — the address or `owner` is torn
+    /// down, a cancel-connect-request names `named` (the remote side as the
+    /// client gave it), or the caller cancels it. With `go`, it is pending
+    /// (and cancellable) at once but connects only when `go` fires (a
+    /// staggered attempt of a multi-transport build); a `go` dropped unfired
+    /// cancels it.
     pub(crate) async fn attempt(
         &self,
         target: Arc<ConnectionInformation>,
         named: &Arc<ConnectionInformation>,
-        cancel: CancellationToken,
+        owner: Option<&ConnectionShared>,
+        cancel: Cancel,
         timeout: std::time::Duration,
         go: Option<tokio::sync::oneshot::Receiver<()>>,
     ) -> Result<Connected, Status> {
         let id = crate::registry::next_id();
-        self.lock_pending().push(PendingConnect {
-            id,
-            remote: named.clone(),
-            cancel: cancel.clone(),
-        });
+        {
+            let mut pending = self.lock_pending();
+            if pending.closed {
+                return Err(attempt_cancelled());
+            }
+            pending.attempts.push(PendingConnect {
+                id,
+                owner: owner.map_or(0, |c| c.id),
+                remote: named.clone(),
+                cancel: cancel.clone(),
+            });
+        }
         let mut guard = PendingGuard {
             address: self,
             id,
             ended: false,
         };
+        // An owner torn down before the attempt was listed cancelled
+        // nothing of it: its tear-down closes the owner first, then cancels
+        // what the list holds.
+        if owner.is_some_and(|c| c.vcs.is_closed()) {
+            return Err(attempt_cancelled());
+        }
         // On the engine's own runtime the attempt runs right here, borrowing
         // the provider and the local address: a spawned task would cost two
         // cross-thread wake-ups per connect. From elsewhere it is spawned
@@ -201,7 +233,6 @@ impl AddressShared {
         let datagram = transport.provider.bind_datagram(&local)?.map(DatagramEndpoint::new);
         Ok(Arc::new(AddressShared {
             id: crate::registry::next_id(),
-            cancel: transport.cancel.child_token(),
             _live: engine.live.token(Kind::Address),
             transport,
             local,
@@ -209,16 +240,26 @@ impl AddressShared {
             connections: Children::default(),
             datagram,
             borrowed_vcs: Children::default(),
-            pending: Mutex::new(Vec::new()),
+            pending: Mutex::new(Pending::default()),
             _charge: charge,
         }))
     }
 
     /// Cancels the connect attempts in flight from this address (those of
     /// multi-transport builds too).
+    /// No attempt starts from here on.
     pub(crate) fn cancel_attempts(&self) {
-        self.cancel.cancel();
-        for attempt in self.lock_pending().iter() {
+        let mut pending = self.lock_pending();
+        pending.closed = true;
+        for attempt in &pending.attempts {
+            attempt.cancel.cancel();
+        }
+    }
+
+    /// Cancels the connect attempts in flight for VCs of connection `owner`
+    /// (its tear-down).
+    pub(crate) fn cancel_attempts_of(&self, owner: u64) {
+        for attempt in self.lock_pending().attempts.iter().filter(|p| p.owner == owner) {
             attempt.cancel.cancel();
         }
     }
@@ -444,6 +485,7 @@ impl Address {
         let pending = self.0.lock_pending();
         let mut cancelled = 0;
         for attempt in pending
+            .attempts
             .iter()
             .filter(|p| p.remote.remote_address == remote.remote_address)
         {

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::address::{Address, AddressShared};
 use crate::budget::{cost, Charge};
+use crate::cancel::Cancel;
 use crate::config::ReconnectPolicy;
 use crate::handler::ConnectionEventHandler;
 use crate::provider::Connected;
@@ -25,8 +26,6 @@ pub(crate) struct ConnectionShared {
     /// Shared with the connection's VCs and its pending connect attempts.
     pub(crate) information: Arc<ConnectionInformation>,
     pub(crate) vcs: Children<VcShared>,
-    /// Cancels connect attempts in flight when the connection goes.
-    pub(crate) cancel: CancellationToken,
     /// The server's name, when the client gave one (multi-transport builds).
     server_name: std::sync::OnceLock<String>,
     /// How lost VCs are rebuilt (none by default).
@@ -70,7 +69,6 @@ impl ConnectionShared {
         let charge = engine.budget.charge(cost::CONNECTION, "a connection")?;
         Ok(Arc::new(ConnectionShared {
             id: crate::registry::next_id(),
-            cancel: address.cancel.child_token(),
             _live: engine.live.token(Kind::Connection),
             address,
             handler,
@@ -105,7 +103,8 @@ impl ConnectionShared {
             .attempt(
                 self.information.clone(),
                 &self.information,
-                self.cancel.child_token(),
+                Some(self),
+                Cancel::default(),
                 engine.config.connect_timeout,
                 None,
             )
@@ -124,13 +123,18 @@ impl ConnectionShared {
         }
         let connection = self.clone();
         let lost = lost.clone();
-        // A child of the connection's token: the connection's tear-down
-        // (or its address's, or its transport's) stops the rebuild too.
-        let cancel = self.cancel.child_token();
+        // The connection's tear-down (or its address's, or its transport's)
+        // stops the rebuild too: it closes the connection, then cancels
+        // what `rebuilds` holds, so a rebuild listed while the connection
+        // is open is stopped.
+        let cancel = CancellationToken::new();
         let stop = cancel.clone();
         let runtime = self.engine().runtime.clone();
         let id = lost.id();
         let mut rebuilds = self.rebuilds.lock().unwrap_or_else(|e| e.into_inner());
+        if self.vcs.is_closed() {
+            return;
+        }
         let task = runtime.spawn(async move {
             let mut backoff = policy.initial_backoff;
             let mut last = Status::CANCELLED;
@@ -185,6 +189,14 @@ impl ConnectionShared {
         }
     }
 
+    /// Cancels every rebuild of the connection without waiting for them
+    /// (its close).
+    pub(crate) fn cancel_rebuilds(&self) {
+        for rebuild in self.rebuilds.lock().unwrap_or_else(|e| e.into_inner()).values() {
+            rebuild.cancel.cancel();
+        }
+    }
+
     /// Stops every rebuild of the connection (its tear-down) and waits for
     /// them, as [`stop_rebuild`](Self::stop_rebuild) does for one.
     pub(crate) async fn stop_rebuilds(&self) {
@@ -209,15 +221,21 @@ impl ConnectionShared {
         let information = lost.0.information.clone();
         let engine = address.engine();
         let charge = engine.budget.charge(cost::VC, "a VC")?;
-        let connected = address
-            .attempt(
-                information.clone(),
-                &information,
-                stop.child_token(),
-                engine.config.connect_timeout,
-                None,
-            )
-            .await?;
+        let attempt = address.attempt(
+            information.clone(),
+            &information,
+            Some(self),
+            Cancel::default(),
+            engine.config.connect_timeout,
+            None,
+        );
+        // Stopping the rebuild drops the attempt, which cancels it.
+        let connected = tokio::select! {
+            _ = stop.cancelled() => {
+                Err(Status::CANCELLED.with_message("the rebuild was stopped"))
+            }
+            connected = attempt => connected,
+        }?;
         self.adopt(address, information, connected, charge, lost.data().cloned())
     }
 

@@ -95,6 +95,7 @@
 
 mod adapter;
 mod address;
+mod cancel;
 mod config;
 mod connection;
 mod datagram;

@@ -41,7 +41,6 @@ impl Object {
         Ok(match self {
             Object::Transport(transport) => {
                 let addresses = transport.addresses.close().ok_or_else(|| gone("transport"))?;
-                transport.cancel.cancel();
                 Orphans {
                     objects: addresses.into_iter().map(Object::Address).collect(),
                     vcs: Closed::default(),
@@ -57,7 +56,8 @@ impl Object {
             }
             Object::Connection(connection) => {
                 let vcs = connection.vcs.close().ok_or_else(|| gone("connection"))?;
-                connection.cancel.cancel();
+                connection.address.cancel_attempts_of(connection.id);
+                connection.cancel_rebuilds();
                 Orphans {
                     objects: Vec::new(),
                     vcs,

@@ -4,8 +4,6 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use tokio_util::sync::CancellationToken;
-
 use crate::address::{Address, AddressShared};
 use crate::budget::{cost, Charge};
 use crate::engine::EngineShared;
@@ -24,7 +22,6 @@ pub(crate) struct TransportShared {
     pub(crate) provider: Arc<dyn Provider>,
     pub(crate) info: ProviderInfo,
     pub(crate) addresses: Children<AddressShared>,
-    pub(crate) cancel: CancellationToken,
     _charge: Charge,
     _live: LiveToken,
 }
@@ -55,7 +52,6 @@ impl TransportShared {
         info.start_time = SystemTime::now();
         Ok(Arc::new(TransportShared {
             id: crate::registry::next_id(),
-            cancel: CancellationToken::new(),
             _live: engine.live.token(Kind::Transport),
             engine,
             name: name.to_owned(),

@@ -3,7 +3,7 @@
 //!
 //! The attempts run inside the build's own future, polled together (no task
 //! per attempt); [`AddressShared::attempt`] moves each onto the engine's
-//! runtime when the build runs elsewhere. Each has a cancellation token of
+//! runtime when the build runs elsewhere. Each has a cancel of
 //! its own, so that the race stops exactly the ones it names.
 
 use std::future::{poll_fn, Future};
@@ -15,9 +15,9 @@ use std::time::Duration;
 use rxce_proto::race::{Action, AttemptPlan, Race};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use crate::address::AddressShared;
+use crate::cancel::Cancel;
 use crate::engine::EngineShared;
 use crate::provider::Connected;
 use crate::status::Status;
@@ -39,7 +39,7 @@ pub(super) struct Attempt {
     /// The remote side tried (a resolved address for a host name).
     pub(super) target: Arc<ConnectionInformation>,
     connecting: Option<Connecting>,
-    cancel: Option<CancellationToken>,
+    cancel: Option<Cancel>,
     /// Starts a waiting attempt.
     go: Option<oneshot::Sender<()>>,
     /// What it connected, until the race says whether it is kept.
@@ -91,14 +91,14 @@ impl Attempt {
     /// Makes the attempt pending on its address (a cancel-connect-request
     /// finds it from now on); it connects at once, or when `go` fires.
     fn launch(&mut self, timeout: Duration, go: Option<oneshot::Receiver<()>>) {
-        let cancel = CancellationToken::new();
+        let cancel = Cancel::default();
         let token = cancel.clone();
         let (address, named, target) = (self.address.clone(), self.named.clone(), self.target.clone());
         self.connecting = Some(Box::pin(async move {
             if address.connections.is_closed() {
                 return Err(Status::INVALID_HANDLE.with_message("the local address is torn down"));
             }
-            address.attempt(target, &named, token, timeout, go).await
+            address.attempt(target, &named, None, token, timeout, go).await
         }));
         self.cancel = Some(cancel);
     }
