@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 mod connect;
+pub mod fanout;
 pub mod harness;
 pub mod link;
 pub mod machine;
@@ -55,6 +56,9 @@ pub enum Scenario {
     Race,
     /// Thousands of idle connections held at once (peer in a child process).
     Scale,
+    /// N VCs (1 to 5,000, up to --connections) doing 64-byte round trips at
+    /// once, and 1, 4, 16 sending 64 KiB at once, against N raw streams.
+    Fanout,
     /// SMB-framed bulk transfer, rxce's tcp+smb against the smb-transport crate.
     SmbTransport,
     /// A 256 MiB file read from a private smbd: rxce's `smb get` path
@@ -68,12 +72,13 @@ pub enum Scenario {
 impl Scenario {
     /// What `all` runs: every scenario with embedded peers (smb-read needs
     /// Samba and runs only when named).
-    const EVERY: [Scenario; 6] = [
+    const EVERY: [Scenario; 7] = [
         Scenario::Throughput,
         Scenario::Rpc,
         Scenario::Connect,
         Scenario::Race,
         Scenario::Scale,
+        Scenario::Fanout,
         Scenario::SmbTransport,
     ];
 
@@ -84,6 +89,7 @@ impl Scenario {
             Scenario::Connect => "connect",
             Scenario::Race => "race",
             Scenario::Scale => "scale",
+            Scenario::Fanout => "fanout",
             Scenario::SmbTransport => "smb-transport",
             Scenario::SmbRead => "smb-read",
             Scenario::All => "all",
@@ -149,7 +155,8 @@ pub struct BenchArgs {
     /// warm-up); decimals allowed, or a duration with units (`500ms`).
     #[arg(long, value_name = "SECS", default_value = "3", value_parser = rxce_cli::parse_nonzero_duration)]
     pub duration: Duration,
-    /// Idle connections the scale scenario holds open at once.
+    /// Idle connections the scale scenario holds open at once; the largest
+    /// fan-out level of the fanout scenario (at most 5,000 there).
     #[arg(long, value_name = "N", default_value_t = 9000, value_parser = clap::value_parser!(u64).range(1..19000))]
     pub connections: u64,
     /// The send size of the throughput and smb-transport scenarios (65536
@@ -162,7 +169,9 @@ pub struct BenchArgs {
     /// Print one JSON object on stdout instead of the tables.
     #[arg(long)]
     pub json: bool,
-    /// Write the rpc latency distributions (rxce and raw tokio) to this SVG file.
+    /// Write the rpc latency distributions (rxce and raw tokio) to this SVG
+    /// file; the fanout curves (round trips per second and p99 against N)
+    /// go to FILE-fanout.svg beside it, or to FILE when rpc did not run.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
     /// Internal: run as the scale scenario's peer (a child process).
@@ -264,6 +273,8 @@ pub struct Outcome {
     pub targets: Vec<Target>,
     /// The rpc latencies per flavour, for the plot.
     pub latencies: Vec<rpc::Latencies>,
+    /// The fanout levels' medians, for the plot.
+    pub fanout: Vec<fanout::Point>,
 }
 
 /// Runs the bench.
@@ -272,6 +283,7 @@ pub fn run(options: &Options) -> Result<Outcome, Status> {
     let progress = Progress::start((options.scenarios.len() * options.flavours.len()) as u64);
     let mut rows: Vec<Row> = Vec::new();
     let mut latencies = Vec::new();
+    let mut points = Vec::new();
     let mut facts = Facts {
         size: options.size,
         connections: options.connections,
@@ -305,6 +317,10 @@ pub fn run(options: &Options) -> Result<Outcome, Status> {
                     rows.extend(more);
                     latencies.push(samples);
                 }
+                Ran::Fanout(more, more_points) => {
+                    rows.extend(more);
+                    points.extend(more_points);
+                }
                 Ran::Race(more, slowest) => {
                     rows.extend(more);
                     facts
@@ -322,6 +338,7 @@ pub fn run(options: &Options) -> Result<Outcome, Status> {
         rows,
         targets,
         latencies,
+        fanout: points,
     })
 }
 
@@ -330,6 +347,7 @@ enum Ran {
     Rows(Vec<Row>),
     Rpc(Vec<Row>, rpc::Latencies),
     Race(Vec<Row>, Duration),
+    Fanout(Vec<Row>, Vec<fanout::Point>),
 }
 
 /// One scenario on the current runtime, with an engine of its own.
@@ -352,6 +370,7 @@ async fn scenario_task(
         Scenario::Connect => connect::run(&ctx).await.map(Ran::Rows),
         Scenario::Race => race::run(&ctx).await.map(|(rows, slowest)| Ran::Race(rows, slowest)),
         Scenario::Scale => scale::run(&ctx).await.map(Ran::Rows),
+        Scenario::Fanout => fanout::run(&ctx).await.map(|(rows, points)| Ran::Fanout(rows, points)),
         Scenario::SmbTransport => smb::run(&ctx).await.map(Ran::Rows),
         #[cfg(target_os = "linux")]
         Scenario::SmbRead => smb_read::run(&ctx).await.map(Ran::Rows),
@@ -378,8 +397,20 @@ pub fn main(args: &BenchArgs, command: &str) -> Result<String, Status> {
     let options = Options::from_args(args).map_err(|e| Status::INVALID_PARAMETER.with_message(e))?;
     let outcome = run(&options)?;
     if let Some(path) = &args.plot {
-        std::fs::write(path, plot::svg(&outcome.latencies))
-            .map_err(|e| Status::from_io(e, format!("writing {}", path.display())))?;
+        let write = |path: &std::path::Path, svg: String| {
+            std::fs::write(path, svg).map_err(|e| Status::from_io(e, format!("writing {}", path.display())))
+        };
+        let fanout = !outcome.fanout.is_empty();
+        if !outcome.latencies.is_empty() || !fanout {
+            write(path, plot::svg(&outcome.latencies))?;
+        }
+        if fanout {
+            let beside = match outcome.latencies.is_empty() {
+                true => path.clone(),
+                false => plot::beside(path, "fanout"),
+            };
+            write(&beside, plot::fanout_svg(&outcome.fanout))?;
+        }
     }
     if args.json {
         let value = report::json(command, outcome.machine, &outcome.rows, &outcome.targets);

@@ -1,9 +1,11 @@
 //! `--plot FILE.svg`: the rpc round-trip latency distributions of rxce and
 //! raw tokio side by side, one panel per runtime flavour (histograms of the
-//! fraction of round trips per latency bin, p50 marked), as plain SVG.
+//! fraction of round trips per latency bin, p50 marked), as plain SVG; and
+//! the fanout curves (round trips per second and p99 against N).
 
 use std::fmt::Write;
 
+use super::fanout::Point;
 use super::harness::quantile;
 use super::rpc::Latencies;
 
@@ -133,6 +135,167 @@ fn draw_panel(out: &mut String, panel: &Latencies, top: f64) {
     }
 }
 
+/// `path` with `-tag` before its extension (`rpc.svg` → `rpc-fanout.svg`).
+pub fn beside(path: &std::path::Path, tag: &str) -> std::path::PathBuf {
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "plot".into(), |s| s.to_string_lossy().into_owned());
+    let ext = path
+        .extension()
+        .map_or_else(|| "svg".into(), |e| e.to_string_lossy().into_owned());
+    path.with_file_name(format!("{stem}-{tag}.{ext}"))
+}
+
+const CHART: f64 = 430.0;
+
+/// The fanout curves: per runtime flavour, aggregate round trips per second
+/// and the p99 round trip against N (log axes), rxce and raw tokio side by
+/// side.
+pub fn fanout_svg(points: &[Point]) -> String {
+    let mut flavours: Vec<&str> = points.iter().map(|p| p.flavour.as_str()).collect();
+    flavours.dedup();
+    let height = PANEL * flavours.len().max(1) as f64;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    for (i, flavour) in flavours.iter().enumerate() {
+        let mine: Vec<&Point> = points.iter().filter(|p| p.flavour == *flavour).collect();
+        let top = i as f64 * PANEL;
+        let rate = |p: &Point| [p.rate.0, p.rate.1];
+        let p99 = |p: &Point| [p.p99.0, p.p99.1];
+        chart(
+            &mut out,
+            &mine,
+            top,
+            0.0,
+            &format!("{flavour}: round trips/s (all VCs)"),
+            &rate,
+            false,
+        );
+        chart(
+            &mut out,
+            &mine,
+            top,
+            CHART + 20.0,
+            &format!("{flavour}: p99 round trip (µs)"),
+            &p99,
+            true,
+        );
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+/// One chart: x = N on a log axis, y = the figure (log axis when `log_y`).
+fn chart(
+    out: &mut String,
+    points: &[&Point],
+    top: f64,
+    left: f64,
+    title: &str,
+    value: &dyn Fn(&Point) -> [f64; 2],
+    log_y: bool,
+) {
+    let (x0, x1) = (left + MARGIN_LEFT, left + CHART);
+    let (y0, y1) = (top + PANEL - MARGIN_BOTTOM, top + MARGIN_TOP);
+    let _ = writeln!(
+        out,
+        r#"<text x="{x0}" y="{}" font-size="14">{}</text>"#,
+        top + 20.0,
+        escape(title)
+    );
+    let values: Vec<f64> = points
+        .iter()
+        .flat_map(|p| value(p))
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .collect();
+    if points.is_empty() || values.is_empty() {
+        let _ = writeln!(out, r#"<text x="{x0}" y="{}">no levels</text>"#, top + 60.0);
+        return;
+    }
+    let n_max = points.iter().map(|p| p.n).max().unwrap_or(1).max(10) as f64;
+    let lx = |n: f64| x0 + n.max(1.0).log10() / n_max.log10() * (x1 - x0);
+    let (lo, hi) = values
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    let (lo, hi) = if log_y {
+        (lo.log10().floor(), hi.log10().ceil().max(lo.log10().floor() + 1.0))
+    } else {
+        (0.0, hi * 1.1)
+    };
+    let ly = |v: f64| {
+        let v = if log_y { v.max(1e-9).log10() } else { v };
+        y0 - (v - lo) / (hi - lo) * (y0 - y1)
+    };
+    let _ = writeln!(
+        out,
+        r##"<path d="M{x0},{y1} L{x0},{y0} L{x1},{y0}" stroke="#333" fill="none"/>"##
+    );
+    let mut n = 1.0;
+    while n <= n_max * 1.001 {
+        let _ = writeln!(
+            out,
+            r##"<line x1="{0:.1}" y1="{y0}" x2="{0:.1}" y2="{1}" stroke="#333"/><text x="{0:.1}" y="{2}" text-anchor="middle">{3}</text>"##,
+            lx(n),
+            y0 + 4.0,
+            y0 + 16.0,
+            n
+        );
+        n *= 10.0;
+    }
+    let _ = writeln!(
+        out,
+        r#"<text x="{}" y="{}" text-anchor="middle">VCs at once (N)</text>"#,
+        (x0 + x1) / 2.0,
+        y0 + 32.0
+    );
+    for k in 0..=4 {
+        let v = lo + (hi - lo) * f64::from(k) / 4.0;
+        let shown = if log_y { 10f64.powf(v) } else { v };
+        let y = y0 - (v - lo) / (hi - lo) * (y0 - y1);
+        let _ = writeln!(
+            out,
+            r##"<line x1="{}" y1="{y:.1}" x2="{x0}" y2="{y:.1}" stroke="#333"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
+            x0 - 4.0,
+            x0 - 6.0,
+            y + 4.0,
+            super::report::number(shown)
+        );
+    }
+    for (side, colour, name) in [(0, RXCE_COLOUR, "rxce"), (1, BASELINE_COLOUR, "raw tokio")] {
+        let mut path = String::new();
+        for (k, p) in points.iter().enumerate() {
+            let v = value(p)[side];
+            if !(v.is_finite() && v > 0.0) {
+                continue;
+            }
+            let (x, y) = (lx(p.n as f64), ly(v));
+            let _ = write!(
+                path,
+                "{}{x:.1},{y:.1}",
+                if path.is_empty() || k == 0 { "M" } else { " L" }
+            );
+            let _ = writeln!(out, r#"<circle cx="{x:.1}" cy="{y:.1}" r="3" fill="{colour}"/>"#);
+        }
+        let _ = writeln!(
+            out,
+            r#"<path d="{path}" stroke="{colour}" stroke-width="1.5" fill="none"/>"#
+        );
+        let legend_y = y1 + 16.0 * side as f64;
+        let _ = writeln!(
+            out,
+            r#"<rect x="{}" y="{}" width="10" height="10" fill="{colour}"/><text x="{}" y="{}">{name}</text>"#,
+            x1 - 90.0,
+            legend_y - 9.0,
+            x1 - 75.0,
+            legend_y
+        );
+    }
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
@@ -154,5 +317,27 @@ mod tests {
         assert!(svg.contains("multi-thread(2)"));
         let empty = super::svg(&[Latencies::default()]);
         assert!(empty.contains("no samples"));
+    }
+
+    #[test]
+    fn the_fanout_plot_has_two_charts_per_flavour() {
+        let point = |flavour: &str, n: usize| Point {
+            flavour: flavour.into(),
+            n,
+            rate: (1000.0 * n as f64, 1100.0 * n as f64),
+            p99: (20.0 + n as f64, 18.0 + n as f64),
+        };
+        let points: Vec<Point> = ["current-thread", "multi-thread(2)"]
+            .iter()
+            .flat_map(|f| [1, 10, 100].map(|n| point(f, n)))
+            .collect();
+        let svg = fanout_svg(&points);
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert_eq!(svg.matches("VCs at once (N)").count(), 4);
+        assert_eq!(svg.matches("<circle").count(), 24);
+        assert_eq!(
+            beside(std::path::Path::new("/tmp/a.svg"), "fanout"),
+            std::path::Path::new("/tmp/a-fanout.svg")
+        );
     }
 }

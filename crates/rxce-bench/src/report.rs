@@ -191,6 +191,19 @@ pub fn targets(rows: &[Row], facts: &Facts) -> Vec<Target> {
                 holds: facts.connections >= 9000 && scale.rxce <= 8192.0,
             });
         }
+        for row in rows
+            .iter()
+            .filter(|r| r.scenario == "fanout" && r.flavour == flavour && r.metric.ends_with("rate"))
+        {
+            let n = row.metric.split(' ').next().unwrap_or("?");
+            ratio_at_least(
+                &mut out,
+                Some(row),
+                "fanout",
+                &format!("{n} VCs' 64 B round trips/s vs raw tokio"),
+                0.95,
+            );
+        }
         let smb = find("smb-transport", flavour, "framed", "");
         ratio_at_least(
             &mut out,

@@ -7,7 +7,15 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-const SCENARIOS: [&str; 6] = ["throughput", "rpc", "connect", "race", "scale", "smb-transport"];
+const SCENARIOS: [&str; 7] = [
+    "throughput",
+    "rpc",
+    "connect",
+    "race",
+    "scale",
+    "fanout",
+    "smb-transport",
+];
 
 fn finite(value: &Value, what: &str) -> f64 {
     let n = value
@@ -82,6 +90,11 @@ fn bench_all_completes_with_well_formed_json() {
 
     let svg = std::fs::read_to_string(plot.path()).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("rxce"), "{svg}");
+    // The fanout curves beside it.
+    let beside = rxce_bench::plot::beside(plot.path(), "fanout");
+    let curves = std::fs::read_to_string(&beside).unwrap();
+    let _ = std::fs::remove_file(&beside);
+    assert!(curves.starts_with("<svg") && curves.contains("VCs at once"), "{curves}");
 }
 
 /// `--scenario smb-read` (a private smbd, rxce against smbclient, one
