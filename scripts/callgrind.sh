@@ -28,7 +28,7 @@ else
     cargo build --release -p rxce-bench --bin rxce-callgrind >&2
     bin="$target/release/rxce-callgrind"
 fi
-modes=" ${RXCE_CALLGRIND_MODES:-bulk small tcp tcp-raw connect connect-raw race} "
+modes=" ${RXCE_CALLGRIND_MODES:-bulk small tcp tcp-raw rr rr-raw connect connect-raw race} "
 want() { [[ $modes == *" $1 "* ]]; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -55,6 +55,11 @@ for mode in tcp tcp-raw; do
     bytes=$(sed -E 's/.*bytes=([0-9]+).*/\1/' <<<"$line")
     awk -v ir="$ir" -v b="$bytes" -v l="$line" \
         'BEGIN { printf "%s  Ir=%d  Ir/byte=%.4f  Ir/64KiB=%.0f (user space only)\n", l, ir, ir / b, ir / b * 65536 }'
+done
+for mode in rr rr-raw; do
+    want "$mode" || continue
+    read -r ir line < <(run "$mode" "$small")
+    awk -v ir="$ir" -v n="$small" -v l="$line" 'BEGIN { printf "%s  Ir=%d  Ir/round-trip=%.0f (user space only)\n", l, ir, ir / n }'
 done
 for mode in connect connect-raw race; do
     want "$mode" || continue

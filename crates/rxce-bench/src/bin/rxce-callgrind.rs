@@ -15,6 +15,12 @@
 //!   task): user-space instructions per byte of each (the kernel's work is
 //!   not counted), to see what the engine adds over the socket.
 //!
+//! * `rr N` and `rr-raw N`: N round trips of 64 bytes over TCP on loopback
+//!   to an echo served by a thread outside the runtime (not counted): an
+//!   rxce VC's `Vc::send` with the answer through a receive indication that
+//!   wakes the caller, against raw tokio's `write_all` + `read_exact`:
+//!   user-space instructions per round trip, client side only.
+//!
 //! * `connect N` and `connect-raw N`: N connections to a loopback listener
 //!   (a thread accepts and closes them): `Address::build_connection` and
 //!   the connection's tear-down, against raw tokio's `TcpStream::connect`
@@ -59,6 +65,8 @@ impl ConnectionEventHandler for Receiver {
 enum Sender {
     Vc(Vc),
     Raw(Arc<tokio::sync::Mutex<tokio::net::TcpStream>>),
+    /// A raw round trip: the answer read on the same stream.
+    RawRoundTrip(Arc<tokio::sync::Mutex<tokio::net::TcpStream>>),
 }
 
 /// The measured call (callgrind collects inside it only).
@@ -89,6 +97,7 @@ fn sends(
     let sender = match sender {
         Sender::Vc(vc) => Sender::Vc(vc.clone()),
         Sender::Raw(raw) => Sender::Raw(raw.clone()),
+        Sender::RawRoundTrip(raw) => Sender::RawRoundTrip(raw.clone()),
     };
     let task = runtime.spawn(async move {
         let mut expected = receiver.bytes.received();
@@ -100,6 +109,16 @@ fn sends(
                 Sender::Raw(raw) => {
                     use tokio::io::AsyncWriteExt;
                     raw.lock().await.write_all(&payload).await.expect("a raw write");
+                }
+                Sender::RawRoundTrip(raw) => {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let mut raw = raw.lock().await;
+                    raw.write_all(&payload).await.expect("a raw write");
+                    let mut answer = [0u8; 64];
+                    let answer = &mut answer[..payload.len().min(64)];
+                    raw.read_exact(answer).await.expect("a raw read");
+                    receiver.indications.fetch_add(1, Ordering::Relaxed);
+                    receiver.bytes.add(answer.len());
                 }
             }
             expected += payload.len() as u64;
@@ -241,6 +260,27 @@ fn connect_mode(runtime: &tokio::runtime::Runtime, mode: &str, count: u64) {
     runtime.block_on(engine.shutdown());
 }
 
+/// A loopback echo served by a thread outside the runtime (its work is not
+/// counted): one connection at a time, what arrives goes back.
+fn echo_thread() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let to = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_nodelay(true);
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 || stream.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    to
+}
+
 /// Counts what a raw reader reads (the raw comparison's receiver).
 async fn raw_reader(mut stream: tokio::net::TcpStream, receiver: Arc<Receiver>) {
     use tokio::io::AsyncReadExt;
@@ -261,9 +301,10 @@ fn main() {
         "bulk" => (64 * 1024, false, 2000),
         "small" => (64, true, 20_000),
         "tcp" | "tcp-raw" => (64 * 1024, false, 2000),
+        "rr" | "rr-raw" => (64, true, 20_000),
         "connect" | "connect-raw" | "race" => (0, false, 1000),
         other => {
-            eprintln!("usage: rxce-callgrind bulk|small|tcp|tcp-raw|connect|connect-raw|race [COUNT] (not {other:?})");
+            eprintln!("usage: rxce-callgrind bulk|small|tcp|tcp-raw|rr|rr-raw|connect|connect-raw|race [COUNT] (not {other:?})");
             std::process::exit(2);
         }
     };
@@ -285,6 +326,21 @@ fn main() {
     let receiver = Arc::new(Receiver::default());
     let (engine, sender, _clients) = runtime.block_on(async {
         let engine = Engine::with_runtime(tokio::runtime::Handle::current(), EngineConfig::default()).expect("engine");
+        if mode == "rr-raw" {
+            let stream = tokio::net::TcpStream::connect(echo_thread()).await.expect("connect");
+            stream.set_nodelay(true).expect("nodelay");
+            return (
+                engine,
+                Sender::RawRoundTrip(Arc::new(tokio::sync::Mutex::new(stream))),
+                Vec::new(),
+            );
+        }
+        if mode == "rr" {
+            let endpoint = Endpoint::parse(&format!("tcp://{}", echo_thread())).expect("endpoint");
+            let client = Client::new(&engine, &endpoint).expect("client");
+            let vc = client.connect(receiver.clone()).await.expect("a VC");
+            return (engine, Sender::Vc(vc), vec![client]);
+        }
         if mode == "tcp-raw" {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listen");
             let addr = listener.local_addr().expect("address");
@@ -294,7 +350,11 @@ fn main() {
             let (reader, _) = accepted.expect("accept");
             reader.set_nodelay(true).expect("nodelay");
             tokio::spawn(raw_reader(reader, receiver.clone()));
-            return (engine, Sender::Raw(Arc::new(tokio::sync::Mutex::new(writer))), None);
+            return (
+                engine,
+                Sender::Raw(Arc::new(tokio::sync::Mutex::new(writer))),
+                Vec::new(),
+            );
         }
         let provider = Accepted::register(&engine).expect("provider");
         let (client, sender) = if mode == "tcp" {
@@ -318,7 +378,7 @@ fn main() {
         };
         let receiving = Client::new_accepted(&engine).expect("receiving side");
         receiving.connect(receiver.clone()).await.expect("receiving VC");
-        (engine, Sender::Vc(sender), Some((client, receiving)))
+        (engine, Sender::Vc(sender), vec![client, receiving])
     });
     // One unmeasured round first: pools and buffers as in steady state.
     let payload = Bytes::from(vec![7u8; size]);
