@@ -1,6 +1,7 @@
 //! The 4-byte length prefix of an established session
-//! (`Framing::decode_header`), for both framings: NetBIOS session (port
-//! 139) and SMB direct-hosted TCP (port 445).
+//! (`Framing::decode_header`), for every framing: NetBIOS session (port
+//! 139), SMB direct-hosted TCP (port 445), ONC RPC record marking (its
+//! fragments joined into one message) and 9P (`size[4]`).
 //!
 //! Properties, on every input:
 //! - `decode_header` never panics and is exact: a message header is the
@@ -28,7 +29,7 @@ use rxce_fuzz::Cursor;
 use rxce_wire::framing::{keepalive_frame, Deframer, FrameHeader, Framing, Piece, HEADER_LEN};
 use rxce_wire::WireError;
 
-const FRAMINGS: [Framing; 2] = [Framing::NetbiosSession, Framing::DirectTcp];
+const FRAMINGS: [Framing; 4] = [Framing::NetbiosSession, Framing::DirectTcp, Framing::RpcRecord, Framing::NineP];
 
 fuzz_target!(|data: &[u8]| {
     let mut c = Cursor::new(data);
@@ -37,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
         check_header(framing, header);
     }
     // Parameters: framing, message limit, chunk sizes; then the stream.
-    let framing = FRAMINGS[usize::from(c.u8() & 1)];
+    let framing = FRAMINGS[usize::from(c.u8() & 3)];
     let limit = usize::from(c.u16());
     let len = c.u32() as usize;
     check_encode(framing, len);
@@ -56,7 +57,13 @@ fn check_header(framing: Framing, header: [u8; 4]) {
     match framing.decode_header(header) {
         Ok(FrameHeader::Message { len }) => {
             assert!(len <= framing.max_message_len());
+            assert!(len >= framing.min_message_len());
+            assert_ne!(framing, Framing::RpcRecord);
             assert_eq!(framing.encode_message_header(len), Ok(header), "not canonical");
+        }
+        Ok(FrameHeader::Fragment { len, last }) => {
+            assert_eq!(framing, Framing::RpcRecord);
+            assert_eq!(rxce_wire::record::encode_fragment_header(len, last), Ok(header));
         }
         Ok(FrameHeader::Keepalive) => {
             assert!(framing.has_keepalive());
@@ -71,6 +78,8 @@ fn check_header(framing: Framing, header: [u8; 4]) {
         Err(WireError::InvalidPacket(_)) => match framing {
             Framing::DirectTcp => assert_ne!(header[0], 0),
             Framing::NetbiosSession => assert!(header[0] == 0x85 && header[1..] != [0, 0, 0]),
+            Framing::NineP => assert!(u32::from_le_bytes(header) < 7),
+            Framing::RpcRecord => panic!("every RPC fragment header decodes"),
         },
         Err(other) => panic!("{framing:?} {header:02x?}: unexpected {other:?}"),
     }
@@ -80,7 +89,18 @@ fn check_encode(framing: Framing, len: usize) {
     match framing.encode_message_header(len) {
         Ok(header) => {
             assert!(len <= framing.max_message_len());
-            assert_eq!(framing.decode_header(header), Ok(FrameHeader::Message { len }));
+            let expected = match framing {
+                Framing::RpcRecord => FrameHeader::Fragment {
+                    len: len.min(rxce_wire::record::FRAGMENT_SIZE),
+                    last: len <= rxce_wire::record::FRAGMENT_SIZE,
+                },
+                _ => FrameHeader::Message { len },
+            };
+            assert_eq!(framing.decode_header(header), Ok(expected));
+        }
+        Err(WireError::InvalidPacket(_)) => {
+            assert_eq!(framing, Framing::NineP);
+            assert!(len < 3);
         }
         Err(WireError::TooLong { len: l, max }) => {
             assert_eq!((l, max), (len, framing.max_message_len()));
@@ -115,6 +135,7 @@ enum End {
 /// used them; at most one message body is collected at a time.
 struct Reassembler {
     deframer: Deframer,
+    rpc: bool,
     held: Vec<u8>,
     body: Option<Vec<u8>>,
     /// Stream offset of the first held byte.
@@ -134,7 +155,12 @@ impl Reassembler {
                 Ok(Some(next)) => next,
                 Ok(None) => return,
                 Err(e) => {
-                    assert!(self.body.is_none(), "nothing of a refused frame is taken");
+                    // A refused header comes before any byte of its body
+                    // (for RPC, of the fragment it announces).
+                    assert!(
+                        self.body.is_none() || self.rpc,
+                        "nothing of a refused frame is taken"
+                    );
                     let at = self.offset + HEADER_LEN;
                     self.failed = Some(match e {
                         WireError::TooLong { .. } => End::TooLong(at),
@@ -145,6 +171,7 @@ impl Reassembler {
             };
             match piece {
                 Piece::Start(_) => self.body = Some(Vec::new()),
+                Piece::Fragment(_) => assert!(self.rpc && self.body.is_some()),
                 Piece::Payload(n) => self.body.as_mut().expect("started").extend_from_slice(&self.held[..n]),
                 Piece::End => self.events.push(Event::Message(self.body.take().expect("started"))),
                 Piece::Keepalive => self.events.push(Event::Keepalive),
@@ -167,6 +194,7 @@ impl Reassembler {
 fn reassemble(framing: Framing, limit: usize, stream: &[u8], chunks: &[usize]) -> (Vec<Event>, End) {
     let mut r = Reassembler {
         deframer: Deframer::with_max_message(framing, limit),
+        rpc: framing == Framing::RpcRecord,
         held: Vec::new(),
         body: None,
         offset: 0,

@@ -1,7 +1,7 @@
 //! Length-prefixed message framing of an established session.
 //!
-//! Both transports SMB runs over put a 4-byte header in front of every
-//! message:
+//! Every framing rxce knows puts a 4-byte header in front of each message
+//! (or, for ONC RPC, of each fragment of a message). SMB runs over two:
 //!
 //! * [`Framing::NetbiosSession`] (port 139, after a positive session
 //!   response): byte 0 is the session service packet type. Session messages
@@ -13,7 +13,17 @@
 //! * [`Framing::DirectTcp`] (port 445, SMB direct hosting): byte 0 is
 //!   always zero and bytes 1..4 hold a 24-bit length. There is no keepalive.
 //!
-//! Lengths are big-endian and count the bytes after the header.
+//! Their lengths are big-endian and count the bytes after the header.
+//!
+//! Two more carry the file protocols of the other redirectors:
+//!
+//! * [`Framing::RpcRecord`] (ONC RPC over TCP, NFS; see [`crate::record`]):
+//!   a message is one or more fragments, each behind a header with the
+//!   last-fragment bit and a 31-bit length. The headers are not part of the
+//!   message; a receiver joins the fragments' data.
+//! * [`Framing::NineP`] (9P; see [`crate::ninep`]): the header is the
+//!   message's own `size[4]`, little-endian and counting itself; the
+//!   message a client sees starts at `type[1]`.
 //!
 //! Observed with Samba 4.17 on a NetBIOS session: once SMB2 is negotiated,
 //! smbd reads a message length as 24 bits (a header `00 02 00 44` makes it
@@ -43,6 +53,7 @@
 
 use crate::error::WireError;
 use crate::nbss::{KEEPALIVE, SESSION_MESSAGE};
+use crate::{ninep, record};
 
 /// Length of a frame header, for both framings.
 pub const HEADER_LEN: usize = 4;
@@ -60,6 +71,11 @@ pub enum Framing {
     NetbiosSession,
     /// SMB direct-hosted TCP framing, port 445.
     DirectTcp,
+    /// ONC RPC record marking (RFC 5531 §11), port 111 for rpcbind.
+    RpcRecord,
+    /// 9P message framing (`size[4]` little-endian, counting itself), port
+    /// 564.
+    NineP,
 }
 
 /// What a frame header announces.
@@ -69,6 +85,14 @@ pub enum FrameHeader {
     Message {
         /// Length of the message after the header.
         len: usize,
+    },
+    /// A fragment of an ONC RPC record ([`Framing::RpcRecord`]): `len`
+    /// bytes of the message follow; more fragments follow unless `last`.
+    Fragment {
+        /// Length of the fragment's data.
+        len: usize,
+        /// The record's last fragment.
+        last: bool,
     },
     /// A session keepalive; nothing follows the header.
     Keepalive,
@@ -93,6 +117,9 @@ impl Framing {
     ///   length; a keepalive must have all of bytes 1..4 zero (else
     ///   [`WireError::InvalidPacket`]); any other type is
     ///   [`FrameHeader::Control`].
+    /// * `RpcRecord`: always a [`FrameHeader::Fragment`].
+    /// * `NineP`: `size[4]` little-endian; below 7 is
+    ///   [`WireError::InvalidPacket`]; the message length is `size - 4`.
     pub fn decode_header(self, header: [u8; HEADER_LEN]) -> Result<FrameHeader, WireError> {
         let len24 = (usize::from(header[1]) << 16) | (usize::from(header[2]) << 8) | usize::from(header[3]);
         match self {
@@ -118,6 +145,13 @@ impl Framing {
                         | usize::from(u16::from_be_bytes([header[2], header[3]])),
                 }),
             },
+            Framing::RpcRecord => {
+                let (len, last) = record::decode_fragment_header(header);
+                Ok(FrameHeader::Fragment { len, last })
+            }
+            Framing::NineP => Ok(FrameHeader::Message {
+                len: ninep::decode_size(header)?,
+            }),
         }
     }
 
@@ -125,23 +159,71 @@ impl Framing {
     ///
     /// For `NetbiosSession`, lengths up to 0x1FFFF come out in the strict
     /// RFC 1002 form (flags byte 0 or 1); larger ones use the 24-bit form
-    /// (which is the same byte layout). Lengths above
+    /// (which is the same byte layout). For `RpcRecord` it is the header
+    /// of the record's first fragment when the record is cut at
+    /// [`Framing::fragment_size`] (the only header when the message fits
+    /// one fragment; see [`crate::record::fragments`] for the others). For
+    /// `NineP` it is `size[4]`: a message shorter than `type[1] tag[2]`
+    /// is [`WireError::InvalidPacket`]. Lengths above
     /// [`Framing::max_message_len`] are [`WireError::TooLong`].
     pub fn encode_message_header(self, len: usize) -> Result<[u8; HEADER_LEN], WireError> {
         let max = self.max_message_len();
         if len > max {
             return Err(WireError::TooLong { len, max });
         }
-        // Up to 0x1FFFF the 24-bit big-endian layout leaves byte 1 at 0
-        // or 1, which is exactly the RFC form with the length extension
-        // flag; above it, byte 1 carries the high length bits.
-        Ok([SESSION_MESSAGE, (len >> 16) as u8, (len >> 8) as u8, len as u8])
+        match self {
+            // Up to 0x1FFFF the 24-bit big-endian layout leaves byte 1 at 0
+            // or 1, which is exactly the RFC form with the length extension
+            // flag; above it, byte 1 carries the high length bits.
+            Framing::NetbiosSession | Framing::DirectTcp => {
+                Ok([SESSION_MESSAGE, (len >> 16) as u8, (len >> 8) as u8, len as u8])
+            }
+            Framing::RpcRecord => {
+                record::encode_fragment_header(len.min(record::FRAGMENT_SIZE), len <= record::FRAGMENT_SIZE)
+            }
+            Framing::NineP => ninep::encode_size(len),
+        }
     }
 
-    /// Largest message length this framing can carry (0xFF_FFFF for both).
+    /// Largest message length this framing can carry: 0xFF_FFFF for the
+    /// SMB framings, 0xFFFF_FFFB for 9P (`size[4]` counts itself), and
+    /// 0xFFFF_FFFF for an ONC RPC record (fragments have no limit on their
+    /// number; rxce caps a record at what a u32 counts).
     pub const fn max_message_len(self) -> usize {
         match self {
             Framing::NetbiosSession | Framing::DirectTcp => MAX_24_BIT,
+            Framing::RpcRecord => u32::MAX as usize,
+            Framing::NineP => ninep::MAX_BODY,
+        }
+    }
+
+    /// The smallest message the framing carries (3 for 9P: `type[1]
+    /// tag[2]`; 0 for the others).
+    pub const fn min_message_len(self) -> usize {
+        match self {
+            Framing::NineP => ninep::MIN_MESSAGE - ninep::SIZE_LEN,
+            _ => 0,
+        }
+    }
+
+    /// The size outgoing messages are cut into fragments at, for a framing
+    /// with fragments ([`record::FRAGMENT_SIZE`] for `RpcRecord`).
+    pub const fn fragment_size(self) -> Option<usize> {
+        match self {
+            Framing::RpcRecord => Some(record::FRAGMENT_SIZE),
+            _ => None,
+        }
+    }
+
+    /// The TCP port a client connects to when none is given: 445 for
+    /// direct TCP, 139 for NetBIOS sessions, 111 (rpcbind) for ONC RPC, 564
+    /// for 9P.
+    pub const fn default_port(self) -> u16 {
+        match self {
+            Framing::NetbiosSession => 139,
+            Framing::DirectTcp => DIRECT_TCP_PORT,
+            Framing::RpcRecord => record::RPCBIND_PORT,
+            Framing::NineP => ninep::PORT,
         }
     }
 
@@ -171,6 +253,10 @@ pub enum Piece {
     /// The message that started is complete (after its last payload; at
     /// once for an empty message).
     End,
+    /// A further fragment of this many bytes of the message that started
+    /// ([`Framing::RpcRecord`]): its header was read; its data come as
+    /// [`Piece::Payload`]s of the same message.
+    Fragment(usize),
     /// A session keepalive: nothing to deliver.
     Keepalive,
 }
@@ -179,7 +265,7 @@ pub enum Piece {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Place {
     Header,
-    Body { remaining: usize },
+    Body { remaining: usize, last: bool },
     End,
 }
 
@@ -192,13 +278,21 @@ enum Place {
 /// Headers are judged as soon as their 4 bytes are in (before any byte of
 /// the body): a header the framing refuses is that [`WireError`]; a
 /// control packet is [`WireError::ControlPacket`]; a message longer than
-/// the limit ([`Deframer::with_max_message`]) is [`WireError::TooLong`].
-/// After an error the stream cannot be read further.
+/// the limit ([`Deframer::with_max_message`]) is [`WireError::TooLong`]
+/// (for an RPC record: once the fragments announced so far add up to
+/// more; more than [`record::MAX_EMPTY_FRAGMENTS`] empty fragments before
+/// the last is [`WireError::InvalidPacket`]). After an error the stream
+/// cannot be read further.
 #[derive(Debug, Clone)]
 pub struct Deframer {
     framing: Framing,
     max_message: usize,
     place: Place,
+    /// RPC: inside a record, between fragments.
+    in_record: bool,
+    /// RPC: the record's length so far, and its empty non-final fragments.
+    record_len: usize,
+    empty_fragments: usize,
 }
 
 impl Deframer {
@@ -209,6 +303,9 @@ impl Deframer {
             framing,
             max_message: framing.max_message_len(),
             place: Place::Header,
+            in_record: false,
+            record_len: 0,
+            empty_fragments: 0,
         }
     }
 
@@ -218,13 +315,16 @@ impl Deframer {
             framing,
             max_message,
             place: Place::Header,
+            in_record: false,
+            record_len: 0,
+            empty_fragments: 0,
         }
     }
 
     /// True between a message's [`Piece::Start`] and its [`Piece::End`]:
     /// a stream that ends here ends inside a message.
     pub const fn mid_message(&self) -> bool {
-        !matches!(self.place, Place::Header)
+        self.in_record || !matches!(self.place, Place::Header)
     }
 
     /// The next piece at the front of `received` and how many of its bytes
@@ -245,30 +345,63 @@ impl Deframer {
                         self.place = if len == 0 {
                             Place::End
                         } else {
-                            Place::Body { remaining: len }
+                            Place::Body {
+                                remaining: len,
+                                last: true,
+                            }
                         };
                         Ok(Some((Piece::Start(len), HEADER_LEN)))
+                    }
+                    FrameHeader::Fragment { len, last } => {
+                        let (total, piece) = if self.in_record {
+                            (self.record_len.saturating_add(len), Piece::Fragment(len))
+                        } else {
+                            self.empty_fragments = 0;
+                            (len, Piece::Start(len))
+                        };
+                        if total > self.max_message {
+                            return Err(WireError::TooLong {
+                                len: total,
+                                max: self.max_message,
+                            });
+                        }
+                        if len == 0 && !last {
+                            self.empty_fragments += 1;
+                            if self.empty_fragments > record::MAX_EMPTY_FRAGMENTS {
+                                return Err(WireError::InvalidPacket("too many empty fragments in one RPC record"));
+                            }
+                        }
+                        self.record_len = total;
+                        self.in_record = !last;
+                        self.place = match (len, last) {
+                            (0, true) => Place::End,
+                            (0, false) => Place::Header,
+                            (remaining, last) => Place::Body { remaining, last },
+                        };
+                        Ok(Some((piece, HEADER_LEN)))
                     }
                     FrameHeader::Keepalive => Ok(Some((Piece::Keepalive, HEADER_LEN))),
                     FrameHeader::Control { packet_type, len } => Err(WireError::ControlPacket { packet_type, len }),
                 }
             }
-            Place::Body { remaining } => {
+            Place::Body { remaining, last } => {
                 if received.is_empty() {
                     return Ok(None);
                 }
                 let n = remaining.min(received.len());
-                self.place = if n == remaining {
-                    Place::End
-                } else {
-                    Place::Body {
+                self.place = match (n == remaining, last) {
+                    (true, true) => Place::End,
+                    (true, false) => Place::Header,
+                    (false, _) => Place::Body {
                         remaining: remaining - n,
-                    }
+                        last,
+                    },
                 };
                 Ok(Some((Piece::Payload(n), n)))
             }
             Place::End => {
                 self.place = Place::Header;
+                self.in_record = false;
                 Ok(Some((Piece::End, 0)))
             }
         }
@@ -433,6 +566,164 @@ mod tests {
         assert!(!d.mid_message());
     }
 
+    const RPC: Framing = Framing::RpcRecord;
+    const P9: Framing = Framing::NineP;
+
+    #[test]
+    fn rpc_and_9p_headers() {
+        assert_eq!(RPC.encode_message_header(0), Ok([0x80, 0, 0, 0]));
+        assert_eq!(RPC.encode_message_header(0x28), Ok([0x80, 0, 0, 0x28]));
+        assert_eq!(RPC.encode_message_header(0x1_0000), Ok([0x80, 1, 0, 0]));
+        // Longer than a fragment: the first fragment's header, not last.
+        assert_eq!(RPC.encode_message_header(0x1_0001), Ok([0, 1, 0, 0]));
+        assert_eq!(
+            RPC.decode_header([0x80, 0, 1, 2]),
+            Ok(FrameHeader::Fragment { len: 0x102, last: true })
+        );
+        assert_eq!(
+            RPC.decode_header([0x7f, 0xff, 0xff, 0xff]),
+            Ok(FrameHeader::Fragment {
+                len: 0x7fff_ffff,
+                last: false
+            })
+        );
+        assert_eq!(RPC.fragment_size(), Some(65536));
+        assert_eq!(RPC.default_port(), 111);
+        assert!(!RPC.has_keepalive());
+
+        assert_eq!(P9.encode_message_header(3), Ok([7, 0, 0, 0]));
+        assert_eq!(P9.encode_message_header(0x1_0000), Ok([4, 0, 1, 0]));
+        assert!(P9.encode_message_header(2).is_err());
+        assert_eq!(
+            P9.decode_header([4, 0, 1, 0]),
+            Ok(FrameHeader::Message { len: 0x1_0000 })
+        );
+        assert_eq!(
+            P9.decode_header([3, 0, 0, 0]),
+            Err(WireError::InvalidPacket("9P message size below 7"))
+        );
+        assert_eq!(P9.min_message_len(), 3);
+        assert_eq!(P9.default_port(), 564);
+        assert_eq!(P9.max_message_len(), 0xffff_fffb);
+        assert_eq!(TCP.default_port(), 445);
+        assert_eq!(NB.default_port(), 139);
+    }
+
+    #[test]
+    fn deframer_joins_rpc_fragments() {
+        // "ab" in two fragments, an empty record, then the start of "xyz".
+        let bytes = [
+            0, 0, 0, 1, b'a', 0x80, 0, 0, 1, b'b', 0x80, 0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 3, b'x',
+        ];
+        let mut d = Deframer::new(RPC);
+        assert_eq!(
+            pieces(&mut d, &bytes).unwrap(),
+            [
+                Piece::Start(1),
+                Piece::Payload(1),
+                Piece::Fragment(1),
+                Piece::Payload(1),
+                Piece::End,
+                Piece::Start(0),
+                Piece::End,
+                Piece::Start(0),
+                Piece::Fragment(3),
+                Piece::Payload(1),
+            ]
+        );
+        assert!(d.mid_message());
+        // Between two fragments the record is still open.
+        let mut d = Deframer::new(RPC);
+        assert_eq!(
+            pieces(&mut d, &[0, 0, 0, 1, b'a']).unwrap(),
+            [Piece::Start(1), Piece::Payload(1)]
+        );
+        assert!(d.mid_message());
+    }
+
+    #[test]
+    fn deframer_refuses_long_records_and_empty_fragment_floods() {
+        // The limit counts the record, fragment by fragment, on each header.
+        let mut d = Deframer::with_max_message(RPC, 4);
+        assert_eq!(
+            pieces(&mut d, &[0, 0, 0, 2, 1, 2, 0x80, 0, 0, 2, 3, 4]),
+            Ok(vec![
+                Piece::Start(2),
+                Piece::Payload(2),
+                Piece::Fragment(2),
+                Piece::Payload(2),
+                Piece::End
+            ])
+        );
+        assert_eq!(
+            pieces(&mut d, &[0, 0, 0, 2, 1, 2, 0x80, 0, 0, 3]),
+            Err(WireError::TooLong { len: 5, max: 4 })
+        );
+        assert_eq!(
+            Deframer::new(RPC)
+                .next(&[0x7f, 0xff, 0xff, 0xff])
+                .map(|p| p.map(|(p, _)| p)),
+            Ok(Some(Piece::Start(0x7fff_ffff)))
+        );
+        assert_eq!(
+            Deframer::with_max_message(RPC, 1 << 20).next(&[0xff, 0xff, 0xff, 0xff]),
+            Err(WireError::TooLong {
+                len: 0x7fff_ffff,
+                max: 1 << 20
+            })
+        );
+        let flood: Vec<u8> = std::iter::repeat([0u8, 0, 0, 0]).take(100).flatten().collect();
+        let mut d = Deframer::new(RPC);
+        assert_eq!(
+            pieces(&mut d, &flood),
+            Err(WireError::InvalidPacket("too many empty fragments in one RPC record"))
+        );
+        // Up to the limit, empty fragments are fine.
+        let mut ok: Vec<u8> = std::iter::repeat([0u8, 0, 0, 0])
+            .take(crate::record::MAX_EMPTY_FRAGMENTS)
+            .flatten()
+            .collect();
+        ok.extend_from_slice(&[0x80, 0, 0, 1, 9]);
+        let got = pieces(&mut Deframer::new(RPC), &ok).unwrap();
+        assert_eq!(got.last(), Some(&Piece::End));
+    }
+
+    #[test]
+    fn deframer_cuts_9p_messages() {
+        let bytes = [
+            7, 0, 0, 0, 100, 0xff, 0xff, 9, 0, 0, 0, 101, 1, 0, 0xaa, 0xbb, 3, 0, 0, 0,
+        ];
+        let mut d = Deframer::new(P9);
+        let mut out = Vec::new();
+        let mut at = &bytes[..];
+        let err = loop {
+            match d.next(at) {
+                Ok(Some((piece, used))) => {
+                    out.push(piece);
+                    at = &at[used..];
+                }
+                Ok(None) => break None,
+                Err(e) => break Some(e),
+            }
+        };
+        assert_eq!(
+            out,
+            [
+                Piece::Start(3),
+                Piece::Payload(3),
+                Piece::End,
+                Piece::Start(5),
+                Piece::Payload(5),
+                Piece::End
+            ]
+        );
+        assert_eq!(err, Some(WireError::InvalidPacket("9P message size below 7")));
+        assert_eq!(
+            Deframer::with_max_message(P9, 8188).next(&[0x01, 0x20, 0, 0]),
+            Err(WireError::TooLong { len: 8189, max: 8188 })
+        );
+    }
+
     /// Messages (`None`: a keepalive) framed into one stream.
     fn stream_of(framing: Framing, frames: &[Option<Vec<u8>>]) -> Vec<u8> {
         let mut stream = Vec::new();
@@ -476,6 +767,7 @@ mod tests {
                         Piece::Payload(n) => body.as_mut().unwrap().extend_from_slice(&held[..n]),
                         Piece::End => got.push(body.take()),
                         Piece::Keepalive => got.push(None),
+                        Piece::Fragment(_) => unreachable!("no fragments in SMB framings"),
                     }
                     held.drain(..used);
                 }
@@ -485,6 +777,35 @@ mod tests {
             }
             prop_assert!(held.is_empty() && !deframer.mid_message());
             prop_assert_eq!(got, frames);
+        }
+
+        #[test]
+        fn rpc_records_any_fragments_any_cut(
+            records in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..60), 0..6),
+            fragment in 1usize..20,
+            cut in 1usize..13,
+        ) {
+            let mut stream = Vec::new();
+            for record in &records {
+                stream.extend_from_slice(&crate::record::encode_record(record, fragment));
+            }
+            let mut deframer = Deframer::new(RPC);
+            let (mut held, mut got, mut body) = (Vec::new(), Vec::new(), None::<Vec<u8>>);
+            for chunk in stream.chunks(cut) {
+                held.extend_from_slice(chunk);
+                while let Some((piece, used)) = deframer.next(&held).unwrap() {
+                    match piece {
+                        Piece::Start(_) => body = Some(Vec::new()),
+                        Piece::Fragment(_) => prop_assert!(body.is_some()),
+                        Piece::Payload(n) => body.as_mut().unwrap().extend_from_slice(&held[..n]),
+                        Piece::End => got.push(body.take().unwrap()),
+                        Piece::Keepalive => prop_assert!(false, "no keepalives in RPC"),
+                    }
+                    held.drain(..used);
+                }
+            }
+            prop_assert!(held.is_empty() && !deframer.mid_message());
+            prop_assert_eq!(got, records);
         }
 
         #[test]

@@ -1,4 +1,5 @@
-//! Sans-I/O wire formats of the NetBIOS transports used by rxce.
+//! Sans-I/O wire formats of the transports used by rxce: NetBIOS, and the
+//! message framings of SMB, ONC RPC and 9P.
 //!
 //! This crate turns byte slices into typed values and typed values into
 //! bytes. It opens no sockets, never blocks or awaits, and reads no clock:
@@ -8,7 +9,7 @@
 //! every length read from the wire is validated once, before the bytes it
 //! covers are used.
 //!
-//! Four formats are covered, one module each:
+//! Six formats are covered, one module each:
 //!
 //! * [`nbname`] — NetBIOS names (RFC 1001 §14): the 16-byte name with its
 //!   type suffix, its text forms (`FRED`, `FRED<20>`), and its on-the-wire
@@ -23,6 +24,9 @@
 //! * [`nbns`] — NetBIOS name service packets (RFC 1002 §4.2): the name
 //!   query a client broadcasts or sends to a name server, and the positive,
 //!   negative, WACK and redirect responses it may get back.
+//! * [`record`] — ONC RPC record marking (RFC 5531 §11): fragment headers,
+//!   and how rxce cuts an outgoing record into fragments.
+//! * [`ninep`] — 9P's `size[4]` in front of every message.
 //!
 //! All fallible functions return [`WireError`].
 //!
@@ -64,9 +68,11 @@ pub mod framing;
 pub mod nbname;
 pub mod nbns;
 pub mod nbss;
+pub mod ninep;
+pub mod record;
 
 pub use error::WireError;
-pub use framing::{keepalive_frame, Deframer, FrameHeader, Framing};
+pub use framing::{keepalive_frame, Deframer, FrameHeader, Framing, Piece};
 pub use nbname::{decode_name, encode_name, NetbiosName};
 pub use nbns::{
     encode_negative_response, encode_positive_response, parse_name_query_response, NameQuery, NameQueryResponse,

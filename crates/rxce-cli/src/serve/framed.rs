@@ -1,5 +1,5 @@
-//! Framed peers: `tcp+smb` (direct-hosted framing) and `netbt` once its
-//! session is up. Echo sends every message back as one message (its frame
+//! Framed peers: `tcp+smb` (direct-hosted framing), `netbt` once its
+//! session is up, `tcp+rpc` (ONC RPC record marking) and `tcp+9p`. Echo sends every message back as one message (its frame
 //! header, then its body as it arrives: nothing is held whole in memory);
 //! sink discards messages; source sends 64 KiB messages until the client
 //! closes. On `netbt` a keepalive goes out whenever nothing was sent for the
@@ -77,11 +77,10 @@ where
         while let Some((piece, used)) = deframer.next(&buf).map_err(|e| protocol_error(e.to_string()))? {
             let out = w.as_deref_mut().filter(|_| echo);
             match (piece, out) {
-                (Piece::Start(len), Some(out)) => {
-                    let header = framing
-                        .encode_message_header(len)
-                        .map_err(|e| protocol_error(e.to_string()))?;
-                    out.write_all(&header).await?;
+                (Piece::Start(_) | Piece::Fragment(_), Some(out)) => {
+                    // The header goes back as it came (an RPC record keeps
+                    // its fragments).
+                    out.write_all(&buf[..used]).await?;
                 }
                 (Piece::Payload(n), out) => {
                     counters.received(n);
@@ -97,7 +96,7 @@ where
                         next_keepalive = keepalive.map(|d| Instant::now() + d);
                     }
                 }
-                (Piece::Start(_), None) | (Piece::Keepalive, _) => {}
+                (Piece::Start(_) | Piece::Fragment(_), None) | (Piece::Keepalive, _) => {}
             }
             buf.advance(used);
         }

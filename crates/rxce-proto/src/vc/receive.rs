@@ -30,6 +30,16 @@
 //!   `available` the rest of the message. Keepalive frames are skipped; an
 //!   over-long message, a control frame or a truncated message is a protocol
 //!   error (error indication, then the VC fails) — never a large allocation.
+//! - ONC RPC records (decision 48) come in fragments: fragment headers are
+//!   taken out of the lookahead as soon as they are in (the message's bytes
+//!   close up behind them), so the client sees only the message. While the
+//!   record's last fragment has not been announced its end is unknown: the
+//!   machine waits for more bytes until the lookahead is full, then
+//!   indicates what it holds without ENTIRE_MESSAGE; a client buffer fills
+//!   across fragment boundaries up to the record's end. The limit counts
+//!   the whole record, judged on each header; more than
+//!   [`MAX_EMPTY_FRAGMENTS`] empty fragments before the last is a protocol
+//!   error.
 //! - After the machine failed (a reset, a tear-down), an answer that still
 //!   comes back returns its client buffer untouched: data-ready with 0 bytes
 //!   and the failure.
@@ -38,6 +48,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use rxce_wire::framing::{FrameHeader, Framing, HEADER_LEN};
+use rxce_wire::record::{decode_fragment_header, MAX_EMPTY_FRAGMENTS};
 
 use crate::buffer::{BufferPool, PooledBuffer, ReceiveBuffer};
 use crate::indication::{Indication, ReceiveAnswer};
@@ -168,6 +179,15 @@ pub struct ReceiveMachine {
     /// bytes of its payload are still to be consumed.
     in_message: bool,
     message_left: usize,
+    /// RPC records: `message_left` ends with a fragment that is not the
+    /// record's last (more fragment headers follow inside the message).
+    more_fragments: bool,
+    /// RPC records: the record's length so far (its fragments announced),
+    /// and its empty fragments before the last.
+    record_len: usize,
+    empty_fragments: usize,
+    /// The last read target was the client buffer (not the lookahead).
+    read_into_fill: bool,
     paused: bool,
     /// The handler took nothing of the last indication: wait for new bytes.
     starved: bool,
@@ -204,6 +224,10 @@ impl ReceiveMachine {
             fill: None,
             in_message: false,
             message_left: 0,
+            more_fragments: false,
+            record_len: 0,
+            empty_fragments: 0,
+            read_into_fill: false,
             paused: false,
             starved: false,
             force_next: false,
@@ -290,11 +314,18 @@ impl ReceiveMachine {
         if self.paused || self.ended || self.failed.is_some() || self.out.is_some() || !self.notices.is_empty() {
             return false;
         }
-        if self.fill.is_some() {
+        let capacity = self.pool.buffer_size();
+        if self.fill.is_some() && !self.wants_fragment_header() {
             return self.start == self.end;
         }
-        let capacity = self.pool.buffer_size();
         !(self.start == 0 && self.end == capacity)
+    }
+
+    /// True when the next bytes of the message are a fragment header (an
+    /// RPC record whose current fragment was all read).
+    #[inline]
+    fn wants_fragment_header(&self) -> bool {
+        self.more_fragments && self.message_left == 0
     }
 
     /// Where the next socket read should land, or `None` when the machine
@@ -305,18 +336,25 @@ impl ReceiveMachine {
         if self.paused || self.ended || self.failed.is_some() || self.out.is_some() {
             return Ok(None);
         }
+        let wants_header = self.wants_fragment_header();
+        self.read_into_fill = false;
         if let Some(fill) = &mut self.fill {
-            if self.start < self.end {
-                // Indicated bytes go into the client buffer first (process).
-                return Ok(None);
+            if !wants_header {
+                if self.start < self.end {
+                    // Indicated bytes go into the client buffer first (process).
+                    return Ok(None);
+                }
+                let mut limit = fill.size - fill.filled;
+                if self.framing.is_some() {
+                    limit = limit.min(self.message_left);
+                }
+                let segment = fill.buffer.segment_mut(fill.filled);
+                let len = segment.len().min(limit);
+                self.read_into_fill = true;
+                return Ok(Some(&mut segment[..len]));
             }
-            let mut limit = fill.size - fill.filled;
-            if self.framing.is_some() {
-                limit = limit.min(self.message_left);
-            }
-            let segment = fill.buffer.segment_mut(fill.filled);
-            let len = segment.len().min(limit);
-            return Ok(Some(&mut segment[..len]));
+            // A fragment header comes next: it is read into the lookahead
+            // (with whatever follows it), and the fill goes on from there.
         }
         if self.datagrams && (self.in_message || self.start < self.end) {
             // One datagram at a time: it is held until its answer.
@@ -346,7 +384,7 @@ impl ReceiveMachine {
         self.dirty = true;
         self.stats.bytes += n as u64;
         match &mut self.fill {
-            Some(fill) if self.start == self.end => {
+            Some(fill) if self.read_into_fill => {
                 fill.filled += n;
                 if self.framing.is_some() {
                     self.message_left -= n;
@@ -474,21 +512,32 @@ impl ReceiveMachine {
 
     fn step_fill(&mut self) -> Option<Progress> {
         let framed = self.framed();
-        let fill = self.fill.as_mut().expect("filling");
-        // Bytes already indicated go in first.
-        while self.start < self.end && fill.filled < fill.size && (!framed || self.message_left > 0) {
-            let lookahead = self.lookahead.as_ref().expect("bytes are held in the lookahead");
-            let segment = fill.buffer.segment_mut(fill.filled);
-            let mut n = segment.len().min(self.end - self.start).min(fill.size - fill.filled);
-            if framed {
-                n = n.min(self.message_left);
-                self.message_left -= n;
+        loop {
+            if let Some(progress) = self.join_fragments() {
+                return Some(progress);
             }
-            segment[..n].copy_from_slice(&lookahead[self.start..self.start + n]);
-            self.start += n;
-            fill.filled += n;
+            let fill = self.fill.as_mut().expect("filling");
+            let before = self.start;
+            // Bytes already indicated go in first.
+            while self.start < self.end && fill.filled < fill.size && (!framed || self.message_left > 0) {
+                let lookahead = self.lookahead.as_ref().expect("bytes are held in the lookahead");
+                let segment = fill.buffer.segment_mut(fill.filled);
+                let mut n = segment.len().min(self.end - self.start).min(fill.size - fill.filled);
+                if framed {
+                    n = n.min(self.message_left);
+                    self.message_left -= n;
+                }
+                segment[..n].copy_from_slice(&lookahead[self.start..self.start + n]);
+                self.start += n;
+                fill.filled += n;
+            }
+            // A fragment header behind the bytes copied may now be whole.
+            if self.start == before || !self.wants_fragment_header() {
+                break;
+            }
         }
-        let complete = fill.filled == fill.size || (framed && self.message_left == 0);
+        let fill = self.fill.as_ref().expect("filling");
+        let complete = fill.filled == fill.size || (framed && self.message_left == 0 && !self.more_fragments);
         if complete {
             self.finish_fill(Status::SUCCESS);
             return None;
@@ -529,10 +578,74 @@ impl ReceiveMachine {
     }
 
     fn end_of_message_check(&mut self) {
-        if self.in_message && self.message_left == 0 && !self.datagrams {
+        if self.in_message && self.message_left == 0 && !self.more_fragments && !self.datagrams {
             self.in_message = false;
             self.stats.tsdus += 1;
         }
+    }
+
+    /// RPC records: reads the fragment headers held in the lookahead
+    /// behind the current fragment's data and takes them out, closing up
+    /// the message's bytes (one pass over what is held). An over-long
+    /// record or an empty-fragment flood is a protocol error.
+    fn join_fragments(&mut self) -> Option<Progress> {
+        if !(self.in_message && self.more_fragments) {
+            return None;
+        }
+        let mut read = self.start + self.message_left;
+        if read > self.end || self.end - read < HEADER_LEN {
+            return None;
+        }
+        let buffer = self.lookahead.as_mut().expect("bytes are held in the lookahead");
+        let mut write = read;
+        let mut error = None;
+        while self.more_fragments && self.end - read >= HEADER_LEN {
+            let header = [buffer[read], buffer[read + 1], buffer[read + 2], buffer[read + 3]];
+            let (len, last) = decode_fragment_header(header);
+            let total = self.record_len.saturating_add(len);
+            if total > self.max_message {
+                error = Some(format!(
+                    "the peer announced an RPC record of at least {total} bytes; the limit is {} bytes",
+                    self.max_message
+                ));
+                break;
+            }
+            if len == 0 && !last {
+                self.empty_fragments += 1;
+                if self.empty_fragments > MAX_EMPTY_FRAGMENTS {
+                    error = Some(format!(
+                        "the peer sent more than {MAX_EMPTY_FRAGMENTS} empty fragments in one RPC record"
+                    ));
+                    break;
+                }
+            }
+            self.record_len = total;
+            self.more_fragments = !last;
+            read += HEADER_LEN;
+            let n = len.min(self.end - read);
+            if read != write {
+                buffer.copy_within(read..read + n, write);
+            }
+            read += n;
+            write += n;
+            self.message_left += len;
+            if n < len {
+                break;
+            }
+        }
+        if let Some(error) = error {
+            return Some(self.protocol_error(Status::INVALID_NETWORK_RESPONSE.with_message(error)));
+        }
+        // What follows (part of a header, the next message) closes up too.
+        if read != write {
+            buffer.copy_within(read..self.end, write);
+            self.end -= read - write;
+        }
+        // A record that ended with nothing in it (empty fragments only).
+        if self.message_left == 0 && !self.more_fragments {
+            self.end_of_message_check();
+        }
+        None
     }
 
     /// Drops what is left of the datagram held (its answer was given).
@@ -579,6 +692,25 @@ impl ReceiveMachine {
                 }
                 None
             }
+            Ok(FrameHeader::Fragment { len, .. }) if len > self.max_message => Some(self.protocol_error(
+                Status::INVALID_NETWORK_RESPONSE.with_message(format!(
+                    "the peer announced an RPC record fragment of {len} bytes; the limit is {} bytes",
+                    self.max_message
+                )),
+            )),
+            Ok(FrameHeader::Fragment { len, last }) => {
+                self.start += HEADER_LEN;
+                self.record_len = len;
+                self.empty_fragments = usize::from(len == 0 && !last);
+                if len == 0 && last {
+                    self.stats.tsdus += 1;
+                } else {
+                    self.in_message = true;
+                    self.message_left = len;
+                    self.more_fragments = !last;
+                }
+                None
+            }
             Ok(FrameHeader::Keepalive) => {
                 self.start += HEADER_LEN;
                 None
@@ -595,6 +727,13 @@ impl ReceiveMachine {
     }
 
     fn step_indicate(&mut self) -> Option<Step> {
+        if let Some(progress) = self.join_fragments() {
+            return Some(Step::Wait(progress));
+        }
+        if self.framing.is_some() && !self.in_message {
+            // The message was empty (an RPC record of empty fragments).
+            return None;
+        }
         let held = self.end - self.start;
         let framed = self.framed();
         if self.datagrams {
@@ -628,6 +767,21 @@ impl ReceiveMachine {
             self.force_next = true;
         }
         let capacity = self.pool.buffer_size();
+        if self.more_fragments {
+            // The record's end is not known yet.
+            if self.ended {
+                return Some(Step::Wait(
+                    self.protocol_error(
+                        Status::INVALID_NETWORK_RESPONSE
+                            .with_message("the peer ended its data in the middle of an RPC record"),
+                    ),
+                ));
+            }
+            if held < capacity || self.message_left == 0 {
+                // Until the lookahead is full, more bytes may show it.
+                return Some(Step::Wait(Progress::NeedBytes));
+            }
+        }
         let (indicated, available) = if framed {
             (held.min(self.message_left), self.message_left)
         } else {
@@ -644,7 +798,7 @@ impl ReceiveMachine {
             return Some(Step::Wait(Progress::NeedBytes));
         }
         let mut flags = ReceiveFlags::NORMAL;
-        if framed && indicated == available {
+        if framed && indicated == available && !self.more_fragments {
             flags |= ReceiveFlags::ENTIRE_MESSAGE;
         }
         let forced = std::mem::take(&mut self.force_next);
@@ -719,7 +873,7 @@ impl ReceiveMachine {
                 self.consume(n);
                 if n == 0 {
                     self.starved = true;
-                    if self.end - self.start == capacity || (framed && held >= available) {
+                    if self.end - self.start == capacity || (framed && held >= available && !self.more_fragments) {
                         // More bytes cannot change this indication (the
                         // lookahead is full, or the whole message is there):
                         // wait for the client to resume, as if it had not
@@ -734,7 +888,7 @@ impl ReceiveMachine {
                 let taken = taken.min(indicated);
                 self.consume(taken);
                 let mut size = size.min(buffer.capacity());
-                if framed {
+                if framed && !self.more_fragments {
                     size = size.min(self.message_left);
                 }
                 if size == 0 {

@@ -62,6 +62,15 @@ impl VcMachine {
         if data.is_empty() && !framed {
             return Err(Status::INVALID_PARAMETER.with_message("a send on a stream VC needs at least one byte"));
         }
+        if let Some(framing) = self.config.framing {
+            if data.len() < framing.min_message_len() {
+                return Err(Status::INVALID_PARAMETER.with_message(format!(
+                    "a {}-byte send is shorter than the transport's smallest message ({} bytes)",
+                    data.len(),
+                    framing.min_message_len()
+                )));
+            }
+        }
         if data.len() > self.max_send() {
             return Err(Status::INVALID_PARAMETER.with_message(format!(
                 "a {}-byte send is longer than the transport's largest message ({} bytes)",
@@ -94,11 +103,15 @@ impl VcMachine {
     /// first; a `Waiter` is written by its sender.
     #[inline]
     pub fn push(&mut self, data: SendBuffers, options: SendOptions, completion: Completion) -> u64 {
-        let header = self.config.framing.map(|framing| {
-            framing
-                .encode_message_header(data.len())
-                .expect("length checked at admission")
-        });
+        let fragment = self.config.framing.and_then(|framing| framing.fragment_size());
+        let header = match (self.config.framing, fragment) {
+            (Some(framing), None) => Some(
+                framing
+                    .encode_message_header(data.len())
+                    .expect("length checked at admission"),
+            ),
+            _ => None,
+        };
         match completion {
             Completion::Callback(context) => {
                 self.events.push_back(VcEvent::SendSubmitted(context));
@@ -111,8 +124,11 @@ impl VcMachine {
             }
             Completion::Waiter => {}
         }
-        self.queue
-            .push(header, data, options.contains(SendOptions::EXPEDITED), completion)
+        let expedited = options.contains(SendOptions::EXPEDITED);
+        match fragment {
+            Some(fragment) => self.queue.push_record(fragment, data, expedited, completion),
+            None => self.queue.push(header, data, expedited, completion),
+        }
     }
 
     /// Queues the framing's keepalive frame (a control frame, not a TSDU)

@@ -1,12 +1,17 @@
 //! The send queue of one VC, sans I/O: admission against the bound, the
 //! order of sends (expedited ahead of normal ones, never splitting a send
 //! already on the wire), gathering of I/O slices for vectored writes, and
-//! completion as bytes are written.
+//! completion as bytes are written. A send on a transport with fragments
+//! (ONC RPC record marking) goes out as fragments of a fixed size, each
+//! behind its header, made as the previous fragment is written.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
 
 use smallvec::SmallVec;
+
+use rxce_wire::framing::HEADER_LEN;
+use rxce_wire::record::encode_fragment_header;
 
 use crate::buffer::SendBuffers;
 
@@ -33,6 +38,10 @@ pub struct SendRequest {
     header_len: u8,
     header_sent: u8,
     buffers: SendBuffers,
+    /// Fragments (RPC records): the fragment size, 0 for none; payload
+    /// bytes of the current fragment not yet written.
+    fragment: usize,
+    fragment_left: usize,
     /// Payload bytes of the send (without the header).
     pub len: usize,
     expedited: bool,
@@ -41,7 +50,24 @@ pub struct SendRequest {
 
 impl SendRequest {
     fn unsent(&self) -> usize {
-        usize::from(self.header_len - self.header_sent) + self.buffers.len()
+        usize::from(self.header_len - self.header_sent) + self.buffers.len() + HEADER_LEN * self.headers_to_come()
+    }
+
+    /// Fragment headers not made yet (after the current fragment).
+    fn headers_to_come(&self) -> usize {
+        if self.fragment == 0 {
+            return 0;
+        }
+        (self.buffers.len() - self.fragment_left).div_ceil(self.fragment)
+    }
+
+    /// The current fragment was written whole: the next one's header.
+    fn next_fragment(&mut self) {
+        let rest = self.buffers.len();
+        let n = rest.min(self.fragment);
+        self.header = encode_fragment_header(n, rest <= self.fragment).expect("fragment size is below 2^31");
+        self.header_sent = 0;
+        self.fragment_left = n;
     }
 
     fn started(&self) -> bool {
@@ -124,19 +150,53 @@ impl SendQueue {
         expedited: bool,
         completion: Completion,
     ) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
         let len = buffers.len();
-        let request = SendRequest {
-            id,
+        self.enqueue(SendRequest {
+            id: 0,
             header: header.unwrap_or_default(),
             header_len: if header.is_some() { 4 } else { 0 },
             header_sent: 0,
             buffers,
+            fragment: 0,
+            fragment_left: 0,
+            len,
+            expedited,
+            completion,
+        })
+    }
+
+    /// Queues a send as one ONC RPC record in fragments of `fragment`
+    /// bytes (1 to 2^31 - 1; the last may be shorter; an empty send is one
+    /// empty last fragment), and returns its id.
+    pub fn push_record(
+        &mut self,
+        fragment: usize,
+        buffers: SendBuffers,
+        expedited: bool,
+        completion: Completion,
+    ) -> u64 {
+        let len = buffers.len();
+        let mut request = SendRequest {
+            id: 0,
+            header: [0; 4],
+            header_len: 4,
+            header_sent: 0,
+            buffers,
+            fragment: fragment.max(1),
+            fragment_left: 0,
             len,
             expedited,
             completion,
         };
+        request.next_fragment();
+        self.enqueue(request)
+    }
+
+    fn enqueue(&mut self, mut request: SendRequest) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        request.id = id;
+        let expedited = request.expedited;
         self.unsent += request.unsent();
         if expedited {
             let at = self
@@ -159,6 +219,23 @@ impl SendQueue {
                 slices.push(IoSlice::new(
                     &request.header[usize::from(request.header_sent)..usize::from(request.header_len)],
                 ));
+            }
+            if request.fragment > 0 {
+                // Only the current fragment: the next header is made once
+                // it is written.
+                let mut left = request.fragment_left;
+                for chunk in request.buffers.chunks() {
+                    if slices.len() == MAX_SLICES || left == 0 {
+                        break;
+                    }
+                    let n = chunk.len().min(left);
+                    slices.push(IoSlice::new(&chunk[..n]));
+                    left -= n;
+                }
+                if request.buffers.len() > request.fragment_left || slices.len() == MAX_SLICES {
+                    return;
+                }
+                continue;
             }
             for chunk in request.buffers.chunks() {
                 if slices.len() == MAX_SLICES {
@@ -185,9 +262,20 @@ impl SendQueue {
             let from_header = n.min(header_left);
             head.header_sent += from_header as u8;
             n -= from_header;
-            let from_payload = n.min(head.buffers.len());
+            let mut from_payload = n.min(head.buffers.len());
+            if head.fragment > 0 {
+                from_payload = from_payload.min(head.fragment_left);
+                head.fragment_left -= from_payload;
+            }
             head.buffers.advance(from_payload);
             n -= from_payload;
+            if head.fragment > 0
+                && head.fragment_left == 0
+                && head.header_sent == head.header_len
+                && !head.buffers.is_empty()
+            {
+                head.next_fragment();
+            }
             if head.unsent() == 0 {
                 let request = self.requests.pop_front().expect("head exists");
                 done(request);
@@ -251,6 +339,64 @@ mod tests {
         assert_eq!(done, 1);
         q.advance(5, |_| done += 1);
         assert_eq!(done, 2);
+    }
+
+    /// Writes everything in writes of at most `step` bytes; returns the
+    /// bytes and the ids in the order they completed.
+    fn write_all(q: &mut SendQueue, step: usize) -> (Vec<u8>, Vec<u64>) {
+        let (mut out, mut done) = (Vec::new(), Vec::new());
+        let mut guard = 0;
+        while !q.is_idle() {
+            guard += 1;
+            assert!(guard < 100_000);
+            let bytes = written(q);
+            let n = bytes.len().min(step);
+            out.extend_from_slice(&bytes[..n]);
+            q.advance(n, |r| done.push(r.id));
+        }
+        assert_eq!(q.unsent(), 0);
+        (out, done)
+    }
+
+    #[test]
+    fn records_go_out_in_fragments_with_their_headers() {
+        let mut q = SendQueue::new(1000);
+        let a = q.push_record(3, bufs(b"abcdefg"), false, Completion::Waiter);
+        let b = q.push_record(3, bufs(b""), false, Completion::Waiter);
+        let c = q.push_record(3, bufs(b"xyz"), false, Completion::Waiter);
+        assert_eq!(q.unsent(), 7 + 12 + 4 + 3 + 4);
+        // Gathering stops at the end of the current fragment.
+        assert_eq!(written(&q), b"\0\0\0\x03abc");
+        for step in [1, 2, 5, 100] {
+            let mut q2 = SendQueue::new(1000);
+            let ids = [
+                q2.push_record(3, bufs(b"abcdefg"), false, Completion::Waiter),
+                q2.push_record(3, bufs(b""), false, Completion::Waiter),
+                q2.push_record(3, bufs(b"xyz"), false, Completion::Waiter),
+            ];
+            let (out, done) = write_all(&mut q2, step);
+            assert_eq!(
+                out, b"\0\0\0\x03abc\0\0\0\x03def\x80\0\0\x01g\x80\0\0\0\x80\0\0\x03xyz",
+                "writes of {step}"
+            );
+            assert_eq!(done, ids);
+        }
+        let (_, done) = write_all(&mut q, 4);
+        assert_eq!(done, [a, b, c]);
+        // The record equals the wire crate's encoding.
+        let payload: Vec<u8> = (0..200u8).collect();
+        let mut q = SendQueue::new(1000);
+        q.push_record(64, SendBuffers::from(payload.clone()), false, Completion::Waiter);
+        assert_eq!(write_all(&mut q, 7).0, rxce_wire::record::encode_record(&payload, 64));
+    }
+
+    #[test]
+    fn an_expedited_send_waits_for_a_started_record_to_end() {
+        let mut q = SendQueue::new(1000);
+        q.push_record(2, bufs(b"abcd"), false, Completion::Waiter);
+        q.advance(6, |_| {});
+        q.push(None, bufs(b"!"), true, Completion::Waiter);
+        assert_eq!(write_all(&mut q, 100).0, b"\x80\0\0\x02cd!");
     }
 
     #[test]

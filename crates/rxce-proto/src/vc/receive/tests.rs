@@ -636,6 +636,178 @@ fn an_exhausted_budget_reads_nothing_and_recovers() {
     assert_eq!(budget.used(), 0);
 }
 
+fn rpc(payload: &[u8], fragment: usize) -> Vec<u8> {
+    rxce_wire::record::encode_record(payload, fragment)
+}
+
+fn whole() -> ReceiveFlags {
+    ReceiveFlags::NORMAL | ReceiveFlags::ENTIRE_MESSAGE
+}
+
+#[test]
+fn an_rpc_record_in_fragments_is_indicated_whole_without_its_headers() {
+    for chunk in [1, 3, 5, 64] {
+        let mut m = machine(64, Some(Framing::RpcRecord));
+        let mut sink = Script::default();
+        let mut wire = rpc(b"hello, record", 4);
+        wire.extend(rpc(b"x", 4));
+        feed(&mut m, &mut sink, &wire, chunk);
+        assert_eq!(
+            sink.log,
+            vec![
+                Event::Indicated {
+                    data: b"hello, record".to_vec(),
+                    available: 13,
+                    flags: whole(),
+                },
+                Event::Indicated {
+                    data: b"x".to_vec(),
+                    available: 1,
+                    flags: whole(),
+                },
+            ],
+            "reads of {chunk}"
+        );
+        assert_eq!(m.stats().tsdus, 2);
+        assert_eq!(m.on_end(&mut sink), Progress::Ended);
+    }
+}
+
+#[test]
+fn an_rpc_record_longer_than_the_lookahead_comes_in_pieces() {
+    let payload: Vec<u8> = (0..50).collect();
+    let mut m = machine(16, Some(Framing::RpcRecord));
+    let mut sink = Script::default();
+    feed(&mut m, &mut sink, &rpc(&payload, 7), 64);
+    assert_eq!(sink.indications().concat(), payload);
+    let flags: Vec<bool> = sink
+        .log
+        .iter()
+        .map(|e| match e {
+            Event::Indicated { flags, .. } => flags.contains(ReceiveFlags::ENTIRE_MESSAGE),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(flags.last(), Some(&true), "the end of the record is whole");
+    assert!(flags[..flags.len() - 1].iter().all(|f| !f), "{flags:?}");
+    assert_eq!(m.stats().tsdus, 1);
+}
+
+#[test]
+fn more_processing_fills_across_rpc_fragments_then_the_next_record() {
+    let payload: Vec<u8> = (0..200).map(|i| i as u8).collect();
+    for chunk in [1, 6, 100] {
+        let mut m = machine(16, Some(Framing::RpcRecord));
+        let mut sink = Script::answering(vec![more(2, Box::new(vec![0u8; 1000]), 1000)]);
+        let mut wire = rpc(&payload, 9);
+        wire.extend(rpc(b"next", 3));
+        feed(&mut m, &mut sink, &wire, chunk);
+        assert_eq!(
+            sink.log[1],
+            Event::DataReady {
+                bytes: payload[2..].to_vec(),
+                copied: 198,
+                status: Status::SUCCESS,
+            },
+            "reads of {chunk}"
+        );
+        assert_eq!(sink.indications().last().unwrap(), b"next");
+        assert_eq!(m.stats().tsdus, 2);
+    }
+}
+
+#[test]
+fn an_rpc_record_made_of_empty_fragments_is_skipped() {
+    let mut m = machine(64, Some(Framing::RpcRecord));
+    let mut sink = Script::default();
+    let mut wire = vec![0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0];
+    wire.extend(rpc(b"ab", 1));
+    feed(&mut m, &mut sink, &wire, 64);
+    assert_eq!(sink.indications(), vec![b"ab".to_vec()]);
+    assert_eq!(m.stats().tsdus, 2);
+}
+
+fn rpc_failure(m: &mut ReceiveMachine, wire: &[u8], end: bool) -> String {
+    let mut sink = Script::default();
+    let mut progress = feed(m, &mut sink, wire, 4096);
+    if end && !matches!(progress, Progress::Failed(_)) {
+        progress = m.on_end(&mut sink);
+    }
+    assert!(
+        matches!(progress, Progress::Failed(ref s) if *s == Status::INVALID_NETWORK_RESPONSE),
+        "{progress:?}"
+    );
+    match sink.log.last() {
+        Some(Event::Error(status)) => status.to_string(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn hostile_rpc_records_are_protocol_errors_without_allocation() {
+    let pool = || Arc::new(BufferPool::new(64, 4, Budget::new(usize::MAX)));
+    // One fragment of 0x7FFFFFFF bytes: refused on its header.
+    let mut m = ReceiveMachine::new(pool(), Some(Framing::RpcRecord), 1 << 20);
+    let text = rpc_failure(&mut m, &[0xff, 0xff, 0xff, 0xff, 1, 2, 3], false);
+    assert!(text.contains("2147483647 bytes"), "{text}");
+    // Fragments adding up to more than the limit.
+    let mut m = ReceiveMachine::new(pool(), Some(Framing::RpcRecord), 1000);
+    let text = rpc_failure(&mut m, &rpc(&[7u8; 1001], 600), false);
+    assert!(text.contains("at least 1001 bytes; the limit is 1000"), "{text}");
+    // Empty fragments that never end the record.
+    let mut m = ReceiveMachine::new(pool(), Some(Framing::RpcRecord), 1000);
+    let flood = vec![0u8; 4 * 1000];
+    let text = rpc_failure(&mut m, &flood, false);
+    assert!(text.contains("empty fragments"), "{text}");
+    // A million 1-byte fragments: a record of a million bytes, refused at
+    // the fragment that passes the limit...
+    let ones = rpc(&vec![5u8; 1_000_000], 1);
+    let mut m = ReceiveMachine::new(pool(), Some(Framing::RpcRecord), 1000);
+    let text = rpc_failure(&mut m, &ones, false);
+    assert!(text.contains("at least 1001 bytes"), "{text}");
+    // ...or, under a larger limit, delivered in lookahead-sized pieces with
+    // no header byte among them (one pass over the held bytes per read).
+    let mut m = ReceiveMachine::new(pool(), Some(Framing::RpcRecord), 1 << 20);
+    let mut sink = Script::default();
+    feed(&mut m, &mut sink, &ones, 4096);
+    let got = sink.indications().concat();
+    assert_eq!(got.len(), 1_000_000);
+    assert!(got.iter().all(|&b| b == 5));
+    assert_eq!(m.stats().tsdus, 1);
+    // The stream ends inside a record: between fragments, inside one.
+    for wire in [
+        vec![0, 0, 0, 2, 1, 2],
+        vec![0, 0, 0, 2, 1, 2, 0x80, 0],
+        vec![0x80, 0, 0, 9, 1],
+    ] {
+        let mut m = ReceiveMachine::new(pool(), Some(Framing::RpcRecord), 1000);
+        let text = rpc_failure(&mut m, &wire, true);
+        assert!(text.contains("ended"), "{wire:?}: {text}");
+    }
+}
+
+#[test]
+fn nine_p_messages_start_after_their_size() {
+    let mut m = machine(64, Some(Framing::NineP));
+    let mut sink = Script::default();
+    // Rversion-like: size 7+, type 101, tag 0xFFFF, then body.
+    let wire = [11, 0, 0, 0, 101, 0xff, 0xff, 1, 2, 3, 4, 7, 0, 0, 0, 100, 1, 0];
+    feed(&mut m, &mut sink, &wire, 2);
+    assert_eq!(
+        sink.indications(),
+        vec![vec![101, 0xff, 0xff, 1, 2, 3, 4], vec![100, 1, 0]]
+    );
+    for wire in [vec![3u8, 0, 0, 0], vec![0, 0, 0, 0]] {
+        let mut m = machine(64, Some(Framing::NineP));
+        let text = rpc_failure(&mut m, &wire, false);
+        assert!(text.contains("size below 7"), "{text}");
+    }
+    let pool = Arc::new(BufferPool::new(64, 4, Budget::new(usize::MAX)));
+    let mut m = ReceiveMachine::new(pool, Some(Framing::NineP), 8188);
+    let text = rpc_failure(&mut m, &[0x01, 0x20, 0, 0, 100], false);
+    assert!(text.contains("8189-byte message"), "{text}");
+}
+
 /// What a property-test handler does with one indication.
 #[derive(Debug, Clone)]
 enum Choice {
@@ -788,6 +960,33 @@ proptest! {
         pump(&mut m, &mut sink, &wire, &reads);
         // Every message's bytes, or declined at the end and counted.
         prop_assert_eq!(sink.got.len() + m.declined(), payload.len());
+    }
+}
+
+proptest! {
+    #[test]
+    fn rpc_clients_rebuild_every_record(
+        sizes in proptest::collection::vec(0usize..300, 1..10),
+        fragment in 1usize..70,
+        choices in proptest::collection::vec(choice(), 1..8),
+        reads in proptest::collection::vec(1usize..200, 1..6),
+        lookahead in 4usize..96,
+    ) {
+        let mut wire = Vec::new();
+        let mut payload = Vec::new();
+        for (k, size) in sizes.iter().enumerate() {
+            let message: Vec<u8> = (0..*size).map(|i| (i * 3 + k) as u8).collect();
+            wire.extend(rpc(&message, fragment));
+            payload.extend(message);
+        }
+        let mut m = machine(lookahead, Some(Framing::RpcRecord));
+        let mut sink = Rebuild { choices, next: 0, got: Vec::new(), rejected: false, resumed: false };
+        pump(&mut m, &mut sink, &wire, &reads);
+        // No header byte reaches the client; every byte of every record
+        // does, in order, or is declined at the end and counted.
+        prop_assert!(payload.starts_with(&sink.got));
+        prop_assert_eq!(sink.got.len() + m.declined(), payload.len());
+        prop_assert_eq!(m.stats().tsdus, sizes.len() as u64);
     }
 }
 
