@@ -2,10 +2,13 @@
 //! want callbacks: [`Inbox::new`] gives the handler to build the connection
 //! with and the [`Inbox`] to [`recv`](Inbox::recv) from.
 //!
-//! On a framed transport (`tcp+smb`, `netbt`) each item is one whole
-//! message: a message longer than the lookahead is received straight into
-//! its own buffer (MORE_PROCESSING_REQUIRED), so it is copied once, as the
-//! callback path would. On a bare stream each item is what one indication
+//! On a framed transport (`tcp+smb`, `netbt`, `tcp+rpc`, `tcp+9p`) each
+//! item is one whole message: a message longer than the lookahead whose
+//! length is known (every framing but RPC's) is received straight into its
+//! own buffer (MORE_PROCESSING_REQUIRED), so it is copied once, as the
+//! callback path would; an RPC record, whose length is known only at its
+//! last fragment, is gathered piece by piece until the indication marked
+//! ENTIRE_MESSAGE. On a bare stream each item is what one indication
 //! carried. The inbox holds at most its byte limit: beyond it, indications
 //! are not accepted (the VC stops reading, and the peer feels the
 //! backpressure) until `recv` makes room, which resumes the VC.
@@ -52,6 +55,16 @@ struct Queue {
     bytes: usize,
     /// VCs that were refused for want of room, to resume once there is.
     paused: Vec<Vc>,
+    /// The start of a message still coming on a VC (RPC records longer
+    /// than the lookahead), and the buffer a VC's message is filling.
+    partial: Vec<(Vc, Vec<u8>)>,
+}
+
+impl Queue {
+    fn take_partial(&mut self, vc: &Vc) -> Option<Vec<u8>> {
+        let at = self.partial.iter().position(|(v, _)| v == vc)?;
+        Some(self.partial.swap_remove(at).1)
+    }
 }
 
 struct Shared {
@@ -204,16 +217,34 @@ impl ConnectionEventHandler for InboxHandler {
                 return ReceiveAnswer::NotAccepted;
             }
         }
-        let whole =
-            indication.flags.contains(ReceiveFlags::ENTIRE_MESSAGE) || indication.available == indication.data.len();
-        if whole {
-            self.shared.push(Delivery::Data {
-                vc: vc.clone(),
-                bytes: Bytes::copy_from_slice(indication.data),
-            });
+        let framing = vc.framing();
+        let entire = indication.flags.contains(ReceiveFlags::ENTIRE_MESSAGE);
+        if framing.is_none() || entire {
+            // A bare stream's indication, or the (end of a) message.
+            let start = self.shared.lock().take_partial(vc);
+            let bytes = match start {
+                Some(mut start) => {
+                    start.extend_from_slice(indication.data);
+                    Bytes::from(start)
+                }
+                None => Bytes::copy_from_slice(indication.data),
+            };
+            self.shared.push(Delivery::Data { vc: vc.clone(), bytes });
             return ReceiveAnswer::take_all(indication);
         }
-        // The rest of a long message goes straight into one buffer.
+        if framing.and_then(|f| f.fragment_size()).is_some() {
+            // An RPC record: `available` counts only the fragments
+            // announced so far, so the record's end is the indication
+            // marked ENTIRE_MESSAGE. Its pieces are kept until then.
+            let mut queue = self.shared.lock();
+            match queue.partial.iter_mut().find(|(v, _)| v == vc) {
+                Some((_, start)) => start.extend_from_slice(indication.data),
+                None => queue.partial.push((vc.clone(), indication.data.to_vec())),
+            }
+            return ReceiveAnswer::take_all(indication);
+        }
+        // The rest of a long message (its length is known) goes straight
+        // into one buffer.
         let size = indication.available;
         ReceiveAnswer::MoreProcessingRequired {
             taken: 0,
@@ -237,6 +268,8 @@ impl ConnectionEventHandler for InboxHandler {
     }
 
     fn disconnect(&self, vc: &Vc, flags: DisconnectFlags, status: Status) {
+        // A message cut by the disconnect is not delivered.
+        drop(self.shared.lock().take_partial(vc));
         self.shared.push(Delivery::Disconnected {
             vc: vc.clone(),
             flags,

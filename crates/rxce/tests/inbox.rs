@@ -104,3 +104,37 @@ async fn the_inbox_ends_when_its_connection_is_gone() {
         .expect("recv returns");
     assert!(end.is_none(), "{end:?}");
 }
+
+/// An ONC RPC record longer than the lookahead, in fragments of several
+/// sizes (some longer than the lookahead, some shorter), comes out of the
+/// inbox as one message: not cut at the lookahead or a fragment's end.
+#[tokio::test]
+async fn rpc_records_arrive_whole_even_when_longer_than_the_lookahead() {
+    let engine = engine_with(EngineConfig {
+        receive_buffer_size: 256,
+        ..EngineConfig::default()
+    });
+    let (handler, mut inbox) = Inbox::new(1 << 20);
+    let (connection, vc, mut peer) = tcp_vc(&engine, "tcp+rpc", handler).await;
+    let long = pattern(10_000, 5);
+    let mut wire = rxce::wire::record::encode_record(b"short", 2);
+    for fragment in [1000, 100, 7000] {
+        wire.extend(rxce::wire::record::encode_record(&long, fragment));
+    }
+    wire.extend(rxce::wire::record::encode_record(b"after", 64));
+    for chunk in wire.chunks(700) {
+        peer.write_all(chunk).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    for expected in [&b"short"[..], &long, &long, &long, b"after"] {
+        match next(&mut inbox).await {
+            Delivery::Data { vc: from, bytes } => {
+                assert_eq!(from, vc);
+                assert_eq!(bytes.len(), expected.len());
+                assert_eq!(&bytes[..], expected);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    connection.tear_down().await.unwrap();
+}

@@ -1,6 +1,6 @@
 //! Transport providers: what a transport binds to.
 //!
-//! A [`Provider`] knows one kind of network (`tcp`, `tcp+smb`, `netbt`,
+//! A [`Provider`] knows one kind of network (`tcp`, `tcp+smb`, `tcp+rpc`, `tcp+9p`, `netbt`,
 //! `udp`, `unix`, `memory`, or one of the client's own): it validates local addresses, opens connection
 //! endpoints to a remote address and describes itself as a TDI provider. The
 //! engine core never names a concrete socket type: a connected endpoint is a
@@ -319,6 +319,18 @@ pub(crate) fn builtin_factories() -> Vec<(&'static str, Arc<dyn ProviderFactory>
             "tcp+smb",
             Arc::new(|cx: &ProviderContext| {
                 Ok(Arc::new(tcp::TcpProvider::new(cx, Some(Framing::DirectTcp))) as Arc<dyn Provider>)
+            }),
+        ),
+        (
+            "tcp+rpc",
+            Arc::new(|cx: &ProviderContext| {
+                Ok(Arc::new(tcp::TcpProvider::new(cx, Some(Framing::RpcRecord))) as Arc<dyn Provider>)
+            }),
+        ),
+        (
+            "tcp+9p",
+            Arc::new(|cx: &ProviderContext| {
+                Ok(Arc::new(tcp::TcpProvider::new(cx, Some(Framing::NineP))) as Arc<dyn Provider>)
             }),
         ),
         (

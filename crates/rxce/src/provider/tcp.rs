@@ -156,12 +156,9 @@ impl Provider for TcpProvider {
         Box::pin(async move {
             let local = local_ip(request.local)?;
             let remote = &request.remote.remote_address;
-            // Direct-hosted SMB has a well-known port; plain TCP has none.
-            let default_port = if self.framing == Some(Framing::DirectTcp) {
-                445
-            } else {
-                0
-            };
+            // A framed transport has its well-known port (445 for SMB, 111
+            // for rpcbind, 564 for 9P); plain TCP has none.
+            let default_port = self.framing.map_or(0, Framing::default_port);
             let deadline = tokio::time::Instant::now() + request.timeout;
             let targets = tokio::time::timeout_at(deadline, crate::resolve::remote_ips(remote, default_port))
                 .await

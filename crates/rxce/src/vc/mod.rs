@@ -64,6 +64,8 @@ pub(crate) struct VcShared {
     cell: VcCell,
     /// The client's data (see [`Vc::data`]).
     data: std::sync::OnceLock<VcData>,
+    /// The message framing of the transport (`None`: a bare stream).
+    framing: Option<Framing>,
     task: Mutex<Option<JoinHandle<()>>>,
     built_at: Instant,
     _charge: Charge,
@@ -127,6 +129,7 @@ impl VcShared {
             id: crate::registry::next_id(),
             cell: VcCell::new(machine, connected.stream.clone()),
             data: std::sync::OnceLock::new(),
+            framing,
             task: Mutex::new(None),
             built_at,
             connection,
@@ -270,6 +273,13 @@ impl Vc {
     /// The VC's state now.
     pub fn state(&self) -> VcState {
         self.0.lock().machine.state()
+    }
+
+    /// The message framing of the VC's transport: `None` for a bare byte
+    /// stream (`tcp`, `unix`, `memory`), else how messages are cut
+    /// (`tcp+smb`, `netbt`, `tcp+rpc`, `tcp+9p`).
+    pub fn framing(&self) -> Option<Framing> {
+        self.0.framing
     }
 
     /// True until the VC is torn down.
