@@ -29,7 +29,12 @@ use rxce_fuzz::Cursor;
 use rxce_wire::framing::{keepalive_frame, Deframer, FrameHeader, Framing, Piece, HEADER_LEN};
 use rxce_wire::WireError;
 
-const FRAMINGS: [Framing; 4] = [Framing::NetbiosSession, Framing::DirectTcp, Framing::RpcRecord, Framing::NineP];
+const FRAMINGS: [Framing; 4] = [
+    Framing::NetbiosSession,
+    Framing::DirectTcp,
+    Framing::RpcRecord,
+    Framing::NineP,
+];
 
 fuzz_target!(|data: &[u8]| {
     let mut c = Cursor::new(data);
@@ -157,10 +162,7 @@ impl Reassembler {
                 Err(e) => {
                     // A refused header comes before any byte of its body
                     // (for RPC, of the fragment it announces).
-                    assert!(
-                        self.body.is_none() || self.rpc,
-                        "nothing of a refused frame is taken"
-                    );
+                    assert!(self.body.is_none() || self.rpc, "nothing of a refused frame is taken");
                     let at = self.offset + HEADER_LEN;
                     self.failed = Some(match e {
                         WireError::TooLong { .. } => End::TooLong(at),

@@ -4,6 +4,8 @@
 
 use std::net::Ipv4Addr;
 
+pub mod framed_receive;
+
 use rxce_wire::NetbiosName;
 
 /// Reads values off the front of the fuzzer's input.
