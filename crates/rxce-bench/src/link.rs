@@ -158,7 +158,7 @@ pub async fn embedded_peer(kind: Kind, mode: Mode, engine: &Engine) -> Result<Pe
     let pid = std::process::id();
     let url = match kind {
         Kind::Tcp => "tcp://127.0.0.1:0".to_owned(),
-        Kind::TcpSmb => "tcp+smb://127.0.0.1:0".to_owned(),
+        Kind::TcpSmb | Kind::TcpRpc | Kind::Tcp9p => format!("{kind}://127.0.0.1:0"),
         Kind::Netbt => "netbt://127.0.0.1:0".to_owned(),
         Kind::Unix => format!("unix:@rxce-bench-{pid}-{n}"),
         Kind::Memory => format!("memory:rxce-bench-{pid}-{n}"),

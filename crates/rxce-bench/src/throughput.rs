@@ -21,7 +21,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rxce::provider::{Framing, Stream, TcpEndpoint};
+use rxce::provider::{Stream, TcpEndpoint};
 use rxce::{SendOptions, Status, TransportAddress, Vc};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -57,8 +57,8 @@ pub(crate) async fn run(ctx: &Ctx<'_>) -> Result<Vec<Row>, Status> {
     let external = ctx.options.peer.clone();
     let both_rxce = external.is_none() && kind != Kind::Netbt;
     let framing = match kind {
-        Kind::TcpSmb => Some(Framing::DirectTcp),
-        _ => None,
+        Kind::Netbt => None,
+        _ => kind.framing(),
     };
 
     // The rxce pair.
@@ -255,11 +255,15 @@ impl Contest for Transfer {
 
 /// The frame header a raw writer puts before each message, if framed.
 fn framing_header(kind: Kind, size: usize) -> Result<Option<Vec<u8>>, Status> {
-    let framing = match kind {
-        Kind::TcpSmb => rxce::wire::Framing::DirectTcp,
-        Kind::Netbt => rxce::wire::Framing::NetbiosSession,
-        _ => return Ok(None),
+    let Some(framing) = kind.framing() else {
+        return Ok(None);
     };
+    if framing == rxce::wire::Framing::RpcRecord {
+        // By hand: each record as one fragment.
+        let header = rxce::wire::record::encode_fragment_header(size, true)
+            .map_err(|e| Status::INVALID_PARAMETER.with_message(format!("a {size}-byte record: {e}")))?;
+        return Ok(Some(header.to_vec()));
+    }
     let header = framing
         .encode_message_header(size)
         .map_err(|e| Status::INVALID_PARAMETER.with_message(format!("a {size}-byte message: {e}")))?;
@@ -285,10 +289,15 @@ pub(crate) enum Listening {
 pub(crate) async fn listen(kind: Kind, ctx: &Ctx<'_>) -> Result<(Endpoint, Listening), Status> {
     let failed = |e: std::io::Error| Status::from_io(e, "listening for the bench");
     match kind {
-        Kind::Tcp | Kind::TcpSmb | Kind::Netbt => {
+        Kind::Tcp | Kind::TcpSmb | Kind::TcpRpc | Kind::Tcp9p | Kind::Netbt => {
             let listener = TcpListener::bind("127.0.0.1:0").await.map_err(failed)?;
             let port = listener.local_addr().map_err(failed)?.port();
-            let scheme = if kind == Kind::TcpSmb { "tcp+smb" } else { "tcp" };
+            // A netbt sink is reached by a raw tcp connection.
+            let scheme = if kind == Kind::Netbt {
+                "tcp"
+            } else {
+                kind.transport_name()
+            };
             Ok((
                 parse(&format!("{scheme}://127.0.0.1:{port}"))?,
                 Listening::Tcp(listener),

@@ -14,6 +14,8 @@ const ENDPOINTS_HELP: &str = "\
 Endpoints (URLs):
   tcp://HOST:PORT                       TCP, a bare byte stream
   tcp+smb://HOST[:PORT]                 TCP with SMB direct-hosted framing (port 445 by default)
+  tcp+rpc://HOST[:PORT]                 TCP with ONC RPC record marking, NFS (port 111 by default)
+  tcp+9p://HOST[:PORT]                  TCP with 9P framing (port 564 by default)
   netbt://HOST[:PORT][?called=NAME&calling=NAME]
                                         NetBIOS session service (port 139 by default)
   udp://HOST:PORT                       UDP datagrams

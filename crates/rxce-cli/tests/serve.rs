@@ -277,6 +277,70 @@ fn tcp_smb_sink_and_source_keep_the_framing() {
     assert!(row["messages out"].parse::<u64>().unwrap() >= 3, "{row:?}");
 }
 
+/// Echoes `messages` through the engine's [`rxce::Inbox`] (which gathers
+/// an RPC record longer than the lookahead whole).
+fn echo_through_inbox(url: &str, messages: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let endpoint: Endpoint = url.parse().unwrap();
+    let engine = Engine::new(EngineConfig::default()).unwrap();
+    let runtime = engine.runtime().clone();
+    runtime.block_on(async {
+        let transport = engine.build_transport(endpoint.transport_name(), 0).unwrap();
+        let address = transport
+            .build_address(endpoint.local_address(), std::sync::Arc::new(NoEvents))
+            .unwrap();
+        let (handler, mut inbox) = rxce::Inbox::new(1 << 24);
+        let (_connection, vc) = address.build_connection(endpoint.remote(), handler).await.unwrap();
+        let mut back = Vec::new();
+        for message in messages {
+            vc.send(message.clone(), SendOptions::empty()).await.unwrap();
+            match tokio::time::timeout(WAIT, inbox.recv()).await.expect("an echo in time") {
+                Some(rxce::Delivery::Data { bytes, .. }) => back.push(bytes.to_vec()),
+                other => panic!("{other:?}"),
+            }
+        }
+        transport.tear_down().await.unwrap();
+        back
+    })
+}
+
+#[test]
+fn tcp_rpc_and_tcp_9p_echo_each_message_whole_through_rxce() {
+    for scheme in ["tcp+rpc", "tcp+9p"] {
+        let served = serve(&["--listen", &format!("{scheme}://127.0.0.1:0")]);
+        let url = served.urls[0].clone();
+        assert!(url.starts_with(&format!("{scheme}://127.0.0.1:")), "{url}");
+        // 300,000 bytes: five 64 KiB fragments of one RPC record, longer
+        // than the lookahead; the peer echoes the fragments as they came.
+        let messages = vec![payload(10, 1), payload(300_000, 2), payload(300, 3)];
+        let back = echo_through_inbox(&url, &messages);
+        assert_eq!(back.len(), messages.len());
+        for (got, sent) in back.iter().zip(&messages) {
+            assert_same(got, sent, "an echoed message");
+        }
+        let done = stop(served);
+        let row = done.row(&url);
+        assert_eq!((row["messages in"].as_str(), row["messages out"].as_str()), ("3", "3"));
+        assert_eq!(row["received"], bytes(300_310));
+    }
+}
+
+#[test]
+fn tcp_rpc_source_sends_records_and_tcp_9p_source_sends_sized_messages() {
+    let served = serve(&["--listen", "tcp+rpc://127.0.0.1:0", "--mode", "source"]);
+    let mut stream = connect(served.addr(0));
+    let mut header = [0u8; 4];
+    stream.read_exact(&mut header).unwrap();
+    assert_eq!(header, [0x80, 1, 0, 0], "one 64 KiB last fragment");
+    drop(stream);
+    stop(served);
+    let served = serve(&["--listen", "tcp+9p://127.0.0.1:0", "--mode", "source"]);
+    let mut stream = connect(served.addr(0));
+    stream.read_exact(&mut header).unwrap();
+    assert_eq!(u32::from_le_bytes(header), 65_536 + 4, "size[4] counts itself");
+    drop(stream);
+    stop(served);
+}
+
 #[test]
 fn netbt_accepts_its_names_and_echoes_through_rxce() {
     let served = serve(&[

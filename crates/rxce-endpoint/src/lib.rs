@@ -8,6 +8,8 @@
 //! |---|---|---|
 //! | `tcp://HOST:PORT` | `tcp` | a bare byte stream |
 //! | `tcp+smb://HOST[:PORT]` | `tcp+smb` | SMB direct-hosted framing; port 445 by default |
+//! | `tcp+rpc://HOST[:PORT]` | `tcp+rpc` | ONC RPC record marking (NFS); port 111 (rpcbind) by default |
+//! | `tcp+9p://HOST[:PORT]` | `tcp+9p` | 9P framing; port 564 by default |
 //! | `netbt://HOST[:PORT][?called=NAME][&calling=NAME]` | `netbt` | NetBIOS session service; port 139 by default |
 //! | `udp://HOST:PORT` | `udp` | datagrams |
 //! | `unix:PATH`, `unix:@NAME` | `unix` | a socket file, or (`@`) an abstract socket |
@@ -58,6 +60,10 @@ pub enum Kind {
     Tcp,
     /// `tcp+smb://`: TCP with SMB direct-hosted framing.
     TcpSmb,
+    /// `tcp+rpc://`: TCP with ONC RPC record marking.
+    TcpRpc,
+    /// `tcp+9p://`: TCP with 9P framing.
+    Tcp9p,
     /// `netbt://`: the NetBIOS session service over TCP.
     Netbt,
     /// `udp://`: UDP datagrams.
@@ -70,9 +76,11 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in the order the help lists them.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Tcp,
         Kind::TcpSmb,
+        Kind::TcpRpc,
+        Kind::Tcp9p,
         Kind::Netbt,
         Kind::Udp,
         Kind::Unix,
@@ -85,6 +93,8 @@ impl Kind {
         match self {
             Kind::Tcp => "tcp",
             Kind::TcpSmb => "tcp+smb",
+            Kind::TcpRpc => "tcp+rpc",
+            Kind::Tcp9p => "tcp+9p",
             Kind::Netbt => "netbt",
             Kind::Udp => "udp",
             Kind::Unix => "unix",
@@ -92,23 +102,37 @@ impl Kind {
         }
     }
 
-    /// True for the transports that frame messages (`tcp+smb`, `netbt`).
+    /// True for the transports that frame messages (`tcp+smb`,
+    /// `tcp+rpc`, `tcp+9p`, `netbt`).
     pub const fn is_framed(self) -> bool {
-        matches!(self, Kind::TcpSmb | Kind::Netbt)
+        self.framing().is_some()
+    }
+
+    /// The message framing of the transport (`None` for the others).
+    pub const fn framing(self) -> Option<rxce_wire::Framing> {
+        match self {
+            Kind::TcpSmb => Some(rxce_wire::Framing::DirectTcp),
+            Kind::TcpRpc => Some(rxce_wire::Framing::RpcRecord),
+            Kind::Tcp9p => Some(rxce_wire::Framing::NineP),
+            Kind::Netbt => Some(rxce_wire::Framing::NetbiosSession),
+            _ => None,
+        }
     }
 
     /// True for the kinds addressed by host and port.
     pub const fn is_inet(self) -> bool {
-        matches!(self, Kind::Tcp | Kind::TcpSmb | Kind::Netbt | Kind::Udp)
+        matches!(
+            self,
+            Kind::Tcp | Kind::TcpSmb | Kind::TcpRpc | Kind::Tcp9p | Kind::Netbt | Kind::Udp
+        )
     }
 
-    /// The well-known port used when the URL gives none (only the SMB
-    /// transports have one).
+    /// The well-known port used when the URL gives none (the framed
+    /// transports have one: 445, 111, 564, 139).
     pub const fn default_port(self) -> Option<u16> {
-        match self {
-            Kind::TcpSmb => Some(rxce_wire::framing::DIRECT_TCP_PORT),
-            Kind::Netbt => Some(rxce_wire::nbss::NBSS_PORT),
-            _ => None,
+        match self.framing() {
+            Some(framing) => Some(framing.default_port()),
+            None => None,
         }
     }
 

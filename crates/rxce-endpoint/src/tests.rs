@@ -89,6 +89,21 @@ fn smb_transports_have_default_ports() {
 }
 
 #[test]
+fn rpc_and_9p_urls_have_their_ports() {
+    let e = ok("tcp+rpc://127.0.0.1");
+    assert_eq!((e.kind(), e.transport_name()), (Kind::TcpRpc, "tcp+rpc"));
+    assert_eq!(e.to_string(), "tcp+rpc://127.0.0.1:111");
+    assert!(e.kind().is_framed() && e.kind().is_inet());
+    assert_eq!(e.kind().framing(), Some(rxce_wire::Framing::RpcRecord));
+    let e = ok("tcp+9p://[::1]");
+    assert_eq!((e.kind(), e.transport_name()), (Kind::Tcp9p, "tcp+9p"));
+    assert_eq!(e.to_string(), "tcp+9p://[::1]:564");
+    assert_eq!(ok("TCP+9P://host:5640").to_string(), "tcp+9p://host:5640");
+    assert_eq!(e.kind().framing(), Some(rxce_wire::Framing::NineP));
+    assert_eq!(Kind::Tcp.framing(), None);
+}
+
+#[test]
 fn tcp_smb_is_framed_and_has_no_netbios_entries() {
     let e = ok("tcp+smb://server:1445");
     assert!(e.kind().is_framed());
@@ -257,15 +272,15 @@ fn every_malformed_url_names_its_problem() {
         ),
         (
             "http://host:80",
-            "unknown scheme \"http\" (known: tcp://, tcp+smb://, netbt://, udp://, unix:, memory:)",
+            "unknown scheme \"http\" (known: tcp://, tcp+smb://, tcp+rpc://, tcp+9p://, netbt://, udp://, unix:, memory:)",
         ),
         (
             "127.0.0.1:80",
-            "missing scheme (one of tcp://, tcp+smb://, netbt://, udp://, unix:, memory:)",
+            "missing scheme (one of tcp://, tcp+smb://, tcp+rpc://, tcp+9p://, netbt://, udp://, unix:, memory:)",
         ),
         (
             "localhost",
-            "missing scheme (one of tcp://, tcp+smb://, netbt://, udp://, unix:, memory:)",
+            "missing scheme (one of tcp://, tcp+smb://, tcp+rpc://, tcp+9p://, netbt://, udp://, unix:, memory:)",
         ),
         ("tcp://host\n:80", "control character '\\n'"),
         (
@@ -365,7 +380,13 @@ fn valid_url() -> impl Strategy<Value = String> {
     let name = "[A-Z][A-Z0-9]{0,14}";
     prop_oneof![
         (
-            prop_oneof![Just("tcp"), Just("tcp+smb"), Just("udp")],
+            prop_oneof![
+                Just("tcp"),
+                Just("tcp+smb"),
+                Just("tcp+rpc"),
+                Just("tcp+9p"),
+                Just("udp")
+            ],
             host.clone(),
             any::<u16>()
         )

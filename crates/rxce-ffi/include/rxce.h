@@ -57,6 +57,12 @@
  * with TDI_RECEIVE_ENTIRE_MESSAGE and BytesAvailable its length; a longer
  * one comes in pieces, the last with TDI_RECEIVE_ENTIRE_MESSAGE; a
  * STATUS_MORE_PROCESSING_REQUIRED fill stops at the end of the message.
+ * `tcp+rpc` (ONC RPC record marking) and `tcp+9p` carry messages the same
+ * way: a send is one RPC record (sent in 64 KiB fragments) or one 9P
+ * message from type[1] (rxce adds size[4]). An RPC record's length is
+ * known only at its last fragment: until then BytesAvailable counts the
+ * fragments announced so far, and only the indication that reaches the
+ * record's end has TDI_RECEIVE_ENTIRE_MESSAGE.
  * `udp` indicates each datagram whole. Stream bytes a handler does not take
  * are indicated again, first; none is ever dropped.
  *
@@ -2062,7 +2068,7 @@ NTSTATUS RxCeInitTransportAddress(PTRANSPORT_ADDRESS Address,
  * An rxce extension: the message of the last rxce routine that failed on
  * the calling thread, for example `STATUS_INVALID_PARAMETER (0xC000000D):
  * A parameter passed to the routine is not valid. — no transport provider
- * is named "tpc" (known: memory, netbt, tcp, tcp+smb, udp, unix)`: the
+ * is named "tpc" (known: memory, netbt, tcp, tcp+9p, tcp+rpc, tcp+smb, udp, unix)`: the
  * status's name, code and text, then what went wrong and, when the
  * operating system said why, its error. An empty string when no routine
  * has failed on this thread yet; never NULL.
@@ -2322,6 +2328,10 @@ NTSTATUS RxCeCancelConnectRequest(PRXCE_ADDRESS pLocalAddress,
  * The names, matched exactly: `tcp` (TCP over IPv4 and IPv6, a byte
  * stream), `tcp+smb` (TCP with SMB direct-hosted framing: each send is
  * one message behind a 4-byte header, each message indicated whole),
+ * `tcp+rpc` (ONC RPC record marking: each send is one record, sent in
+ * 64 KiB fragments; each record indicated whole, without its fragment
+ * headers; port 111 by default), `tcp+9p` (9P: each send is one message
+ * from `type[1]`, rxce adds and strips `size[4]`; port 564 by default),
  * `netbt` (the NetBIOS session service over TCP, framed likewise), `udp`
  * (datagrams, RxCeSendDatagram), `unix` (Unix-domain stream sockets, by
  * path, and by abstract name on Linux; not offered on Windows) and

@@ -25,7 +25,7 @@ pub(crate) fn set(status: &Status) {
 /// An rxce extension: the message of the last rxce routine that failed on
 /// the calling thread, for example `STATUS_INVALID_PARAMETER (0xC000000D):
 /// A parameter passed to the routine is not valid. — no transport provider
-/// is named "tpc" (known: memory, netbt, tcp, tcp+smb, udp, unix)`: the
+/// is named "tpc" (known: memory, netbt, tcp, tcp+9p, tcp+rpc, tcp+smb, udp, unix)`: the
 /// status's name, code and text, then what went wrong and, when the
 /// operating system said why, its error. An empty string when no routine
 /// has failed on this thread yet; never NULL.

@@ -28,7 +28,8 @@ const DEVICE_NAMES: [(&str, &str); 7] = [
 ];
 
 /// The provider a transport name names: a Windows device name's provider,
-/// or the name itself (`tcp`, `tcp+smb`, `netbt`, `udp`, `unix`, `memory`).
+/// or the name itself (`tcp`, `tcp+smb`, `tcp+rpc`, `tcp+9p`, `netbt`,
+/// `udp`, `unix`, `memory`).
 fn provider_name(name: &str) -> &str {
     let matches = |pattern: &str| match pattern.strip_suffix('*') {
         Some(prefix) => name
@@ -136,6 +137,10 @@ unsafe fn query_adapter_status(p: PRXCE_TRANSPORT, out: *mut ADAPTER_STATUS) -> 
 /// The names, matched exactly: `tcp` (TCP over IPv4 and IPv6, a byte
 /// stream), `tcp+smb` (TCP with SMB direct-hosted framing: each send is
 /// one message behind a 4-byte header, each message indicated whole),
+/// `tcp+rpc` (ONC RPC record marking: each send is one record, sent in
+/// 64 KiB fragments; each record indicated whole, without its fragment
+/// headers; port 111 by default), `tcp+9p` (9P: each send is one message
+/// from `type[1]`, rxce adds and strips `size[4]`; port 564 by default),
 /// `netbt` (the NetBIOS session service over TCP, framed likewise), `udp`
 /// (datagrams, RxCeSendDatagram), `unix` (Unix-domain stream sockets, by
 /// path, and by abstract name on Linux; not offered on Windows) and

@@ -277,18 +277,10 @@ fn local_addr(addr: std::io::Result<SocketAddr>) -> Result<SocketAddr, Status> {
 async fn serve_tcp(shared: Arc<Shared>, mut stream: TcpStream) -> std::io::Result<()> {
     let counters = &shared.counters;
     match shared.kind {
-        Kind::TcpSmb => {
+        Kind::TcpSmb | Kind::TcpRpc | Kind::Tcp9p => {
+            let framing = shared.kind.framing().expect("a framed kind");
             let (r, w) = stream.split();
-            framed::serve(
-                Framing::DirectTcp,
-                shared.mode,
-                r,
-                w,
-                Default::default(),
-                None,
-                counters,
-            )
-            .await
+            framed::serve(framing, shared.mode, r, w, Default::default(), None, counters).await
         }
         Kind::Netbt => {
             let Some(received) = netbt::accept_session(&mut stream, &shared.accept_names, counters).await? else {

@@ -311,7 +311,7 @@ impl Mix {
     fn route(&mut self, kind: Kind) -> Route {
         let peer = match self.rng.u8(0..100) {
             0..=4 => Peer::Refused,
-            5..=34 if self.config.smbd && kind.is_framed() => Peer::Smbd,
+            5..=34 if self.config.smbd && matches!(kind, Kind::TcpSmb | Kind::Netbt) => Peer::Smbd,
             _ => Peer::Echo,
         };
         let tcp_based = matches!(kind, Kind::Tcp | Kind::TcpSmb | Kind::Netbt);

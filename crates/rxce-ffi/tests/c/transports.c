@@ -1,7 +1,8 @@
 /*
  * Every transport from C: `netbt` with a TRANSPORT_ADDRESS that carries an
  * IP entry (where to connect) and a NetBIOS entry (the called name),
- * `tcp+smb` (whole messages), `unix` (a Unix-domain listener of this
+ * `tcp+smb`, `tcp+rpc` (ONC RPC record marking) and `tcp+9p` (whole
+ * messages; the peer echoes the framed bytes), `unix` (a Unix-domain listener of this
  * program) and `memory` (no listener: refused); and RxCeQueryAdapterStatus
  * on each (loopback for the IP transports; none for `unix` and `memory`).
  */
@@ -121,6 +122,24 @@ static void direct_hosted(void)
               adapter.pending_sess == 1,
           "tcp+smb: the adapter status counts the VC and a largest message");
     EXPECT(RxCeTearDownTransport(&s.transport), STATUS_SUCCESS);
+}
+
+/* The file-protocol framings: each send one record / one 9P message,
+ * indicated whole without its header. */
+static void rpc_and_9p(void)
+{
+    static const char *const kinds[] = {"tcp+rpc", "tcp+9p"};
+    size_t i;
+    for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        STACK s;
+        ADDRESS_BUFFER remote;
+        char what[64];
+        EXPECT(build_base(&s, kinds[i]), STATUS_SUCCESS);
+        EXPECT(connect_to(&s, &remote, ip_address(&remote, LOOPBACK, port)), STATUS_SUCCESS);
+        snprintf(what, sizeof what, "%s: messages indicated whole", kinds[i]);
+        CHECK(echoes_as_one_message(&s, "a call of the file protocol"), what);
+        EXPECT(RxCeTearDownTransport(&s.transport), STATUS_SUCCESS);
+    }
 }
 
 static int all_zero(const UCHAR *bytes, size_t length)
@@ -250,6 +269,7 @@ int main(void)
     CHECK(port != 0, "the peer listens");
     netbt();
     direct_hosted();
+    rpc_and_9p();
     adapter_status();
     unix_domain();
     memory();
