@@ -9,6 +9,10 @@
 #   nftables  `nft`: fault injection rules
 #   procps    `ps`, `pgrep`: process checks
 #   pkgconf   `pkg-config`: the C tests build against the installed librxce
+#   rpcbind   a real ONC RPC server (tests and `rxce probe nfs`)
+#   diod      a real 9P2000.L server (tests, the 9P client example)
+#   nfs-ganesha, nfs-ganesha-vfs
+#             a user-space NFS server with its VFS back end (tests)
 #   cargo-c   `cargo cinstall` (from crates.io, 0.10.24: the newest that
 #             builds with our rustc; about 8 minutes): installs librxce
 #
@@ -36,9 +40,19 @@ wanted=(
     "nftables|nft"
     "procps|ps pgrep"
     "pkgconf|pkg-config"
+    "rpcbind|rpcbind"
+    "diod|diod"
+    "nfs-ganesha|ganesha.nfsd"
+    "nfs-ganesha-vfs|dpkg:nfs-ganesha-vfs"
 )
 
+# A command on the PATH or in an sbin directory; `dpkg:NAME` is a package
+# without a command of its own (a library), present when dpkg says so.
 have() {
+    if [[ $1 == dpkg:* ]]; then
+        dpkg-query -W -f='${Status}' "${1#dpkg:}" 2>/dev/null | grep -q 'ok installed'
+        return
+    fi
     command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 || -x /sbin/$1 || -x /usr/local/sbin/$1 ]]
 }
 

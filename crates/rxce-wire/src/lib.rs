@@ -9,7 +9,7 @@
 //! every length read from the wire is validated once, before the bytes it
 //! covers are used.
 //!
-//! Six formats are covered, one module each:
+//! These formats are covered, one module each:
 //!
 //! * [`nbname`] — NetBIOS names (RFC 1001 §14): the 16-byte name with its
 //!   type suffix, its text forms (`FRED`, `FRED<20>`), and its on-the-wire
@@ -26,7 +26,10 @@
 //!   negative, WACK and redirect responses it may get back.
 //! * [`record`] — ONC RPC record marking (RFC 5531 §11): fragment headers,
 //!   and how rxce cuts an outgoing record into fragments.
-//! * [`ninep`] — 9P's `size[4]` in front of every message.
+//! * [`ninep`] — 9P's `size[4]` in front of every message, and the 9P2000.L
+//!   messages a client needs to attach to a tree and read a file.
+//! * [`oncrpc`] — ONC RPC calls and replies (AUTH_NONE) and the
+//!   portmapper's GETPORT and DUMP.
 //!
 //! All fallible functions return [`WireError`].
 //!
@@ -69,6 +72,7 @@ pub mod nbname;
 pub mod nbns;
 pub mod nbss;
 pub mod ninep;
+pub mod oncrpc;
 pub mod record;
 
 pub use error::WireError;
