@@ -5,6 +5,8 @@
 //!   loopback aliases with `ip`): [`SambaServer`](samba::SambaServer) starts
 //!   a private smbd (and optionally nmbd) with all its state in a temporary
 //!   directory, listening on 127.0.0.1 only, and stops it on drop.
+//! * [`fileservers`] (Linux only): rpcbind and a private diod (9P) on
+//!   loopback, stopped on drop.
 //! * [`nbns`]: hand-built NetBIOS name queries, to talk to nmbd.
 //! * [`peers`]: a [`BlackHole`](peers::BlackHole) listener that never
 //!   accepts, a [`closed_port`](peers::closed_port) that refuses, and
@@ -68,6 +70,8 @@
 
 #[cfg(target_os = "linux")]
 pub mod fds;
+#[cfg(target_os = "linux")]
+pub mod fileservers;
 pub mod nbns;
 pub mod peers;
 pub mod proxy;
