@@ -215,3 +215,40 @@ async fn diod_answers_tversion_and_tattach_through_tcp_9p() {
     assert_eq!(error.to_string(), "Rlerror 2 (ENOENT)");
     transport.tear_down().await.unwrap();
 }
+
+#[path = "../examples/ninep_read.rs"]
+mod ninep_read;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_9p_example_reads_a_file_from_diod_into_its_buffers() {
+    let diod = Diod::start().expect("diod runs");
+    let dir = diod.export().join("dir");
+    std::fs::create_dir(&dir).unwrap();
+    let content = pattern(1_000_000 + 123, 9);
+    std::fs::write(dir.join("file.bin"), &content).unwrap();
+    // A lookahead far below an Rread (64 KiB): each read's data goes from
+    // the socket into the caller's buffer.
+    for lookahead in [4096, rxce::EngineConfig::default().receive_buffer_size] {
+        let engine = engine_with(rxce::EngineConfig {
+            receive_buffer_size: lookahead,
+            ..rxce::EngineConfig::default()
+        });
+        let aname = diod.export().to_str().unwrap();
+        let file = ninep_read::read_file(&engine, diod.addr(), aname, &["dir", "file.bin"])
+            .await
+            .unwrap();
+        assert_eq!(file.len(), content.len());
+        assert!(file == content, "the bytes read are the file's");
+        println!(
+            "lookahead {lookahead}: {} bytes, fnv1a64 {:016x} (file {:016x})",
+            file.len(),
+            ninep_read::fnv1a(&file),
+            ninep_read::fnv1a(&content)
+        );
+    }
+    let engine = engine();
+    let missing = ninep_read::read_file(&engine, diod.addr(), diod.export().to_str().unwrap(), &["nope"])
+        .await
+        .unwrap_err();
+    assert!(missing.to_string().contains("ENOENT"), "{missing}");
+}
