@@ -85,8 +85,26 @@ enum Command {
     /// "tcp"|"netbt"|null}. The address is the host name and port when the
     /// attempt failed before the engine connected.
     ///
-    /// Exit status: 0 when at least one transport negotiated, 1 otherwise, 2 for
-    /// bad arguments.
+    /// `rxce probe smb SERVER` is the same. `rxce probe nfs SERVER` asks
+    /// rpcbind (--rpcbind-port, 111) over tcp+rpc for its registrations
+    /// (PMAP v2 DUMP) and calls NULL on every registered version of NFS,
+    /// mountd and the lock manager over the protocol and port registered
+    /// (tcp+rpc or udp): a row per program, version and transport with the
+    /// status, round trip and the reply's accept state (SUCCESS,
+    /// PROG_UNAVAIL, PROG_MISMATCH(l-h), RPC_MISMATCH, AUTH_ERROR(...)).
+    /// JSON: {"rpcbind", "rpcbind_status", "rpcbind_rtt_ms", "registrations",
+    /// "programs": [{"program", "name", "version", "transport", "port",
+    /// "status", "rtt_ms", "reply"}]}. `rxce probe 9p SERVER[:PORT]` (port 564)
+    /// sends Tversion over tcp+9p offering 9P2000.L, then 9P2000.u and 9P2000
+    /// when the server answers "unknown", and reports the version and msize
+    /// chosen; with --attach NAME also Tattach and the root qid. JSON:
+    /// {"server", "status", "connect_ms", "offers": [{"offered", "answered",
+    /// "msize", "rtt_ms"}], "version", "msize", "attach", "attach_result",
+    /// "root_qid"}.
+    ///
+    /// Exit status: 0 when at least one transport negotiated (nfs: an NFS
+    /// version answered NULL; 9p: a version was agreed and an attach asked
+    /// for succeeded), 1 otherwise, 2 for bad arguments.
     Probe(ProbeArgs),
     /// Build one connection over the given endpoints and relay stdin and
     /// stdout through it.
@@ -223,10 +241,23 @@ struct ServeArgs {
 /// The arguments of `rxce probe`.
 #[derive(Debug, Args)]
 struct ProbeArgs {
-    /// The server: a DNS name or an IP address (IPv6 with or without
-    /// brackets).
-    #[arg(value_name = "SERVER", value_parser = parse_server)]
-    server: Host,
+    /// `[smb|nfs|9p] SERVER`: the protocol (smb when left out) and the
+    /// server, a DNS name or an IP address (IPv6 with or without brackets;
+    /// for 9p, HOST[:PORT]).
+    #[arg(value_name = "[PROTOCOL] SERVER", num_args = 1..=2, required = true)]
+    target: Vec<String>,
+    /// nfs: rpcbind's port.
+    #[arg(long, value_name = "PORT", default_value_t = 111, value_parser = clap::value_parser!(u16).range(1..))]
+    rpcbind_port: u16,
+    /// 9p: attach to this tree (aname) after the version.
+    #[arg(long, value_name = "NAME")]
+    attach: Option<String>,
+    /// 9p: the user name of Tattach.
+    #[arg(long, value_name = "NAME", default_value = "root")]
+    uname: String,
+    /// 9p: the msize offered.
+    #[arg(long, value_name = "BYTES", default_value_t = 65536, value_parser = clap::value_parser!(u32).range(64..))]
+    msize: u32,
     /// The direct-hosted TCP port.
     #[arg(long, value_name = "PORT", default_value_t = 445, value_parser = clap::value_parser!(u16).range(1..))]
     direct_port: u16,
@@ -466,9 +497,131 @@ fn serve(runtime: &tokio::runtime::Runtime, args: ServeArgs) -> ExitCode {
     })
 }
 
+/// Resolves `host` (a DNS name or an IP, IPv6 in brackets or not) with
+/// `port`, within the probe's timeout.
+fn probe_address(
+    runtime: &tokio::runtime::Runtime,
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<std::net::SocketAddr, Status> {
+    let host = Host::parse(host)
+        .map_err(|problem| Status::INVALID_PARAMETER.with_message(format!("bad server {host:?}: {problem}")))?;
+    let text = host.to_string();
+    runtime.block_on(async {
+        let found = tokio::time::timeout(timeout, tokio::net::lookup_host((text.trim_matches(['[', ']']), port)))
+            .await
+            .map_err(|_| Status::IO_TIMEOUT.with_message(format!("resolving {text} took too long")))?
+            .map_err(|e| Status::from_io(e, format!("resolving {text}")))?;
+        let mut found: Vec<_> = found.collect();
+        found.sort_by_key(|a| !a.is_ipv4());
+        found
+            .into_iter()
+            .next()
+            .ok_or_else(|| Status::BAD_NETWORK_PATH.with_message(format!("{text} has no address")))
+    })
+}
+
+/// Splits `HOST[:PORT]` (`[V6]:PORT`, or a bare IPv6 address).
+fn host_port(text: &str, default: u16) -> Result<(String, u16), String> {
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((host, "")) => (host, None),
+            Some((host, port)) => (host, Some(port.strip_prefix(':').ok_or("bad port")?)),
+            None => return Err(format!("bad server {text:?}: no closing bracket")),
+        }
+    } else if text.matches(':').count() == 1 {
+        let (host, port) = text.split_once(':').expect("one colon");
+        (host, Some(port))
+    } else {
+        (text, None)
+    };
+    let port = match port {
+        Some(p) => p.parse::<u16>().map_err(|_| format!("bad port in {text:?}"))?,
+        None => default,
+    };
+    Ok((host.to_owned(), port))
+}
+
 fn probe(runtime: &tokio::runtime::Runtime, args: ProbeArgs) -> ExitCode {
+    let timeout = Duration::from_millis(args.timeout);
+    let (protocol, server) = match &args.target[..] {
+        [server] => ("smb", server.as_str()),
+        [protocol, server] => (protocol.as_str(), server.as_str()),
+        _ => usage_error("probe", "give [smb|nfs|9p] SERVER".into()),
+    };
+    match protocol.to_ascii_lowercase().as_str() {
+        "smb" => {}
+        "nfs" => {
+            let address = match probe_address(runtime, server, args.rpcbind_port, timeout) {
+                Ok(address) => address,
+                Err(status) => return fail("probe", &status),
+            };
+            let options = rxce_cli::probe::files::NfsOptions {
+                rpcbind: address,
+                timeout,
+            };
+            let spinner = rxce_cli::spinner::Spinner::start(format!("probing nfs at {address}"));
+            let probed = runtime.block_on(rxce_cli::probe::files::probe_nfs(&options));
+            spinner.finish();
+            let probe = match probed {
+                Ok(probe) => probe,
+                Err(status) => return fail("probe", &status),
+            };
+            if args.json {
+                print(&rxce_cli::probe::files::json_nfs(&probe));
+            } else {
+                print(&rxce_cli::probe::files::render_nfs(&probe));
+            }
+            return if probe.found_nfs() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            };
+        }
+        "9p" => {
+            let (host, port) = match host_port(server, rxce::wire::ninep::PORT) {
+                Ok(hp) => hp,
+                Err(message) => usage_error("probe", message),
+            };
+            let address = match probe_address(runtime, &host, port, timeout) {
+                Ok(address) => address,
+                Err(status) => return fail("probe", &status),
+            };
+            let options = rxce_cli::probe::files::NinePOptions {
+                server: address,
+                msize: args.msize,
+                attach: args.attach.clone(),
+                uname: args.uname.clone(),
+                timeout,
+            };
+            let spinner = rxce_cli::spinner::Spinner::start(format!("probing 9p at {address}"));
+            let probed = runtime.block_on(rxce_cli::probe::files::probe_9p(&options));
+            spinner.finish();
+            let probe = match probed {
+                Ok(probe) => probe,
+                Err(status) => return fail("probe", &status),
+            };
+            if args.json {
+                print(&rxce_cli::probe::files::json_9p(&probe));
+            } else {
+                print(&rxce_cli::probe::files::render_9p(&probe));
+            }
+            let attached = probe.attach.is_none() || probe.attach_result.as_deref() == Some("SUCCESS");
+            return if probe.version.is_some() && attached {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            };
+        }
+        other => usage_error("probe", format!("unknown protocol {other:?}: smb, nfs or 9p")),
+    }
+    let server = match parse_server(server) {
+        Ok(server) => server,
+        Err(message) => usage_error("probe", message),
+    };
     let options = rxce_cli::probe::ProbeOptions {
-        server: args.server,
+        server,
         direct_port: args.direct_port,
         netbt_port: args.netbt_port,
         called_name: args.called_name,

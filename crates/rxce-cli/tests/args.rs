@@ -92,7 +92,13 @@ fn bad_flags_are_usage_errors() {
             "--mode source cannot serve udp://127.0.0.1:0",
         ),
         (&["serve", "--bogus"], "unexpected argument '--bogus'"),
-        (&["probe"], "<SERVER>"),
+        (&["probe"], "SERVER>"),
+        (
+            &["probe", "gopher", "127.0.0.1"],
+            "unknown protocol \"gopher\": smb, nfs or 9p",
+        ),
+        (&["probe", "9p", "127.0.0.1:99999"], "bad port in \"127.0.0.1:99999\""),
+        (&["probe", "smb", "server:445"], "give the host alone"),
         (&["probe", "bad name"], "bad server \"bad name\": bad host name"),
         (
             &["probe", "server:445"],

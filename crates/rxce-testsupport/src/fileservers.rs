@@ -1,6 +1,6 @@
 //! Real file-protocol servers on loopback, from Debian's packages: rpcbind
-//! (an ONC RPC server, port 111) and diod (a 9P2000.L server). Each stops
-//! on drop. Tests that need them fail rather than skip when they are
+//! (an ONC RPC server, port 111), nfs-ganesha (a user-space NFS server) and
+//! diod (a 9P2000.L server). Each stops on drop. Tests that need them fail rather than skip when they are
 //! missing (install them with `scripts/install-test-deps.sh`).
 
 use std::io;
@@ -165,6 +165,107 @@ impl Diod {
 
 impl Drop for Diod {
     fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
+
+/// A private nfs-ganesha (`ganesha.nfsd -F`, VFS back end, bound to
+/// 127.0.0.1, graceless) exporting a fresh temporary directory as NFS v3
+/// and v4 over TCP and UDP, registered with the shared [`Rpcbind`]. Its NFS
+/// port is a free one; mountd and the lock manager take what ganesha picks.
+pub struct Ganesha {
+    child: Child,
+    nfs_port: u16,
+    dir: tempfile::TempDir,
+    _rpcbind: Arc<Rpcbind>,
+}
+
+impl Ganesha {
+    /// Starts it and waits (up to 30 s) until it says it is initialized.
+    pub fn start() -> io::Result<Ganesha> {
+        let program = require("ganesha.nfsd");
+        let rpcbind = Rpcbind::shared()?;
+        let dir = tempfile::Builder::new().prefix("rxce-ganesha-").tempdir()?;
+        let export = dir.path().join("export");
+        std::fs::create_dir(&export)?;
+        let nfs_port = crate::peers::free_port();
+        let config = dir.path().join("ganesha.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "NFS_CORE_PARAM {{ Bind_addr = 127.0.0.1; NFS_Port = {nfs_port}; Protocols = 3, 4; }}\n\
+                 NFSV4 {{ Graceless = true; RecoveryBackend = fs; }}\n\
+                 NFS_KRB5 {{ Active_krb5 = false; }}\n\
+                 EXPORT {{ Export_Id = 1; Path = {}; Pseudo = /export; Access_Type = RO; \
+                 Squash = No_Root_Squash; Protocols = 3, 4; Transports = TCP, UDP; FSAL {{ Name = VFS; }} }}\n",
+                export.display()
+            ),
+        )?;
+        let log = dir.path().join("ganesha.log");
+        let mut child = Command::new(program)
+            .arg("-F")
+            .arg("-f")
+            .arg(&config)
+            .arg("-L")
+            .arg(&log)
+            .arg("-p")
+            .arg(dir.path().join("ganesha.pid"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains("NFS SERVER INITIALIZED") {
+                break;
+            }
+            if let Some(status) = child.try_wait()? {
+                return Err(io::Error::other(format!(
+                    "ganesha.nfsd exited ({status}); its log ends: {}",
+                    text.lines().rev().take(5).collect::<Vec<_>>().join(" / ")
+                )));
+            }
+            if Instant::now() > deadline {
+                stop(&mut child);
+                return Err(io::Error::other("ganesha.nfsd did not initialize within 30 s"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(Ganesha {
+            child,
+            nfs_port,
+            dir,
+            _rpcbind: rpcbind,
+        })
+    }
+
+    /// The NFS port it registered.
+    pub fn nfs_port(&self) -> u16 {
+        self.nfs_port
+    }
+
+    /// The exported directory.
+    pub fn export(&self) -> PathBuf {
+        self.dir.path().join("export")
+    }
+}
+
+impl Drop for Ganesha {
+    fn drop(&mut self) {
+        // SIGTERM lets ganesha take its registrations off rpcbind.
+        // SAFETY: a plain kill(2) of our own child.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         stop(&mut self.child);
     }
 }

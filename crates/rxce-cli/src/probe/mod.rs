@@ -10,6 +10,7 @@
 //! answer. Every wait ends by the probe's timeout, counted from the start
 //! of each attempt.
 
+pub mod files;
 mod negotiate;
 mod report;
 
