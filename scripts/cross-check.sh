@@ -4,7 +4,11 @@
 # `cargo clippy --workspace --all-targets -- -D warnings`, which is the
 # whole of `cargo check --workspace --all-targets` (every crate, test,
 # bench and example compiled to metadata) plus the lints. Nothing is linked,
-# so no cross linker or Windows SDK is needed, for -msvc either.
+# so no cross linker or Windows SDK is needed, for -msvc either. Build
+# scripts do run: ring (the QUIC transport's crypto) compiles C for the
+# target, with clang and the stub headers of scripts/cross-check-include
+# (macOS, FreeBSD, -msvc; never linked) or mingw-w64 (-gnu), installed with
+# apt-get when missing.
 #
 #   scripts/cross-check.sh [--skip-missing] [TARGET...]
 #
@@ -48,6 +52,32 @@ excluded_tests() {
     done < <(grep -H -m1 -E '^#!\[cfg\(' crates/*/tests/*.rs | sort)
 }
 
+# A C compiler for each target's build scripts (see the top).
+missing=()
+command -v clang >/dev/null || missing+=(clang)
+command -v llvm-ar >/dev/null || missing+=(llvm)
+command -v x86_64-w64-mingw32-gcc >/dev/null || missing+=(gcc-mingw-w64-x86-64)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing ${missing[*]} (C compilers for the targets' build scripts)"
+    log=$(mktemp)
+    if ! { DEBIAN_FRONTEND=noninteractive apt-get -q update &&
+        DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-install-recommends install "${missing[@]}"; } >"$log" 2>&1; then
+        tail -20 "$log" >&2
+        echo "cross-check: installing ${missing[*]} failed" >&2
+        exit 1
+    fi
+    rm -f "$log"
+fi
+stub_headers=$PWD/scripts/cross-check-include
+c_compiler_for() {
+    local target=$1 var=${1//-/_}
+    if [[ $target == *-windows-gnu ]]; then
+        export "CC_$var=x86_64-w64-mingw32-gcc" "AR_$var=x86_64-w64-mingw32-ar"
+    else
+        export "CC_$var=clang" "AR_$var=llvm-ar" "CFLAGS_$var=-ffreestanding -isystem $stub_headers"
+    fi
+}
+
 installed=$(rustup target list --installed 2>/dev/null || true)
 failed=()
 started=$SECONDS
@@ -65,6 +95,7 @@ for target in "${targets[@]}"; do
         fi
     fi
     echo "== $target: cargo clippy --workspace --all-targets -- -D warnings"
+    c_compiler_for "$target"
     excluded_tests "$target"
     at=$SECONDS
     if cargo clippy --quiet --workspace --all-targets --target "$target" -- -D warnings; then

@@ -1,0 +1,3 @@
+/* Cross-check only (see README.md). */
+#include <stddef.h>
+void abort(void);
