@@ -196,6 +196,10 @@ impl Stream for MemoryStream {
         Box::pin(std::future::poll_fn(move |cx| self.poll_read_ready(cx)))
     }
 
+    fn poll_readable(&self, cx: &mut std::task::Context<'_>) -> Option<std::task::Poll<io::Result<()>>> {
+        Some(self.poll_read_ready(cx))
+    }
+
     fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.read_now(buf)
     }

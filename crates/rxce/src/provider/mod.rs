@@ -19,6 +19,10 @@ macro_rules! socket_stream_methods {
             Box::pin(self.stream.readable())
         }
 
+        fn poll_readable(&self, cx: &mut std::task::Context<'_>) -> Option<std::task::Poll<std::io::Result<()>>> {
+            Some(self.stream.poll_read_ready(cx))
+        }
+
         fn try_read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
             let wanted = buf.len();
             $crate::provider::clearing_on_short(&self.stream, tokio::io::Interest::READABLE, wanted, || {
@@ -145,6 +149,16 @@ pub struct StreamInfo {
 pub trait Stream: Send + Sync + 'static {
     /// Waits until the stream may have bytes to read (or an end or error).
     fn readable(&self) -> BoxFuture<'_, io::Result<()>>;
+    /// [`readable`](Stream::readable) as a poll, for streams that can wait
+    /// without a future of their own (tokio's sockets: `poll_read_ready`):
+    /// the engine's VC task, the only reader, then holds no boxed future
+    /// while it waits (an idle VC's memory) and makes none per wait.
+    /// `None` (the provided default): the stream cannot, and the engine
+    /// waits with `readable`. Only the latest waker given is woken.
+    fn poll_readable(&self, cx: &mut std::task::Context<'_>) -> Option<std::task::Poll<io::Result<()>>> {
+        let _ = cx;
+        None
+    }
     /// Reads what is there; `Ok(0)` is the end of the peer's data,
     /// `WouldBlock` means nothing yet.
     fn try_read(&self, buf: &mut [u8]) -> io::Result<usize>;

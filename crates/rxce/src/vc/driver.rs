@@ -70,7 +70,26 @@ pub(super) async fn run(vc: Vc, stream: Arc<dyn Stream>) {
         };
         // Only the futures of enabled branches are made: an idle wait
         // builds no writable future and arms no timer.
-        let mut readable = wait.readable.then(|| stream.readable());
+        // Read readiness is polled straight from the stream where it can;
+        // else through its boxed future, made at the first poll.
+        let mut boxed_readable = None;
+        let readable = std::future::poll_fn(|cx| {
+            if !wait.readable {
+                return std::task::Poll::Pending;
+            }
+            if let Some(future) = boxed_readable.as_mut() {
+                return std::future::Future::poll(std::pin::Pin::as_mut(future), cx);
+            }
+            match stream.poll_readable(cx) {
+                Some(polled) => polled,
+                None => {
+                    let mut future = stream.readable();
+                    let polled = future.as_mut().poll(cx);
+                    boxed_readable = Some(future);
+                    polled
+                }
+            }
+        });
         let mut writable = wait.writable.then(|| stream.writable());
         let timed = match wait.deadline {
             Some(at) => {
@@ -86,7 +105,7 @@ pub(super) async fn run(vc: Vc, stream: Arc<dyn Stream>) {
         tokio::select! {
             biased;
             _ = vc.0.cell.wake_task.notified() => {}
-            _ = when(&mut readable) => {}
+            _ = readable => {}
             _ = when(&mut writable) => {}
             _ = when(&mut timer), if timed => {
                 vc.0.lock().machine.handle_timeout(now());
