@@ -171,7 +171,7 @@ impl Provider for TcpProvider {
             let (stream, remote) = connect_first(local, &targets, deadline, self.nodelay).await?;
             set_keepalive(&stream, self.keepalive)?;
             Ok(Connected {
-                stream: std::sync::Arc::new(TcpEndpoint::new(stream, TransportAddress::ip(remote))),
+                stream: std::sync::Arc::new(TcpEndpoint::to_ip(stream, remote)),
                 framing: self.framing,
                 keepalive: None,
             })
@@ -184,13 +184,33 @@ impl Provider for TcpProvider {
 /// own (an accepted one, say).
 pub struct TcpEndpoint {
     stream: TcpStream,
-    peer: TransportAddress,
+    peer: Peer,
+}
+
+/// The remote address a [`TcpEndpoint`] reports: an IP one kept as it is
+/// (no list of entries allocated per connection), or any other as given.
+enum Peer {
+    Ip(SocketAddr),
+    Other(TransportAddress),
 }
 
 impl TcpEndpoint {
     /// Wraps a connected socket; `peer` is what the VC reports as its
     /// remote address. Writes to it never raise SIGPIPE.
     pub fn new(stream: TcpStream, peer: TransportAddress) -> TcpEndpoint {
+        let peer = match peer.entries.as_slice() {
+            [crate::tdi::TaAddress::Ip(ip)] => Peer::Ip(*ip),
+            _ => Peer::Other(peer),
+        };
+        TcpEndpoint::with_peer(stream, peer)
+    }
+
+    /// [`TcpEndpoint::new`] for a peer that is one IP address.
+    pub(crate) fn to_ip(stream: TcpStream, peer: SocketAddr) -> TcpEndpoint {
+        TcpEndpoint::with_peer(stream, Peer::Ip(peer))
+    }
+
+    fn with_peer(stream: TcpStream, peer: Peer) -> TcpEndpoint {
         crate::sys::guard_socket(socket2::SockRef::from(&stream));
         TcpEndpoint { stream, peer }
     }
@@ -209,6 +229,9 @@ impl Stream for TcpEndpoint {
     }
 
     fn peer_address(&self) -> TransportAddress {
-        self.peer.clone()
+        match &self.peer {
+            Peer::Ip(ip) => TransportAddress::ip(*ip),
+            Peer::Other(peer) => peer.clone(),
+        }
     }
 }
