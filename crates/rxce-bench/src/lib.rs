@@ -105,6 +105,12 @@ pub enum TransportChoice {
     /// TCP with SMB direct-hosted framing.
     #[value(name = "tcp+smb")]
     TcpSmb,
+    /// TCP with ONC RPC record marking.
+    #[value(name = "tcp+rpc")]
+    TcpRpc,
+    /// TCP with 9P framing.
+    #[value(name = "tcp+9p")]
+    Tcp9p,
     /// The NetBIOS session service.
     Netbt,
     /// Unix-domain stream sockets (abstract names).
@@ -118,6 +124,8 @@ impl TransportChoice {
         match self {
             TransportChoice::Tcp => Kind::Tcp,
             TransportChoice::TcpSmb => Kind::TcpSmb,
+            TransportChoice::TcpRpc => Kind::TcpRpc,
+            TransportChoice::Tcp9p => Kind::Tcp9p,
             TransportChoice::Netbt => Kind::Netbt,
             TransportChoice::Unix => Kind::Unix,
             TransportChoice::Memory => Kind::Memory,

@@ -94,13 +94,12 @@ pub(crate) async fn run(ctx: &Ctx<'_>) -> Result<(Vec<Row>, Latencies), Status> 
         link::raw_connect(&endpoint).await?
     };
     let request = crate::serve::pattern_bytes(MESSAGE);
-    let header = match kind {
-        Kind::TcpSmb => Some(rxce::wire::Framing::DirectTcp),
-        Kind::Netbt => Some(rxce::wire::Framing::NetbiosSession),
-        _ => None,
-    }
-    .map(|f| f.encode_message_header(MESSAGE).expect("64 bytes fit a frame").to_vec())
-    .unwrap_or_default();
+    // The raw side frames by hand: the 4-byte header (an RPC record as one
+    // last fragment, 9P's size[4]), then the message.
+    let header = kind
+        .framing()
+        .map(|f| f.encode_message_header(MESSAGE).expect("64 bytes fit a frame").to_vec())
+        .unwrap_or_default();
     let raw_request = [header.as_slice(), &request].concat();
     let mut contest = PingPong {
         vc,
