@@ -1,7 +1,9 @@
 //! The whole API against a model: random sequences of builds, sends with
 //! every option in both modes, receive answers, resumes, disconnects, peer
-//! closes and resets, and tear-downs at every level, on the memory and tcp
-//! transports. After every sequence:
+//! closes and resets, and tear-downs at every level, on the memory, tcp,
+//! tcp+rpc (record marking) and tcp+9p transports; the peers of the framed
+//! ones frame what they write and deframe what they get. After every
+//! sequence:
 //! - every asynchronous send completed exactly once, and every synchronous
 //!   one returned;
 //! - the peer got whole TSDUs: each successful send exactly once and intact,
@@ -36,9 +38,9 @@ enum Answer {
 
 #[derive(Debug, Clone)]
 enum Op {
-    /// A connection (with its first VC) on the memory (false) or tcp (true)
-    /// transport.
-    Build(bool),
+    /// A connection (with its first VC) on transport `n % 4` (memory, tcp,
+    /// tcp+rpc, tcp+9p).
+    Build(usize),
     BuildVc(usize),
     Send {
         vc: usize,
@@ -54,7 +56,33 @@ enum Op {
     PeerReset(usize),
     TearDownVc(usize),
     TearDownConnection(usize),
-    TearDownTransport(bool),
+    TearDownTransport(usize),
+}
+
+/// The transports of the model, by index.
+const TRANSPORTS: [&str; 4] = ["memory", "tcp", "tcp+rpc", "tcp+9p"];
+
+fn framing_of(t: usize) -> Option<rxce::wire::Framing> {
+    match t {
+        2 => Some(rxce::wire::Framing::RpcRecord),
+        3 => Some(rxce::wire::Framing::NineP),
+        _ => None,
+    }
+}
+
+/// The payload bytes a receiver makes of `raw` under `framing` (up to the
+/// first refused header; all of `raw` on a bare stream).
+fn deframed(framing: Option<rxce::wire::Framing>, raw: &[u8]) -> Vec<u8> {
+    let Some(framing) = framing else { return raw.to_vec() };
+    let mut deframer = rxce::wire::Deframer::new(framing);
+    let (mut out, mut rest) = (Vec::new(), raw);
+    while let Ok(Some((piece, used))) = deframer.next(rest) {
+        if let rxce::wire::Piece::Payload(n) = piece {
+            out.extend_from_slice(&rest[..n]);
+        }
+        rest = &rest[used..];
+    }
+    out
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -69,7 +97,7 @@ fn op() -> impl Strategy<Value = Op> {
     let options = proptest::sample::subsequence(vec![0x20u32, 0x80, 0x100], 0..=3)
         .prop_map(|bits| bits.into_iter().fold(0, |a, b| a | b));
     prop_oneof![
-        2 => any::<bool>().prop_map(Op::Build),
+        2 => (0usize..4).prop_map(Op::Build),
         1 => (0usize..8).prop_map(Op::BuildVc),
         6 => ((0usize..8), (1usize..40_000), options, any::<bool>())
             .prop_map(|(vc, len, options, wait)| Op::Send { vc, len, options, wait }),
@@ -81,7 +109,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..8).prop_map(Op::PeerReset),
         1 => (0usize..8).prop_map(Op::TearDownVc),
         1 => (0usize..8).prop_map(Op::TearDownConnection),
-        1 => any::<bool>().prop_map(Op::TearDownTransport),
+        1 => (0usize..4).prop_map(Op::TearDownTransport),
     ]
 }
 
@@ -273,7 +301,8 @@ struct Sent {
 struct Vcs {
     vc: Vc,
     connection: usize,
-    tcp: bool,
+    /// Index into TRANSPORTS.
+    transport: usize,
     peer: PeerEnd,
     sends: Vec<Sent>,
 }
@@ -317,7 +346,18 @@ async fn run(ops: Vec<Op>) {
     let tcp_addr = tcp_listener.local_addr().unwrap();
     let memory = common::memory_address(&engine, "client");
     let tcp = common::tcp_address(&engine);
-    let mut transports_alive = [true, true];
+    let framed: Vec<(rxce::Transport, rxce::Address)> = ["tcp+rpc", "tcp+9p"]
+        .iter()
+        .map(|name| {
+            let transport = engine.build_transport(name, 0).unwrap();
+            let address = transport
+                .build_address(TransportAddress::any_ipv4(), Arc::new(rxce::NoEvents))
+                .unwrap();
+            (transport, address)
+        })
+        .collect();
+    let transports: [&(rxce::Transport, rxce::Address); 4] = [&memory, &tcp, &framed[0], &framed[1]];
+    let mut transports_alive = [true; 4];
     let mut connections: Vec<rxce::Connection> = Vec::new();
     let mut vcs: Vec<Vcs> = Vec::new();
     let mut next_id = 1u32;
@@ -325,36 +365,39 @@ async fn run(ops: Vec<Op>) {
 
     for op in ops {
         match op {
-            Op::Build(use_tcp) => {
-                let (address, remote) = if use_tcp {
-                    (&tcp.1, ConnectionInformation::to(tcp_addr))
+            Op::Build(t) => {
+                let t = t % TRANSPORTS.len();
+                let address = &transports[t].1;
+                let remote = if t == 0 {
+                    ConnectionInformation::to(TransportAddress::memory("peer"))
                 } else {
-                    (&memory.1, ConnectionInformation::to(TransportAddress::memory("peer")))
+                    ConnectionInformation::to(tcp_addr)
                 };
                 let Ok((connection, vc)) = address.build_connection(remote, model.clone()).await else {
-                    assert!(!transports_alive[use_tcp as usize], "a build on a live transport works");
+                    assert!(!transports_alive[t], "a build on a live transport works");
                     continue;
                 };
-                let peer = accept(use_tcp, &mut memory_listener, &tcp_listener).await;
+                let peer = accept(t != 0, &mut memory_listener, &tcp_listener).await;
                 connections.push(connection);
                 vcs.push(Vcs {
                     vc,
                     connection: connections.len() - 1,
-                    tcp: use_tcp,
+                    transport: t,
                     peer,
                     sends: Vec::new(),
                 });
             }
             Op::BuildVc(c) => {
                 let Some(c) = pick(c, connections.len()) else { continue };
-                let use_tcp = connections[c].address().transport().name() == "tcp";
+                let name = connections[c].address().transport().name().to_owned();
+                let t = TRANSPORTS.iter().position(|n| *n == name).expect("a model transport");
                 match connections[c].build_vc().await {
                     Ok(vc) => {
-                        let peer = accept(use_tcp, &mut memory_listener, &tcp_listener).await;
+                        let peer = accept(t != 0, &mut memory_listener, &tcp_listener).await;
                         vcs.push(Vcs {
                             vc,
                             connection: c,
-                            tcp: use_tcp,
+                            transport: t,
                             peer,
                             sends: Vec::new(),
                         });
@@ -401,8 +444,18 @@ async fn run(ops: Vec<Op>) {
             }
             Op::PeerWrite(vc, n) => {
                 let Some(v) = pick(vc, vcs.len()) else { continue };
+                let framing = framing_of(vcs[v].transport);
                 let peer = &mut vcs[v].peer;
-                let bytes = common::pattern(n, peer.wrote.len() as u8);
+                let mut bytes = common::pattern(n.max(3), peer.wrote.len() as u8);
+                if let Some(framing) = framing {
+                    // One framed message (an RPC record in fragments of up
+                    // to 4 KiB); a write the socket cuts short leaves the
+                    // stream cut there, as a peer's would.
+                    bytes = match framing {
+                        rxce::wire::Framing::RpcRecord => rxce::wire::record::encode_record(&bytes, 4096),
+                        _ => [framing.encode_message_header(bytes.len()).unwrap().as_slice(), &bytes].concat(),
+                    };
+                }
                 let written = peer.socket.as_ref().map_or(0, |socket| socket.try_write(&bytes));
                 peer.wrote.extend_from_slice(&bytes[..written]);
             }
@@ -440,11 +493,12 @@ async fn run(ops: Vec<Op>) {
                     model.with(&v.vc, |seen| seen.torn_down = true);
                 }
             }
-            Op::TearDownTransport(use_tcp) => {
-                let transport = if use_tcp { &tcp.0 } else { &memory.0 };
-                assert_eq!(transport.tear_down().await.is_ok(), transports_alive[use_tcp as usize]);
-                transports_alive[use_tcp as usize] = false;
-                for v in vcs.iter().filter(|v| v.tcp == use_tcp) {
+            Op::TearDownTransport(t) => {
+                let t = t % TRANSPORTS.len();
+                let transport = &transports[t].0;
+                assert_eq!(transport.tear_down().await.is_ok(), transports_alive[t]);
+                transports_alive[t] = false;
+                for v in vcs.iter().filter(|v| v.transport == t) {
                     assert!(!v.vc.is_valid(), "no VC outlives its transport");
                     assert!(!connections[v.connection].is_valid());
                     model.with(&v.vc, |seen| seen.torn_down = true);
@@ -472,7 +526,7 @@ async fn run(ops: Vec<Op>) {
         check(v, &model, counted).await;
     }
     engine.shutdown().await;
-    drop((connections, vcs, memory, tcp));
+    drop((connections, vcs, memory, tcp, framed));
     assert_eq!(
         engine.live_objects(),
         rxce::LiveObjects::default(),
@@ -510,8 +564,10 @@ async fn check(v: &Vcs, model: &Model, counted: Option<u32>) {
         Some(outcome) => outcome.is_ok(),
         None => seen.completions[&(sent.id as usize)][0] == Status::SUCCESS,
     };
-    // The peer got whole TSDUs: each success once and intact.
-    let got = v.peer.got.lock().unwrap().clone();
+    // The peer got whole TSDUs: each success once and intact (on a framed
+    // transport, each one message).
+    let framing = framing_of(v.transport);
+    let got = deframed(framing, &v.peer.got.lock().unwrap());
     let (whole, cut) = tsdus(&got);
     let mut order = Vec::new();
     for (id, bytes) in &whole {
@@ -542,9 +598,10 @@ async fn check(v: &Vcs, model: &Model, counted: Option<u32>) {
     let mut sorted = arrived_normal.clone();
     sorted.sort_unstable();
     assert_eq!(arrived_normal, sorted, "normal sends out of order");
-    // The client got a prefix of what the peer wrote.
+    // The client got a prefix of what the peer wrote (its messages'
+    // payload bytes on a framed transport).
     assert!(
-        v.peer.wrote.starts_with(&seen.received),
+        deframed(framing, &v.peer.wrote).starts_with(&seen.received),
         "the client's bytes are not the peer's"
     );
     // The counter counts the successful sends (those done when it was read).
