@@ -243,7 +243,7 @@ struct ServeArgs {
 struct ProbeArgs {
     /// `[smb|nfs|9p] SERVER`: the protocol (smb when left out) and the
     /// server, a DNS name or an IP address (IPv6 with or without brackets;
-    /// for 9p, HOST[:PORT]).
+    /// for 9p, `HOST[:PORT]`).
     #[arg(value_name = "[PROTOCOL] SERVER", num_args = 1..=2, required = true)]
     target: Vec<String>,
     /// nfs: rpcbind's port.

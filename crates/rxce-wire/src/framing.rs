@@ -197,8 +197,8 @@ impl Framing {
         }
     }
 
-    /// The smallest message the framing carries (3 for 9P: `type[1]
-    /// tag[2]`; 0 for the others).
+    /// The smallest message the framing carries (3 for 9P, `type[1]`
+    /// and `tag[2]`; 0 for the others).
     pub const fn min_message_len(self) -> usize {
         match self {
             Framing::NineP => ninep::MIN_MESSAGE - ninep::SIZE_LEN,

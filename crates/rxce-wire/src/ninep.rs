@@ -13,10 +13,10 @@
 //! ```
 //! use rxce_wire::ninep::{decode_size, encode_size};
 //!
-//! // Tversion tag NOTAG msize 8192 "9P2000": 19 bytes in all, 15 after size[4].
+//! // Tversion tag NOTAG msize 8192 "9P2000": 19 bytes in all, 15 after `size[4]`.
 //! assert_eq!(encode_size(15)?, [19, 0, 0, 0]);
 //! assert_eq!(decode_size([19, 0, 0, 0])?, 15);
-//! assert!(decode_size([3, 0, 0, 0]).is_err()); // shorter than size[4] type[1] tag[2]
+//! assert!(decode_size([3, 0, 0, 0]).is_err()); // shorter than `size[4]` `type[1]` `tag[2]`
 //! # Ok::<(), rxce_wire::WireError>(())
 //! ```
 
@@ -68,31 +68,31 @@ pub const NOFID: u32 = 0xffff_ffff;
 /// 9P message types a client of 9P2000.L uses (and Rerror of 9P2000 and
 /// 9P2000.u).
 pub mod msg {
-    /// Rlerror (9P2000.L): ecode[4], a Linux errno.
+    /// Rlerror (9P2000.L): `ecode[4]`, a Linux errno.
     pub const RLERROR: u8 = 7;
-    /// Tlopen (9P2000.L): fid[4] flags[4].
+    /// Tlopen (9P2000.L): `fid[4]` `flags[4]`.
     pub const TLOPEN: u8 = 12;
-    /// Rlopen: qid[13] iounit[4].
+    /// Rlopen: `qid[13]` `iounit[4]`.
     pub const RLOPEN: u8 = 13;
-    /// Tversion: msize[4] version[s].
+    /// Tversion: `msize[4]` `version[s]`.
     pub const TVERSION: u8 = 100;
-    /// Rversion: msize[4] version[s].
+    /// Rversion: `msize[4]` `version[s]`.
     pub const RVERSION: u8 = 101;
-    /// Tattach: fid[4] afid[4] uname[s] aname[s] (n_uname[4] in .u and .L).
+    /// Tattach: `fid[4]` `afid[4]` `uname[s]` `aname[s]` (`n_uname[4]` in .u and .L).
     pub const TATTACH: u8 = 104;
-    /// Rattach: qid[13].
+    /// Rattach: `qid[13]`.
     pub const RATTACH: u8 = 105;
-    /// Rerror (9P2000, 9P2000.u): ename[s] (errno[4] in .u).
+    /// Rerror (9P2000, 9P2000.u): `ename[s]` (`errno[4]` in .u).
     pub const RERROR: u8 = 107;
-    /// Twalk: fid[4] newfid[4] nwname[2] nwname*(wname[s]).
+    /// Twalk: `fid[4]` `newfid[4]` `nwname[2]` nwname*(`wname[s]`).
     pub const TWALK: u8 = 110;
-    /// Rwalk: nwqid[2] nwqid*(qid[13]).
+    /// Rwalk: `nwqid[2]` nwqid*(`qid[13]`).
     pub const RWALK: u8 = 111;
-    /// Tread: fid[4] offset[8] count[4].
+    /// Tread: `fid[4]` `offset[8]` `count[4]`.
     pub const TREAD: u8 = 116;
-    /// Rread: count[4] data[count].
+    /// Rread: `count[4]` `data[count]`.
     pub const RREAD: u8 = 117;
-    /// Tclunk: fid[4].
+    /// Tclunk: `fid[4]`.
     pub const TCLUNK: u8 = 120;
     /// Rclunk: nothing.
     pub const RCLUNK: u8 = 121;
@@ -141,7 +141,7 @@ impl Builder {
         self
     }
 
-    /// A string: len[2] then the UTF-8 bytes (at most 65535).
+    /// A string: `len[2]` then the UTF-8 bytes (at most 65535).
     pub fn str(mut self, v: &str) -> Builder {
         let len = v.len().min(usize::from(u16::MAX));
         self.0.extend_from_slice(&(len as u16).to_le_bytes());
