@@ -1501,6 +1501,36 @@ typedef TA_ADDRESS *PTA_ADDRESS;
 #define STATUS_CONNECTION_ABORTED ((NTSTATUS)0xC0000241L)
 
 /**
+ * 0xC0000022: Access denied: the peer refused our client certificate or wanted one (quic).
+ */
+#define STATUS_ACCESS_DENIED ((NTSTATUS)0xC0000022L)
+
+/**
+ * 0xC000038A: The server's certificate was issued by an untrusted certificate authority (quic).
+ */
+#define STATUS_ISSUING_CA_UNTRUSTED ((NTSTATUS)0xC000038AL)
+
+/**
+ * 0xC000038D: The server's certificate has expired or is not valid yet (quic).
+ */
+#define STATUS_SMARTCARD_CERT_EXPIRED ((NTSTATUS)0xC000038DL)
+
+/**
+ * 0xC00002C3: The server's certificate does not name the server that was asked for (quic).
+ */
+#define STATUS_MUTUAL_AUTHENTICATION_FAILED ((NTSTATUS)0xC00002C3L)
+
+/**
+ * 0xC0000190: The server's certificate is not one of the pinned certificates (quic).
+ */
+#define STATUS_TRUST_FAILURE ((NTSTATUS)0xC0000190L)
+
+/**
+ * 0xC000A000: The server's certificate or its signature is not valid (quic).
+ */
+#define STATUS_INVALID_SIGNATURE ((NTSTATUS)0xC000A000L)
+
+/**
  * `Signature` of a built RXCE_TRANSPORT ("RxTr" in memory).
  */
 #define RXCE_TRANSPORT_SIGNATURE 0x72547852

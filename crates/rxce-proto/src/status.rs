@@ -130,6 +130,18 @@ statuses! {
     HOST_UNREACHABLE = 0xC000_023D, "The host is unreachable.";
     /// The connection was aborted by the local system.
     CONNECTION_ABORTED = 0xC000_0241, "The connection was aborted by the local system.";
+    /// The peer refused our client certificate, or wanted one we did not give (QUIC/TLS).
+    ACCESS_DENIED = 0xC000_0022, "Access denied: the peer refused our client certificate or wanted one.";
+    /// The server's certificate does not chain to a trusted authority (QUIC/TLS).
+    ISSUING_CA_UNTRUSTED = 0xC000_038A, "The server's certificate was issued by an untrusted certificate authority.";
+    /// The server's certificate has expired or is not valid yet (QUIC/TLS).
+    SMARTCARD_CERT_EXPIRED = 0xC000_038D, "The server's certificate has expired or is not valid yet.";
+    /// The server's certificate does not name the server (QUIC/TLS).
+    MUTUAL_AUTHENTICATION_FAILED = 0xC000_02C3, "The server's certificate does not name the server that was asked for.";
+    /// The server's certificate is not one of the pinned fingerprints (QUIC/TLS).
+    TRUST_FAILURE = 0xC000_0190, "The server's certificate is not one of the pinned certificates.";
+    /// The server's certificate or its handshake signature is otherwise invalid (QUIC/TLS).
+    INVALID_SIGNATURE = 0xC000_A000, "The server's certificate or its signature is not valid.";
 }
 
 impl Status {
@@ -238,6 +250,7 @@ impl Status {
             io::ErrorKind::NetworkUnreachable | io::ErrorKind::NetworkDown => Status::NETWORK_UNREACHABLE,
             io::ErrorKind::NotConnected | io::ErrorKind::UnexpectedEof => Status::CONNECTION_DISCONNECTED,
             io::ErrorKind::OutOfMemory => Status::INSUFFICIENT_RESOURCES,
+            io::ErrorKind::PermissionDenied => Status::ACCESS_DENIED,
             io::ErrorKind::InvalidInput | io::ErrorKind::AddrInUse | io::ErrorKind::AddrNotAvailable => {
                 Status::INVALID_PARAMETER
             }

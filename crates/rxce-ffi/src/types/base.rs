@@ -155,3 +155,15 @@ pub const STATUS_NETWORK_UNREACHABLE: NTSTATUS = 0xC000_023C_u32 as NTSTATUS;
 pub const STATUS_HOST_UNREACHABLE: NTSTATUS = 0xC000_023D_u32 as NTSTATUS;
 /// 0xC0000241: The connection was aborted by the local system.
 pub const STATUS_CONNECTION_ABORTED: NTSTATUS = 0xC000_0241_u32 as NTSTATUS;
+/// 0xC0000022: Access denied: the peer refused our client certificate or wanted one (quic).
+pub const STATUS_ACCESS_DENIED: NTSTATUS = 0xC000_0022_u32 as NTSTATUS;
+/// 0xC000038A: The server's certificate was issued by an untrusted certificate authority (quic).
+pub const STATUS_ISSUING_CA_UNTRUSTED: NTSTATUS = 0xC000_038A_u32 as NTSTATUS;
+/// 0xC000038D: The server's certificate has expired or is not valid yet (quic).
+pub const STATUS_SMARTCARD_CERT_EXPIRED: NTSTATUS = 0xC000_038D_u32 as NTSTATUS;
+/// 0xC00002C3: The server's certificate does not name the server that was asked for (quic).
+pub const STATUS_MUTUAL_AUTHENTICATION_FAILED: NTSTATUS = 0xC000_02C3_u32 as NTSTATUS;
+/// 0xC0000190: The server's certificate is not one of the pinned certificates (quic).
+pub const STATUS_TRUST_FAILURE: NTSTATUS = 0xC000_0190_u32 as NTSTATUS;
+/// 0xC000A000: The server's certificate or its signature is not valid (quic).
+pub const STATUS_INVALID_SIGNATURE: NTSTATUS = 0xC000_A000_u32 as NTSTATUS;

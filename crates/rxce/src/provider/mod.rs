@@ -1,6 +1,6 @@
 //! Transport providers: what a transport binds to.
 //!
-//! A [`Provider`] knows one kind of network (`tcp`, `tcp+smb`, `tcp+rpc`, `tcp+9p`, `netbt`,
+//! A [`Provider`] knows one kind of network (`tcp`, `tcp+smb`, `tcp+rpc`, `tcp+9p`, `quic`, `netbt`,
 //! `udp`, `unix`, `memory`, or one of the client's own): it validates local addresses, opens connection
 //! endpoints to a remote address and describes itself as a TDI provider. The
 //! engine core never names a concrete socket type: a connected endpoint is a
@@ -101,6 +101,7 @@ pub(crate) fn clearing_on_short(
 
 pub(crate) mod memory;
 pub(crate) mod netbt;
+pub mod quic;
 pub(crate) mod tcp;
 pub(crate) mod udp;
 #[cfg(unix)]
@@ -139,6 +140,10 @@ pub struct StreamInfo {
     pub send_buffer_size: u32,
     /// The receive buffer size in bytes (0 when not buffered).
     pub receive_buffer_size: u32,
+    /// Packets the transport declared lost (QUIC's loss detection; 0 where
+    /// the transport does not count them). Added to the transmission errors
+    /// of RxCeQueryInformation's ConnectionEndpointInformation.
+    pub lost_packets: u64,
 }
 
 /// A connected, readiness-based byte stream: one VC's endpoint.
@@ -346,6 +351,10 @@ pub(crate) fn builtin_factories() -> Vec<(&'static str, Arc<dyn ProviderFactory>
             Arc::new(|cx: &ProviderContext| {
                 Ok(Arc::new(tcp::TcpProvider::new(cx, Some(Framing::NineP))) as Arc<dyn Provider>)
             }),
+        ),
+        (
+            "quic",
+            Arc::new(|cx: &ProviderContext| Ok(Arc::new(quic::QuicProvider::new(cx)) as Arc<dyn Provider>)),
         ),
         (
             "netbt",

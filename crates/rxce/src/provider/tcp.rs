@@ -225,6 +225,7 @@ impl Stream for TcpEndpoint {
             rtt: sys::tcp_info::smoothed_rtt(&sock),
             send_buffer_size: sock.send_buffer_size().unwrap_or(0) as u32,
             receive_buffer_size: sock.recv_buffer_size().unwrap_or(0) as u32,
+            lost_packets: 0,
         }
     }
 

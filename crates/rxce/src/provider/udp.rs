@@ -103,6 +103,7 @@ impl DatagramSocket for UdpEndpoint {
             rtt: None,
             send_buffer_size: sock.send_buffer_size().unwrap_or(0) as u32,
             receive_buffer_size: sock.recv_buffer_size().unwrap_or(0) as u32,
+            lost_packets: 0,
         }
     }
 }

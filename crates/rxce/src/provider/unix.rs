@@ -114,6 +114,7 @@ impl Stream for UnixEndpoint {
             rtt: None,
             send_buffer_size: sock.send_buffer_size().unwrap_or(0) as u32,
             receive_buffer_size: sock.recv_buffer_size().unwrap_or(0) as u32,
+            lost_packets: 0,
         }
     }
 

@@ -480,7 +480,7 @@ impl Vc {
                     event: machine.last_event(),
                     transmitted_tsdus: clamp(sent.tsdus),
                     received_tsdus: clamp(received.tsdus),
-                    transmission_errors: clamp(sent.errors),
+                    transmission_errors: clamp(sent.errors.saturating_add(stream_info.lost_packets)),
                     receive_errors: clamp(received.errors),
                     throughput: if elapsed > 0.0 {
                         (bytes as f64 / elapsed) as i64
