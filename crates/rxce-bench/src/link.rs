@@ -159,6 +159,8 @@ pub async fn embedded_peer(kind: Kind, mode: Mode, engine: &Engine) -> Result<Pe
     let url = match kind {
         Kind::Tcp => "tcp://127.0.0.1:0".to_owned(),
         Kind::TcpSmb | Kind::TcpRpc | Kind::Tcp9p => format!("{kind}://127.0.0.1:0"),
+        // A generated certificate, pinned in the bound endpoint.
+        Kind::Quic => "quic://127.0.0.1:0".to_owned(),
         Kind::Netbt => "netbt://127.0.0.1:0".to_owned(),
         Kind::Unix => format!("unix:@rxce-bench-{pid}-{n}"),
         Kind::Memory => format!("memory:rxce-bench-{pid}-{n}"),

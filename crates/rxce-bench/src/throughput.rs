@@ -318,6 +318,9 @@ pub(crate) async fn listen(kind: Kind, ctx: &Ctx<'_>) -> Result<(Endpoint, Liste
             ))
         }
         Kind::Udp => Err(Status::INVALID_PARAMETER.with_message("the bench has no udp scenario")),
+        Kind::Quic => {
+            Err(Status::INVALID_PARAMETER.with_message("the bench's accepted-stream scenarios have no quic yet"))
+        }
     }
 }
 

@@ -236,6 +236,14 @@ struct ServeArgs {
     /// without sending; 0 sends none.
     #[arg(long, value_name = "SECS", default_value = "60", value_parser = rxce_cli::parse_duration)]
     keepalive: Duration,
+    /// The certificate chain (PEM or DER) of quic endpoints; without it a
+    /// self-signed certificate is generated, its SHA-256 fingerprint
+    /// printed and put in the listening URL as `?pin=`.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<std::path::PathBuf>,
+    /// The private key (PEM or PKCS#8 DER) of `--cert`.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<std::path::PathBuf>,
 }
 
 /// The arguments of `rxce probe`.
@@ -480,6 +488,7 @@ fn serve(runtime: &tokio::runtime::Runtime, args: ServeArgs) -> ExitCode {
         accept_names: args.accept_names,
         keepalive: Some(args.keepalive).filter(|d| !d.is_zero()),
         engine: None,
+        certificate: args.cert.zip(args.key),
     };
     runtime.block_on(async {
         let stop = match stop_signal() {

@@ -126,3 +126,72 @@ fn bad_urls_and_flags_are_usage_errors() {
         assert_eq!(text(&out.stderr).lines().filter(|l| l.starts_with("error:")).count(), 1);
     }
 }
+
+#[test]
+fn quic_with_a_generated_certificate_and_with_given_files() {
+    // A generated self-signed certificate: the listening URL pins it.
+    let served = serve(&["--listen", "quic://127.0.0.1:0"]);
+    let url = served.urls[0].clone();
+    assert!(url.starts_with("quic://127.0.0.1:") && url.contains("?pin="), "{url}");
+    let input: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let out = connect(&[&url], &input);
+    assert!(out.status.success(), "{url}: {}", text(&out.stderr));
+    assert!(out.stdout == input, "{url}: {} bytes came back", out.stdout.len());
+    // The same port without the pin: the system's roots do not know it.
+    let unpinned = url.split('?').next().unwrap().to_owned();
+    let out = connect(&[&unpinned], b"x");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("STATUS_ISSUING_CA_UNTRUSTED"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Raced with tcp+smb, every transport kept.
+    let smb = serve(&["--listen", "tcp+smb://127.0.0.1:0"]);
+    let out = connect(&["--policy", "all", &smb.urls[0], &url], b"both ways");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.matches("STATUS_SUCCESS").count(), 2, "{stderr}");
+    let finished = served.terminate();
+    assert!(finished.status.success());
+    assert!(
+        finished.stderr.contains("certificate SHA-256 fingerprint"),
+        "{}",
+        finished.stderr
+    );
+    let row = finished.first_row();
+    assert!(row["connections"].parse::<u32>().unwrap() >= 2, "{row:?}");
+    smb.terminate();
+
+    // --cert/--key files: the fingerprint is theirs.
+    let dir = tempfile::tempdir().unwrap();
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&cert, generated.cert.pem()).unwrap();
+    std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
+    let served = serve(&[
+        "--listen",
+        "quic://127.0.0.1:0",
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    let pin = rxce::provider::quic::options::hex(&rxce::provider::quic::options::fingerprint(generated.cert.der()));
+    assert!(served.urls[0].ends_with(&format!("?pin={pin}")), "{}", served.urls[0]);
+    // Trusting it as its own CA file, by name.
+    let port = served.urls[0]
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let by_ca = format!("quic://127.0.0.1:{port}?ca={}&sni=localhost", cert.display());
+    let out = connect(&[&by_ca], b"by CA file");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(out.stdout, b"by CA file");
+    served.terminate();
+}

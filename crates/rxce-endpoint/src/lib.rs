@@ -10,6 +10,7 @@
 //! | `tcp+smb://HOST[:PORT]` | `tcp+smb` | SMB direct-hosted framing; port 445 by default |
 //! | `tcp+rpc://HOST[:PORT]` | `tcp+rpc` | ONC RPC record marking (NFS); port 111 (rpcbind) by default |
 //! | `tcp+9p://HOST[:PORT]` | `tcp+9p` | 9P framing; port 564 by default |
+//! | `quic://HOST[:PORT][?sni=NAME][&ca=FILE][&pin=SHA256][&cert=FILE&key=FILE]` | `quic` | SMB over QUIC; UDP port 443 by default; the query is the connection's certificate options (rxce decision 45) |
 //! | `netbt://HOST[:PORT][?called=NAME][&calling=NAME]` | `netbt` | NetBIOS session service; port 139 by default |
 //! | `udp://HOST:PORT` | `udp` | datagrams |
 //! | `unix:PATH`, `unix:@NAME` | `unix` | a socket file, or (`@`) an abstract socket |
@@ -53,6 +54,12 @@ mod tests;
 /// holds 108 bytes: a path needs its NUL, an abstract name its leading NUL).
 pub const MAX_UNIX_NAME: usize = 107;
 
+/// The UDP port of SMB over QUIC.
+pub const QUIC_PORT: u16 = 443;
+
+/// The query keys of a `quic://` URL (the `quic` transport's options).
+pub const QUIC_KEYS: [&str; 5] = ["sni", "ca", "pin", "cert", "key"];
+
 /// The kind of an endpoint: which transport provider carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -64,6 +71,8 @@ pub enum Kind {
     TcpRpc,
     /// `tcp+9p://`: TCP with 9P framing.
     Tcp9p,
+    /// `quic://`: SMB over QUIC (direct-hosted framing on a QUIC stream).
+    Quic,
     /// `netbt://`: the NetBIOS session service over TCP.
     Netbt,
     /// `udp://`: UDP datagrams.
@@ -76,11 +85,12 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in the order the help lists them.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Tcp,
         Kind::TcpSmb,
         Kind::TcpRpc,
         Kind::Tcp9p,
+        Kind::Quic,
         Kind::Netbt,
         Kind::Udp,
         Kind::Unix,
@@ -95,6 +105,7 @@ impl Kind {
             Kind::TcpSmb => "tcp+smb",
             Kind::TcpRpc => "tcp+rpc",
             Kind::Tcp9p => "tcp+9p",
+            Kind::Quic => "quic",
             Kind::Netbt => "netbt",
             Kind::Udp => "udp",
             Kind::Unix => "unix",
@@ -103,15 +114,16 @@ impl Kind {
     }
 
     /// True for the transports that frame messages (`tcp+smb`,
-    /// `tcp+rpc`, `tcp+9p`, `netbt`).
+    /// `tcp+rpc`, `tcp+9p`, `quic`, `netbt`).
     pub const fn is_framed(self) -> bool {
         self.framing().is_some()
     }
 
-    /// The message framing of the transport (`None` for the others).
+    /// The message framing of the transport (`None` for the others;
+    /// `quic` frames as `tcp+smb` on its stream).
     pub const fn framing(self) -> Option<rxce_wire::Framing> {
         match self {
-            Kind::TcpSmb => Some(rxce_wire::Framing::DirectTcp),
+            Kind::TcpSmb | Kind::Quic => Some(rxce_wire::Framing::DirectTcp),
             Kind::TcpRpc => Some(rxce_wire::Framing::RpcRecord),
             Kind::Tcp9p => Some(rxce_wire::Framing::NineP),
             Kind::Netbt => Some(rxce_wire::Framing::NetbiosSession),
@@ -123,13 +135,16 @@ impl Kind {
     pub const fn is_inet(self) -> bool {
         matches!(
             self,
-            Kind::Tcp | Kind::TcpSmb | Kind::TcpRpc | Kind::Tcp9p | Kind::Netbt | Kind::Udp
+            Kind::Tcp | Kind::TcpSmb | Kind::TcpRpc | Kind::Tcp9p | Kind::Quic | Kind::Netbt | Kind::Udp
         )
     }
 
     /// The well-known port used when the URL gives none (the framed
     /// transports have one: 445, 111, 564, 139).
     pub const fn default_port(self) -> Option<u16> {
+        if let Kind::Quic = self {
+            return Some(QUIC_PORT);
+        }
         match self.framing() {
             Some(framing) => Some(framing.default_port()),
             None => None,
@@ -310,6 +325,8 @@ pub struct Endpoint {
     target: Target,
     called: Option<NetbiosName>,
     calling: Option<NetbiosName>,
+    /// A `quic://` URL's query entries, in order.
+    quic: Vec<(String, String)>,
 }
 
 /// A malformed endpoint URL: the URL and what is wrong with it, in one line
@@ -358,7 +375,25 @@ impl Endpoint {
             target,
             called: None,
             calling: None,
+            quic: Vec::new(),
         }
+    }
+
+    /// The `quic` transport's options of this endpoint (its URL's query as
+    /// `key=value` lines; empty for other kinds): what goes in the
+    /// connection information's options.
+    pub fn quic_options(&self) -> String {
+        self.quic
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The same `quic://` endpoint with one more option entry.
+    pub fn with_quic_option(mut self, key: &str, value: &str) -> Endpoint {
+        self.quic.push((key.to_owned(), value.to_owned()));
+        self
     }
 
     /// The same endpoint (kind and names) at another target: for example
@@ -427,7 +462,10 @@ impl Endpoint {
     /// The connection information for
     /// `rxce::Address::build_connection`.
     pub fn remote(&self) -> ConnectionInformation {
-        ConnectionInformation::to(self.remote_address())
+        ConnectionInformation {
+            options: self.quic_options().into_bytes().into(),
+            ..ConnectionInformation::to(self.remote_address())
+        }
     }
 
     /// The local address to build an address with: "any" of the host's
@@ -491,6 +529,10 @@ impl fmt::Display for Endpoint {
                 write!(f, "{separator}{key}={name}")?;
                 separator = '&';
             }
+        }
+        for (key, value) in &self.quic {
+            write!(f, "{separator}{key}={value}")?;
+            separator = '&';
         }
         Ok(())
     }

@@ -116,12 +116,15 @@ fn parse_inet(kind: Kind, rest: &str) -> Result<Endpoint, String> {
     };
     let mut endpoint = Endpoint::new(kind, Target::Inet { host, port });
     if let Some(query) = query {
-        if kind != Kind::Netbt {
-            return Err(format!(
-                "unexpected parameters \"?{query}\" (only netbt:// takes parameters)"
-            ));
+        match kind {
+            Kind::Netbt => parse_netbt_query(query, &mut endpoint)?,
+            Kind::Quic => parse_quic_query(query, &mut endpoint)?,
+            _ => {
+                return Err(format!(
+                    "unexpected parameters \"?{query}\" (only netbt:// and quic:// take parameters)"
+                ))
+            }
         }
-        parse_netbt_query(query, &mut endpoint)?;
     }
     Ok(endpoint)
 }
@@ -208,6 +211,36 @@ pub(super) fn parse_host(text: &str) -> Result<Host, String> {
         }
     }
     Ok(Host::Name(text.to_owned()))
+}
+
+/// `sni=&ca=&pin=&cert=&key=` (decision 45): known keys with values, each
+/// at most once but `pin`; the engine reads the files and checks the rest.
+fn parse_quic_query(query: &str, endpoint: &mut Endpoint) -> Result<(), String> {
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("parameter {pair:?} needs a value ({pair}=...)"))?;
+        if !super::QUIC_KEYS.contains(&key) {
+            return Err(format!(
+                "unknown parameter {key:?} (quic takes sni, ca, pin, cert and key)"
+            ));
+        }
+        if value.is_empty() || value.contains(['\n', '\r']) {
+            return Err(format!("empty or multi-line {key}"));
+        }
+        if key != "pin" && endpoint.quic.iter().any(|(k, _)| k == key) {
+            return Err(format!("parameter {key:?} is given twice"));
+        }
+        endpoint.quic.push((key.to_owned(), value.to_owned()));
+    }
+    let has = |k: &str| endpoint.quic.iter().any(|(key, _)| key == k);
+    if has("cert") != has("key") {
+        return Err("cert and key go together".into());
+    }
+    if has("ca") && has("pin") {
+        return Err("give ca or pin, not both".into());
+    }
+    Ok(())
 }
 
 /// `called=NAME&calling=NAME`, each at most once.

@@ -247,7 +247,7 @@ fn every_malformed_url_names_its_problem() {
         ("tcp://user@host:80", "user information (\"user@\") is not supported"),
         (
             "tcp://host:80?called=X",
-            "unexpected parameters \"?called=X\" (only netbt:// takes parameters)",
+            "unexpected parameters \"?called=X\" (only netbt:// and quic:// take parameters)",
         ),
         ("tcp:host:80", "expected \"//\" after \"tcp:\" (tcp://HOST:PORT)"),
         (
@@ -272,15 +272,15 @@ fn every_malformed_url_names_its_problem() {
         ),
         (
             "http://host:80",
-            "unknown scheme \"http\" (known: tcp://, tcp+smb://, tcp+rpc://, tcp+9p://, netbt://, udp://, unix:, memory:)",
+            "unknown scheme \"http\" (known: tcp://, tcp+smb://, tcp+rpc://, tcp+9p://, quic://, netbt://, udp://, unix:, memory:)",
         ),
         (
             "127.0.0.1:80",
-            "missing scheme (one of tcp://, tcp+smb://, tcp+rpc://, tcp+9p://, netbt://, udp://, unix:, memory:)",
+            "missing scheme (one of tcp://, tcp+smb://, tcp+rpc://, tcp+9p://, quic://, netbt://, udp://, unix:, memory:)",
         ),
         (
             "localhost",
-            "missing scheme (one of tcp://, tcp+smb://, tcp+rpc://, tcp+9p://, netbt://, udp://, unix:, memory:)",
+            "missing scheme (one of tcp://, tcp+smb://, tcp+rpc://, tcp+9p://, quic://, netbt://, udp://, unix:, memory:)",
         ),
         ("tcp://host\n:80", "control character '\\n'"),
         (
@@ -443,5 +443,32 @@ proptest! {
         prop_assert_eq!(Endpoint::parse(&endpoint.to_string()).unwrap(), endpoint.clone());
         prop_assert!(!endpoint.remote_address().entries.is_empty());
         prop_assert!(!endpoint.local_address().entries.is_empty());
+    }
+}
+
+#[test]
+fn quic_urls_carry_their_certificate_options() {
+    let pin = "ab".repeat(32);
+    let e: Endpoint = format!("quic://files.example?sni=srv.example&pin={pin}")
+        .parse()
+        .unwrap();
+    assert_eq!(e.transport_name(), "quic");
+    assert_eq!(e.kind().default_port(), Some(443));
+    assert_eq!(e.remote_address().host_name_entry(), Some(("files.example", 443)));
+    assert_eq!(e.quic_options(), format!("sni=srv.example\npin={pin}"));
+    assert_eq!(&e.remote().options[..], e.quic_options().as_bytes());
+    assert_eq!(e.to_string().parse::<Endpoint>().unwrap(), e);
+    assert!(e.kind().is_framed());
+    let plain: Endpoint = "quic://127.0.0.1:4433".parse().unwrap();
+    assert!(plain.remote().options.is_empty());
+    for (bad, problem) in [
+        ("quic://h?color=red", "unknown parameter"),
+        ("quic://h?sni=a&sni=b", "twice"),
+        ("quic://h?cert=/c", "together"),
+        ("quic://h?ca=/a&pin=00", "not both"),
+        ("quic://h?sni=", "empty"),
+    ] {
+        let err = bad.parse::<Endpoint>().unwrap_err();
+        assert!(err.problem().contains(problem), "{bad}: {err}");
     }
 }

@@ -66,6 +66,23 @@
  * `udp` indicates each datagram whole. Stream bytes a handler does not take
  * are indicated again, first; none is ever dropped.
  *
+ * SMB over QUIC (rxce's extension). The transport `quic` frames messages as
+ * `tcp+smb` does, over one bidirectional stream of one QUIC connection per
+ * VC (TLS 1.3, ALPN "smb", UDP port 443 when the address has port 0, the
+ * host name or `sni` as the server name). Its certificate options go in
+ * the connection information's Options: UTF-8 text (no terminating NUL
+ * needed) of key=value entries separated by '&' or a line break:
+ * sni=NAME, ca=PEM-OR-DER-FILE, pin=SHA-256 (64 hex digits, ':' allowed;
+ * repeatable; the name is then not checked), cert=FILE and key=FILE (a
+ * client certificate). Without options the system's roots are trusted.
+ * A refused certificate fails RxCeBuildConnection with
+ * STATUS_ISSUING_CA_UNTRUSTED (unknown issuer), STATUS_MUTUAL_AUTHENTICATION_FAILED
+ * (wrong name), STATUS_SMARTCARD_CERT_EXPIRED (expired), STATUS_TRUST_FAILURE
+ * (not pinned) or STATUS_INVALID_SIGNATURE (other); a server without ALPN
+ * "smb" with STATUS_NOT_SUPPORTED; a server that refuses our client
+ * certificate fails the VC with STATUS_ACCESS_DENIED; the TLS reason is in
+ * RxCeGetLastErrorMessage() or the disconnect's status.
+ *
  * Errors. Every routine returns an NTSTATUS; RxCeGetLastErrorMessage()
  * tells, as text, why the calling thread's last failing routine failed.
  *
@@ -737,7 +754,8 @@ typedef struct _TDI_CONNECTION_INFORMATION {
    */
   LONG OptionsLength;
   /**
-   * Transport-specific options.
+   * Transport-specific options (`quic`: the certificate options text,
+   * see "SMB over QUIC" at the top of this header).
    */
   PVOID Options;
   /**

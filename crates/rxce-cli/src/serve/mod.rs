@@ -7,6 +7,10 @@
 //!   positively for an accepted called name, negatively (0x82, called name
 //!   not present) otherwise; it sends keepalives on idle sessions.
 //! * `udp`: each datagram is echoed to its source (or dropped by a sink).
+//! * `quic`: SMB over QUIC (ALPN `smb`); each connection's stream is served
+//!   like `tcp+smb`. The certificate comes from [`PeerOptions::certificate`]
+//!   or is generated (self-signed); the bound endpoint carries its SHA-256
+//!   fingerprint as `?pin=`, so a client can connect with it as it is.
 //!
 //! [`Peer::start`] binds and returns at once with the bound endpoint (port
 //! 0 becomes the port the system chose); [`Peer::stop`] closes the listener
@@ -34,6 +38,7 @@
 mod framed;
 mod listen;
 mod netbt;
+mod quic;
 mod report;
 mod stats;
 mod stream;
@@ -98,6 +103,9 @@ pub struct PeerOptions {
     /// The engine whose memory transport a `memory` peer listens on (a
     /// `memory` endpoint is refused without one).
     pub engine: Option<Engine>,
+    /// The certificate chain and key files (PEM or DER) of `quic` peers;
+    /// `None` generates a self-signed certificate at start.
+    pub certificate: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 impl PeerOptions {
@@ -108,6 +116,7 @@ impl PeerOptions {
             accept_names: Vec::new(),
             keepalive: Some(Duration::from_secs(60)),
             engine: None,
+            certificate: None,
         }
     }
 }
@@ -130,6 +139,7 @@ pub struct Peer {
     stop: CancellationToken,
     tasks: TaskTracker,
     socket_file: Option<String>,
+    fingerprint: Option<String>,
 }
 
 impl fmt::Debug for Peer {
@@ -162,6 +172,7 @@ impl Peer {
             stop: CancellationToken::new(),
             tasks: TaskTracker::new(),
             socket_file: None,
+            fingerprint: None,
         };
         let shared = Arc::new(Shared {
             kind,
@@ -192,7 +203,13 @@ impl Peer {
             }
             Target::Inet { host, port } => {
                 let addr = listen::resolve(host, *port).await?;
-                let bound = if kind == Kind::Udp {
+                let bound = if kind == Kind::Quic {
+                    let quic = quic::bind(addr, options.certificate.as_ref())?;
+                    let bound = local_addr(quic.endpoint.local_addr())?;
+                    peer.fingerprint = Some(quic.fingerprint);
+                    peer.serve(quic.endpoint, shared, quic::serve);
+                    bound
+                } else if kind == Kind::Udp {
                     let socket = listen::udp(addr).await?;
                     let bound = local_addr(socket.local_addr())?;
                     let (mode, counters, stop) = (options.mode, peer.counters.clone(), peer.stop.clone());
@@ -209,6 +226,11 @@ impl Peer {
                     host: Host::Ip(bound.ip()),
                     port: bound.port(),
                 });
+                if let Some(pin) = &peer.fingerprint {
+                    if !peer.endpoint.quic_options().contains("pin=") {
+                        peer.endpoint = peer.endpoint.clone().with_quic_option("pin", pin);
+                    }
+                }
             }
         }
         tracing::info!(endpoint = %peer.endpoint, mode = %peer.mode, "serving");
@@ -242,6 +264,11 @@ impl Peer {
     /// The bound IP address and port (`None` for `unix` and `memory`).
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.local
+    }
+
+    /// The SHA-256 fingerprint (hex) of a `quic` peer's certificate.
+    pub fn fingerprint(&self) -> Option<&str> {
+        self.fingerprint.as_deref()
     }
 
     /// The peer's mode.

@@ -59,7 +59,13 @@ pub async fn run(
     }
     let announced = peers
         .iter()
-        .try_for_each(|peer| writeln!(out, "listening {}", peer.endpoint()))
+        .try_for_each(|peer| {
+            if let Some(pin) = peer.fingerprint() {
+                // The URL carries it as `?pin=` too; said once in words.
+                eprintln!("{}: certificate SHA-256 fingerprint {pin}", peer.endpoint());
+            }
+            writeln!(out, "listening {}", peer.endpoint())
+        })
         .and_then(|()| out.flush());
     if let Err(e) = announced {
         for peer in peers {

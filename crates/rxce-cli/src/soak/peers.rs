@@ -79,6 +79,7 @@ impl Peers {
                 ),
                 Kind::TcpRpc | Kind::Tcp9p => (format!("{kind}://127.0.0.1:0"), format!("{kind}://127.0.0.1:{closed}")),
                 Kind::Netbt => ("netbt://127.0.0.1:0".to_owned(), format!("netbt://127.0.0.1:{closed}")),
+                Kind::Quic => ("quic://127.0.0.1:0".to_owned(), format!("quic://127.0.0.1:{closed}")),
                 Kind::Udp => ("udp://127.0.0.1:0".to_owned(), format!("udp://127.0.0.1:{closed}")),
                 Kind::Unix => (
                     format!("unix:@rxce-soak-{pid}"),

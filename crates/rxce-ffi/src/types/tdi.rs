@@ -181,7 +181,8 @@ pub struct _TDI_CONNECTION_INFORMATION {
     pub UserData: PVOID,
     /// Bytes at `Options`.
     pub OptionsLength: LONG,
-    /// Transport-specific options.
+    /// Transport-specific options (`quic`: the certificate options text,
+    /// see "SMB over QUIC" at the top of this header).
     pub Options: PVOID,
     /// Bytes at `RemoteAddress`: every entry must lie within them.
     pub RemoteAddressLength: LONG,
