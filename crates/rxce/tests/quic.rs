@@ -718,3 +718,60 @@ async fn connections_of_one_address_share_one_udp_socket() {
         "three QUIC connections from one UDP socket: {sources:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quic_takes_part_in_races_and_follows_a_failed_tcp_at_once() {
+    use rxce::{build_connection_over_multiple_transports, MultiConnectOptions, SelectPolicy};
+    let pki = Pki::good();
+    let (_server, addr) = server(pki.server_config(), echo());
+    let engine = engine();
+    let (_tq, quic) = quic_address(&engine);
+    let tcp_transport = engine.build_transport("tcp+smb", 0).unwrap();
+    let tcp = tcp_transport
+        .build_address(TransportAddress::any_ipv4(), Arc::new(NoEvents))
+        .unwrap();
+    // A closed TCP port: refused at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_addr = closed.local_addr().unwrap();
+    drop(closed);
+    let remotes = [
+        ConnectionInformation::to(closed_addr),
+        remote(addr, &pki.trusting("localhost")),
+    ];
+    // Windows' order: tcp+smb first, quic 10 s later unless tcp+smb fails.
+    let windows = MultiConnectOptions {
+        policy: SelectPolicy::FirstSuccessful,
+        transport_stagger: Duration::from_secs(10),
+        ..MultiConnectOptions::default()
+    };
+    let started = Instant::now();
+    let built = build_connection_over_multiple_transports(
+        &[tcp.clone(), quic.clone()],
+        &remotes,
+        Recorder::taking_all(),
+        &windows,
+    )
+    .await
+    .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "quic started when tcp+smb failed: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(built.address_index, 1);
+    assert_eq!(built.attempts[0].status, Status::CONNECTION_REFUSED);
+    // All successful: a tcp+smb VC and a quic VC of one connection.
+    let tcp_peer = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let remotes = [
+        ConnectionInformation::to(tcp_peer.local_addr().unwrap()),
+        remote(addr, &pki.trusting("localhost")),
+    ];
+    let all = MultiConnectOptions {
+        policy: SelectPolicy::AllSuccessful,
+        ..MultiConnectOptions::default()
+    };
+    let built = build_connection_over_multiple_transports(&[tcp, quic], &remotes, Recorder::taking_all(), &all)
+        .await
+        .unwrap();
+    assert_eq!(built.vcs.len(), 2);
+}

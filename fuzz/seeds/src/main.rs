@@ -26,7 +26,7 @@ fn main() {
         .nth(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus"));
-    let targets: [(&str, Seeds); 14] = [
+    let targets: [(&str, Seeds); 15] = [
         ("nbss", nbss()),
         ("nbname", nbname()),
         ("nbns", nbns()),
@@ -41,6 +41,7 @@ fn main() {
         ("smb2_read", smb2_read()),
         ("smb2_query_directory", smb2_query_directory()),
         ("ntlmssp_challenge", ntlmssp_challenge()),
+        ("quic_options", quic_options()),
     ];
     for (target, seeds) in targets {
         let dir = root.join(target);
@@ -260,10 +261,30 @@ fn endpoint() -> Seeds {
         ("unix-path", "unix:/run/rxce.sock"),
         ("unix-abstract", "unix:@rxce"),
         ("memory", "memory:echo"),
+        (
+            "quic-pinned",
+            "quic://files.example:4433?sni=files&pin=8ea773ac3d4c9ec95ff4cb6c7f816c050c907784f6358e88c798faff2d1898b4",
+        ),
+        ("quic-ca", "quic://[::1]?ca=/etc/rxce/ca.pem&cert=/c.pem&key=/k.pem"),
         ("host", "Files.Example."),
     ]
     .into_iter()
     .map(|(name, url)| (name, url.as_bytes().to_vec()))
+    .collect()
+}
+
+fn quic_options() -> Seeds {
+    [
+        ("empty", ""),
+        ("sni-ca", "sni=files.example&ca=/etc/rxce/ca.pem"),
+        (
+            "pins",
+            "pin=8ea773ac3d4c9ec95ff4cb6c7f816c050c907784f6358e88c798faff2d1898b4\npin=8E:A7:73:AC:3D:4C:9E:C9:5F:F4:CB:6C:7F:81:6C:05:0C:90:77:84:F6:35:8E:88:C7:98:FA:FF:2D:18:98:B4",
+        ),
+        ("client-cert", "cert=/c.pem&key=/k.pem&sni=s"),
+    ]
+    .into_iter()
+    .map(|(name, text)| (name, text.as_bytes().to_vec()))
     .collect()
 }
 

@@ -260,8 +260,36 @@ impl Race {
         if !self.under_way(n) {
             return;
         }
+        let cancelled = status == Status::CANCELLED;
         self.end(n, status, now);
+        if !cancelled {
+            self.start_next_when_none_runs(now);
+        }
         self.finish_when_settled(now);
+    }
+
+    /// First successful: when no started attempt is left running (they all
+    /// failed), the next one waiting for its stagger starts now (RFC 8305's
+    /// rule; decision 47). With a long stagger this gives Windows' order of
+    /// SMB transports: the second (say `quic`) starts at once when the
+    /// first (`tcp+smb`) fails, at its stagger when the first is still
+    /// trying, never when it succeeded.
+    fn start_next_when_none_runs(&mut self, now: Instant) {
+        if self.finished || self.config.policy != SelectPolicy::FirstSuccessful {
+            return;
+        }
+        if self.slots.iter().any(|s| matches!(s.phase, Phase::Running(_))) {
+            return;
+        }
+        let next = (0..self.slots.len())
+            .filter_map(|m| match self.slots[m].phase {
+                Phase::Waiting(at) => Some((at, m)),
+                _ => None,
+            })
+            .min();
+        if let Some((_, m)) = next {
+            self.start(m, now);
+        }
     }
 
     fn under_way(&self, n: usize) -> bool {

@@ -385,3 +385,43 @@ fn results_after_an_attempt_is_over_change_nothing() {
     assert!(actions(&mut r).is_empty());
     assert_eq!(*r.status(0), Status::IO_TIMEOUT);
 }
+
+#[test]
+fn a_failure_with_nothing_else_running_starts_the_next_attempt_at_once() {
+    // Windows' order of SMB transports: tcp+smb, then quic only after it
+    // fails (or after a long stagger while it still tries).
+    let long = RaceConfig {
+        transport_stagger: Duration::from_millis(800),
+        ..config(SelectPolicy::FirstSuccessful)
+    };
+    let (mut r, clock) = race(long.clone(), 3);
+    assert_eq!(actions(&mut r), [Action::Start(0), Action::Wait(1), Action::Wait(2)]);
+    r.handle_failure(0, Status::CONNECTION_REFUSED, clock.at(3));
+    assert_eq!(
+        actions(&mut r),
+        [Action::Start(1)],
+        "the next starts at the failure, not at 800 ms"
+    );
+    assert_eq!(r.poll_timeout(), Some(clock.at(1003)));
+    r.handle_success(1, clock.at(20));
+    assert_eq!(actions(&mut r), [Action::Cancel(2), Action::Finish(Ok(vec![1]))]);
+
+    // While the first still runs, the stagger holds; a success means the
+    // second never starts.
+    let (mut r, clock) = race(long.clone(), 2);
+    actions(&mut r);
+    r.handle_timeout(clock.at(500));
+    assert!(actions(&mut r).is_empty());
+    r.handle_success(0, clock.at(600));
+    assert_eq!(actions(&mut r), [Action::Cancel(1), Action::Finish(Ok(vec![0]))]);
+
+    // A cancellation from outside starts nothing.
+    let (mut r, clock) = race(long, 2);
+    actions(&mut r);
+    r.handle_failure(0, Status::CANCELLED, clock.at(1));
+    assert!(actions(&mut r).is_empty(), "no start after a cancel");
+
+    // Other policies start everything at once anyway.
+    let (mut r, _) = race(config(SelectPolicy::AllSuccessful), 2);
+    assert_eq!(actions(&mut r), [Action::Start(0), Action::Start(1)]);
+}
