@@ -15,6 +15,9 @@
 #             a user-space NFS server with its VFS back end (tests)
 #   cargo-c   `cargo cinstall` (from crates.io, 0.10.24: the newest that
 #             builds with our rustc; about 8 minutes): installs librxce
+#   aioquic   (PyPI, into the virtual environment .venv/aioquic, never
+#             committed) the independent QUIC peer of the quic interop
+#             tests (crates/rxce/tests/quic_interop.rs)
 #
 # (Debian's cargo-c is too old to read our Cargo.lock.)
 #
@@ -86,8 +89,27 @@ install_cargo_c() {
     echo "$prog: installed cargo-c (cargo cinstall)"
 }
 
+root=$(cd "$(dirname "$0")/.." && pwd)
+install_aioquic() {
+    local venv=$root/.venv/aioquic
+    if "$venv/bin/python" -c "import aioquic" >/dev/null 2>&1; then
+        return 0
+    fi
+    local log
+    log=$(mktemp -t "$prog.aioquic.XXXXXX.log")
+    if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q aioquic; } >"$log" 2>&1; then
+        echo "$prog: error: installing aioquic into $venv failed (python3-venv missing?); last lines:" >&2
+        tail -n 25 "$log" >&2
+        rm -f "$log"
+        exit 1
+    fi
+    rm -f "$log"
+    echo "$prog: installed aioquic into .venv/aioquic"
+}
+
 if ((${#missing[@]} == 0)); then
     install_cargo_c
+    install_aioquic
     exit 0
 fi
 
@@ -159,5 +181,6 @@ for pkg in "${missing[@]}"; do
 done
 if ((status == 0)); then
     install_cargo_c
+    install_aioquic
 fi
 exit "$status"
