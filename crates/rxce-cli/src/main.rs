@@ -272,6 +272,14 @@ struct ProbeArgs {
     /// The NetBIOS session service port.
     #[arg(long, value_name = "PORT", default_value_t = 139, value_parser = clap::value_parser!(u16).range(1..))]
     netbt_port: u16,
+    /// Also try SMB over QUIC on this UDP port (SMB 3.1.1 only).
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    quic_port: Option<u16>,
+    /// The quic attempt's certificate options (`sni=NAME&ca=FILE&pin=SHA256`,
+    /// as in a quic:// URL's query); without them the system's roots are
+    /// trusted.
+    #[arg(long, value_name = "OPTIONS", default_value = "")]
+    quic_options: String,
     /// The NetBIOS name netbt calls (`NAME` or `NAME<XX>`, suffix 0x20 by
     /// default).
     #[arg(long, value_name = "NAME", value_parser = parse_called_name)]
@@ -635,8 +643,15 @@ fn probe(runtime: &tokio::runtime::Runtime, args: ProbeArgs) -> ExitCode {
         netbt_port: args.netbt_port,
         called_name: args.called_name,
         timeout: Duration::from_millis(args.timeout),
+        quic_port: args.quic_port,
+        quic_options: args.quic_options,
     };
-    let spinner = rxce_cli::spinner::Spinner::start(format!("probing {} (tcp, netbt)", options.server));
+    let what = if options.quic_port.is_some() {
+        "tcp, netbt, quic"
+    } else {
+        "tcp, netbt"
+    };
+    let spinner = rxce_cli::spinner::Spinner::start(format!("probing {} ({what})", options.server));
     let probed = runtime.block_on(rxce_cli::probe::run(&options));
     spinner.finish();
     let probe = match probed {

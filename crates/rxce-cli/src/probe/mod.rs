@@ -8,7 +8,10 @@
 //! `*SMBSERVER` when the name is refused). Each VC that comes up sends an
 //! SMB2 NEGOTIATE offering every dialect and parses the whole-message
 //! answer. Every wait ends by the probe's timeout, counted from the start
-//! of each attempt.
+//! of each attempt. With a QUIC port (`--quic-port`), a third attempt runs
+//! beside them over `quic` (SMB over QUIC, certificate options from
+//! `--quic-options`), offering SMB 3.1.1 only: the only dialect SMB over
+//! QUIC allows (another answer is STATUS_INVALID_NETWORK_RESPONSE).
 
 pub mod files;
 mod negotiate;
@@ -38,25 +41,30 @@ pub enum ProbeTransport {
     Tcp,
     /// The NetBIOS session service (the engine's `netbt`).
     Netbt,
+    /// SMB over QUIC (the engine's `quic`).
+    Quic,
 }
 
 impl ProbeTransport {
-    /// Both, tcp first.
-    pub const ALL: [ProbeTransport; 2] = [ProbeTransport::Tcp, ProbeTransport::Netbt];
+    /// All three, in the order that picks the winner (Windows tries QUIC
+    /// after TCP).
+    pub const ALL: [ProbeTransport; 3] = [ProbeTransport::Tcp, ProbeTransport::Netbt, ProbeTransport::Quic];
 
     /// The name in the probe's output: `tcp` or `netbt`.
     pub const fn label(self) -> &'static str {
         match self {
             ProbeTransport::Tcp => "tcp",
             ProbeTransport::Netbt => "netbt",
+            ProbeTransport::Quic => "quic",
         }
     }
 
-    /// The engine's provider name: `tcp+smb` or `netbt`.
+    /// The engine's provider name: `tcp+smb`, `netbt` or `quic`.
     pub const fn provider(self) -> &'static str {
         match self {
             ProbeTransport::Tcp => "tcp+smb",
             ProbeTransport::Netbt => "netbt",
+            ProbeTransport::Quic => "quic",
         }
     }
 }
@@ -74,6 +82,11 @@ pub struct ProbeOptions {
     pub called_name: Option<NetbiosName>,
     /// The longest each attempt (connect and NEGOTIATE) may take.
     pub timeout: Duration,
+    /// The UDP port of SMB over QUIC; `None` tries no QUIC.
+    pub quic_port: Option<u16>,
+    /// The `quic` transport's certificate options (`sni=...&pin=...`,
+    /// decision 45); empty trusts the system's roots.
+    pub quic_options: String,
 }
 
 /// One transport's attempt.
@@ -148,15 +161,42 @@ pub async fn run(options: &ProbeOptions) -> Result<Probe, Status> {
             },
         ],
     };
-    let (tcp, netbt) = tokio::join!(
-        attempt(&engine, ProbeTransport::Tcp, &local, tcp_remote, options.timeout),
-        attempt(&engine, ProbeTransport::Netbt, &local, netbt_remote, options.timeout),
+    let quic = async {
+        match options.quic_port {
+            Some(port) => {
+                let remote = ConnectionInformation {
+                    options: options.quic_options.clone().into_bytes().into(),
+                    ..ConnectionInformation::to(TransportAddress::new(options.server.entry(port)))
+                };
+                Some(attempt(&engine, ProbeTransport::Quic, &local, remote, options.timeout).await)
+            }
+            None => None,
+        }
+    };
+    let (tcp, netbt, quic) = tokio::join!(
+        attempt(
+            &engine,
+            ProbeTransport::Tcp,
+            &local,
+            ConnectionInformation::to(tcp_remote),
+            options.timeout
+        ),
+        attempt(
+            &engine,
+            ProbeTransport::Netbt,
+            &local,
+            ConnectionInformation::to(netbt_remote),
+            options.timeout
+        ),
+        quic,
     );
     engine.shutdown().await;
+    let mut attempts = vec![tcp, netbt];
+    attempts.extend(quic);
     Ok(Probe {
         server: options.server.to_string(),
         called_name,
-        attempts: vec![tcp, netbt],
+        attempts,
     })
 }
 
@@ -165,14 +205,19 @@ async fn attempt(
     engine: &Engine,
     transport: ProbeTransport,
     local: &TransportAddress,
-    remote: TransportAddress,
+    remote: ConnectionInformation,
     timeout: Duration,
 ) -> Attempt {
     let started = Instant::now();
     let mut attempt = Attempt {
         transport,
-        address: remote.entries.first().map(ToString::to_string).unwrap_or_default(),
-        called_name: remote.netbios_entry().map(NetbiosName::from_bytes),
+        address: remote
+            .remote_address
+            .entries
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        called_name: remote.remote_address.netbios_entry().map(NetbiosName::from_bytes),
         status: Status::SUCCESS,
         connect_time: Duration::ZERO,
         negotiate_time: None,
@@ -199,7 +244,7 @@ async fn attempt(
 async fn exchange(
     transport: &Transport,
     local: &TransportAddress,
-    remote: TransportAddress,
+    remote: ConnectionInformation,
     started: Instant,
     deadline: Instant,
     attempt: &mut Attempt,
@@ -207,11 +252,7 @@ async fn exchange(
     let timeout = deadline - started;
     let address = transport.build_address(local.clone(), Arc::new(NoEvents))?;
     let (client, answer) = NegotiateClient::new();
-    let built = tokio::time::timeout_at(
-        deadline,
-        address.build_connection(ConnectionInformation::to(remote), client),
-    )
-    .await;
+    let built = tokio::time::timeout_at(deadline, address.build_connection(remote, client)).await;
     attempt.connect_time = started.elapsed();
     let (_connection, vc) = built
         .map_err(|_| Status::IO_TIMEOUT.with_message(format!("no connection within {} ms", timeout.as_millis())))??;
@@ -223,7 +264,12 @@ async fn exchange(
             attempt.called_name = Some(NetbiosName::from_bytes(name));
         }
     }
-    let request = NegotiateRequest::default()
+    let quic = attempt.transport == ProbeTransport::Quic;
+    let mut request = NegotiateRequest::default();
+    if quic {
+        request.dialects = vec![rxce_smb2::dialect::SMB3_1_1];
+    }
+    let request = request
         .encode()
         .map_err(|e| Status::INVALID_PARAMETER.with_message(format!("encoding the NEGOTIATE request: {e}")))?;
     let asked = Instant::now();
@@ -238,6 +284,13 @@ async fn exchange(
         Status::IO_TIMEOUT.with_message(format!("no NEGOTIATE response within {} ms", timeout.as_millis()))
     })??;
     attempt.negotiate_time = Some(asked.elapsed());
-    attempt.negotiate = Some(parse_negotiate_response(&answered).map_err(answer_status)?);
+    let negotiated = parse_negotiate_response(&answered).map_err(answer_status)?;
+    if quic && negotiated.dialect != rxce_smb2::dialect::SMB3_1_1 {
+        return Err(Status::INVALID_NETWORK_RESPONSE.with_message(format!(
+            "over QUIC only SMB 3.1.1 may run; the server chose dialect {}",
+            rxce_smb2::dialect::hex(negotiated.dialect)
+        )));
+    }
+    attempt.negotiate = Some(negotiated);
     Ok(())
 }

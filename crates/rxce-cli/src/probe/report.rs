@@ -133,8 +133,13 @@ pub fn render(probe: &Probe) -> String {
         Some(winner) => {
             add_negotiate_rows(&mut t, attempts);
             format!(
-                "winner: {} (the first of tcp, netbt that negotiated)",
-                winner.transport.label()
+                "winner: {} (the first of {} that negotiated)",
+                winner.transport.label(),
+                attempts
+                    .iter()
+                    .map(|a| a.transport.label())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         }
         None => "winner: none (no transport negotiated)".to_owned(),
