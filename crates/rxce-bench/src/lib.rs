@@ -19,6 +19,7 @@ pub mod link;
 pub mod machine;
 pub mod plot;
 pub mod progress;
+mod quic;
 mod race;
 pub mod report;
 pub mod rpc;
@@ -61,6 +62,9 @@ pub enum Scenario {
     Fanout,
     /// SMB-framed bulk transfer, rxce's tcp+smb against the smb-transport crate.
     SmbTransport,
+    /// SMB over QUIC: throughput, 64 B rpc and handshake against raw quinn
+    /// (not part of `all` yet).
+    Quic,
     /// A 256 MiB file read from a private smbd: rxce's `smb get` path
     /// against smbclient and smb-rs (needs Samba and smbclient; not part
     /// of `all`).
@@ -92,6 +96,7 @@ impl Scenario {
             Scenario::Fanout => "fanout",
             Scenario::SmbTransport => "smb-transport",
             Scenario::SmbRead => "smb-read",
+            Scenario::Quic => "quic",
             Scenario::All => "all",
         }
     }
@@ -380,6 +385,7 @@ async fn scenario_task(
         Scenario::Scale => scale::run(&ctx).await.map(Ran::Rows),
         Scenario::Fanout => fanout::run(&ctx).await.map(|(rows, points)| Ran::Fanout(rows, points)),
         Scenario::SmbTransport => smb::run(&ctx).await.map(Ran::Rows),
+        Scenario::Quic => quic::run(&ctx).await.map(Ran::Rows),
         #[cfg(target_os = "linux")]
         Scenario::SmbRead => smb_read::run(&ctx).await.map(Ran::Rows),
         #[cfg(not(target_os = "linux"))]

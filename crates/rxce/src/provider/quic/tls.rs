@@ -324,3 +324,10 @@ pub fn server_config_with_alpn(
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(|e| bad("QUIC needs TLS 1.3", &e))?;
     Ok(quinn::ServerConfig::with_crypto(Arc::new(crypto)))
 }
+
+/// The rustls client configuration the `quic` transport uses for these
+/// options (trust, client certificate, TLS 1.3, ALPN `smb`): for programs
+/// that compare with or drive quinn themselves (the bench's raw quinn).
+pub fn client_config(options: &QuicOptions) -> Result<rustls::ClientConfig, Status> {
+    Credentials::load(options, system_roots)?.client_config(Arc::new(Mutex::new(None)))
+}
