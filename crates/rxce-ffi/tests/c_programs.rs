@@ -187,14 +187,25 @@ fn assert_passed(program: &str, output: &Output) {
 }
 
 fn native(program: &str) {
+    native_with(program, &[]);
+}
+
+fn native_with(program: &str, env: &[(&str, String)]) {
     let binary = compile(program, "native");
-    let output = run(Command::new(&binary), Duration::from_secs(300));
+    let mut command = Command::new(&binary);
+    command.envs(env.iter().map(|(k, v)| (k, v)));
+    let output = run(command, Duration::from_secs(300));
     assert_passed(program, &output);
 }
 
 fn under_valgrind(program: &str) {
+    under_valgrind_with(program, &[]);
+}
+
+fn under_valgrind_with(program: &str, env: &[(&str, String)]) {
     let binary = compile(program, "valgrind");
     let mut command = Command::new("valgrind");
+    command.envs(env.iter().map(|(k, v)| (k, v)));
     command
         .args([
             "--error-exitcode=99",
@@ -305,4 +316,60 @@ fn no_shutdown_c() {
 #[test]
 fn no_shutdown_c_under_valgrind() {
     under_valgrind("no_shutdown");
+}
+
+/// A quinn server (ALPN `smb`, a self-signed certificate) that echoes
+/// every stream, on its own runtime thread for the rest of the test: the
+/// environment of `quic.c` (its port and the certificate's pin).
+fn quic_echo_server() -> Vec<(&'static str, String)> {
+    use rxce::provider::quic::quinn;
+    use rxce::provider::quic::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    use rxce::provider::quic::{options, tls};
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("a certificate");
+    let pin = options::hex(&options::fingerprint(generated.cert.der()));
+    let config = tls::server_config(
+        vec![generated.cert.der().clone()],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(generated.signing_key.serialize_der())),
+        None,
+    )
+    .expect("a server configuration");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async move {
+            let endpoint = quinn::Endpoint::server(config, "127.0.0.1:0".parse().unwrap()).expect("a UDP socket");
+            tx.send(endpoint.local_addr().unwrap().port()).unwrap();
+            while let Some(incoming) = endpoint.accept().await {
+                tokio::spawn(async move {
+                    let Ok(conn) = incoming.await else { return };
+                    while let Ok((mut send, mut recv)) = conn.accept_bi().await {
+                        tokio::spawn(async move {
+                            let mut buf = vec![0u8; 65536];
+                            while let Ok(Some(n)) = recv.read(&mut buf).await {
+                                if send.write_all(&buf[..n]).await.is_err() {
+                                    return;
+                                }
+                            }
+                            let _ = send.finish();
+                        });
+                    }
+                });
+            }
+        });
+    });
+    let port = rx.recv().expect("the server's port");
+    vec![("RXCE_QUIC_PORT", port.to_string()), ("RXCE_QUIC_PIN", pin)]
+}
+
+#[test]
+fn quic_c() {
+    native_with("quic", &quic_echo_server());
+}
+
+#[test]
+fn quic_c_under_valgrind() {
+    under_valgrind_with("quic", &quic_echo_server());
 }
