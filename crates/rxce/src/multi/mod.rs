@@ -214,6 +214,47 @@ fn remote_of(remotes: &[ConnectionInformation], index: usize) -> &ConnectionInfo
 /// STATUS_INVALID_HANDLE when every address is torn down; otherwise, when
 /// nothing succeeded, the most telling status of the attempts (IO_TIMEOUT
 /// when the deadline cut them short).
+///
+/// ```
+/// use std::sync::Arc;
+/// use rxce::{
+///     build_connection_over_multiple_transports, ConnectionInformation, Engine, EngineConfig, MultiConnectOptions,
+///     NoEvents, SelectPolicy, Status, TransportAddress,
+/// };
+///
+/// let engine = Engine::new(EngineConfig::default())?;
+/// engine.runtime().clone().block_on(async {
+///     let mut listener = engine.memory_listen("server")?;
+///     let transport = engine.build_transport("memory", 0)?;
+///     let first = transport.build_address(TransportAddress::memory("first"), Arc::new(NoEvents))?;
+///     let second = transport.build_address(TransportAddress::memory("second"), Arc::new(NoEvents))?;
+///     // One remote per address: nobody listens at the first's, the server at the second's.
+///     let remotes = [
+///         ConnectionInformation::to(TransportAddress::memory("nobody")),
+///         ConnectionInformation::to(TransportAddress::memory("server")),
+///     ];
+///     let options = MultiConnectOptions {
+///         policy: SelectPolicy::FirstSuccessful,
+///         ..MultiConnectOptions::default()
+///     };
+///     let built = build_connection_over_multiple_transports(&[first, second], &remotes, Arc::new(NoEvents), &options)
+///         .await
+///         .map_err(|failed| failed.status)?;
+///     let _peer = listener.accept().await.expect("a peer");
+///     // The second address won; every attempt is reported with its status.
+///     assert_eq!(built.address_index, 1);
+///     assert_eq!(built.vcs.len(), 1);
+///     assert_eq!(built.attempts.len(), 2);
+///     let refused = built.attempts.iter().find(|a| a.address_index == 0).expect("the first's attempt");
+///     assert_eq!(refused.status, Status::CONNECTION_REFUSED);
+///     assert!(!refused.chosen);
+///     let winner = built.attempts.iter().find(|a| a.chosen).expect("a winner");
+///     assert_eq!((winner.address_index, winner.transport.as_str()), (1, "memory"));
+///     assert_eq!(winner.status, Status::SUCCESS);
+///     transport.tear_down().await
+/// })?;
+/// # Ok::<(), rxce::Status>(())
+/// ```
 pub async fn build_connection_over_multiple_transports(
     addresses: &[Address],
     remotes: &[ConnectionInformation],
