@@ -61,6 +61,13 @@ for mode in rr rr-raw; do
     read -r ir line < <(run "$mode" "$small")
     awk -v ir="$ir" -v n="$small" -v l="$line" 'BEGIN { printf "%s  Ir=%d  Ir/round-trip=%.0f (user space only)\n", l, ir, ir / n }'
 done
+# small-inbox and rr-inbox (run when named in RXCE_CALLGRIND_MODES): small
+# and rr with the answers awaited from an rxce::Inbox instead of a handler.
+for mode in small-inbox rr-inbox; do
+    want "$mode" || continue
+    read -r ir line < <(run "$mode" "$small")
+    awk -v ir="$ir" -v n="$small" -v l="$line" 'BEGIN { printf "%s  Ir=%d  Ir/message=%.0f (user space only)\n", l, ir, ir / n }'
+done
 for mode in connect connect-raw race; do
     want "$mode" || continue
     read -r ir line < <(run "$mode" "$connections")

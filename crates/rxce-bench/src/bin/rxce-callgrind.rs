@@ -33,6 +33,11 @@
 //!   the connection is torn down: user-space instructions per build, to
 //!   set against `connect` (one plain build).
 //!
+//! * `small-inbox N` and `rr-inbox N`: `small` and `rr` with the answer
+//!   received through an [`rxce::Inbox`] (`recv().await` of each message)
+//!   instead of a receive handler that wakes the caller: the Inbox's cost
+//!   against the callback path.
+//!
 //! Only the workload function is measured (`--toggle-collect`); setting up
 //! the engine and the VCs is not. See `scripts/callgrind.sh` and
 //! `BENCHMARKS.md` for the command and the baseline counts.
@@ -233,6 +238,83 @@ fn race_mode(runtime: &tokio::runtime::Runtime, count: u64) {
     runtime.block_on(engine.shutdown());
 }
 
+/// The measured Inbox loop (callgrind collects inside it only).
+#[inline(never)]
+fn rxce_callgrind_workload_inbox(
+    runtime: &tokio::runtime::Runtime,
+    vc: &Vc,
+    inbox: rxce::Inbox,
+    payload: &Bytes,
+    count: u64,
+) -> (rxce::Inbox, u64, u64) {
+    inbox_sends(runtime, vc, inbox, payload, count)
+}
+
+/// `count` sends of `payload` on `vc`, each waited for by awaiting the
+/// inbox's messages until as many bytes came back; in a task of the
+/// runtime, as `sends` does. The inbox, and the bytes and messages it gave.
+#[inline(never)]
+fn inbox_sends(
+    runtime: &tokio::runtime::Runtime,
+    vc: &Vc,
+    mut inbox: rxce::Inbox,
+    payload: &Bytes,
+    count: u64,
+) -> (rxce::Inbox, u64, u64) {
+    let (vc, payload) = (vc.clone(), payload.clone());
+    let task = runtime.spawn(async move {
+        let (mut bytes, mut messages) = (0u64, 0u64);
+        for _ in 0..count {
+            vc.send(payload.clone(), SendOptions::empty()).await.expect("a send");
+            let expected = bytes + payload.len() as u64;
+            while bytes < expected {
+                match inbox.recv().await {
+                    Some(rxce::Delivery::Data { bytes: message, .. }) => {
+                        bytes += message.len() as u64;
+                        messages += 1;
+                    }
+                    other => panic!("the inbox gave {other:?}"),
+                }
+            }
+        }
+        (inbox, bytes, messages)
+    });
+    runtime.block_on(task).expect("the workload task")
+}
+
+/// `small-inbox` (memory transport: the accepted VC's indications into an
+/// inbox) and `rr-inbox` (the TCP echo's answers into an inbox).
+fn inbox_mode(runtime: &tokio::runtime::Runtime, mode: &str, count: u64) {
+    let (handler, inbox) = rxce::Inbox::new(1 << 20);
+    let (engine, vc, _clients) = runtime.block_on(async {
+        let engine = Engine::with_runtime(tokio::runtime::Handle::current(), EngineConfig::default()).expect("engine");
+        if mode == "rr-inbox" {
+            let endpoint = Endpoint::parse(&format!("tcp://{}", echo_thread())).expect("endpoint");
+            let client = Client::new(&engine, &endpoint).expect("client");
+            let vc = client.connect(handler).await.expect("a VC");
+            return (engine, vc, vec![client]);
+        }
+        let provider = Accepted::register(&engine).expect("provider");
+        let mut listener = engine.memory_listen("callgrind-sink").expect("listen");
+        let endpoint = Endpoint::new(Kind::Memory, Target::Memory("callgrind-sink".into()));
+        let client = Client::new(&engine, &endpoint).expect("client");
+        let (sender, accepted) = tokio::join!(client.connect(Arc::new(rxce::NoEvents)), listener.accept());
+        provider.push(Arc::new(accepted.expect("accepted")), None);
+        let receiving = Client::new_accepted(&engine).expect("receiving side");
+        receiving.connect(handler).await.expect("receiving VC");
+        (engine, sender.expect("sending VC"), vec![client, receiving])
+    });
+    // One unmeasured round first: pools and buffers as in steady state.
+    let payload = Bytes::from(vec![7u8; 64]);
+    let (inbox, _, _) = inbox_sends(runtime, &vc, inbox, &payload, 10);
+    let (_inbox, bytes, messages) = rxce_callgrind_workload_inbox(runtime, &vc, inbox, &payload, count);
+    println!(
+        "mode={mode} sends={count} size={} bytes={bytes} indications={messages}",
+        payload.len()
+    );
+    runtime.block_on(engine.shutdown());
+}
+
 /// A loopback listener whose thread accepts and closes every connection.
 fn accept_and_close() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
@@ -303,8 +385,9 @@ fn main() {
         "tcp" | "tcp-raw" => (64 * 1024, false, 2000),
         "rr" | "rr-raw" => (64, true, 20_000),
         "connect" | "connect-raw" | "race" => (0, false, 1000),
+        "small-inbox" | "rr-inbox" => (64, true, 20_000),
         other => {
-            eprintln!("usage: rxce-callgrind bulk|small|tcp|tcp-raw|rr|rr-raw|connect|connect-raw|race [COUNT] (not {other:?})");
+            eprintln!("usage: rxce-callgrind bulk|small|tcp|tcp-raw|rr|rr-raw|connect|connect-raw|race|small-inbox|rr-inbox [COUNT] (not {other:?})");
             std::process::exit(2);
         }
     };
@@ -321,6 +404,10 @@ fn main() {
     }
     if mode == "race" {
         race_mode(&runtime, count);
+        return;
+    }
+    if mode.ends_with("-inbox") {
+        inbox_mode(&runtime, &mode, count);
         return;
     }
     let receiver = Arc::new(Receiver::default());
