@@ -1,7 +1,7 @@
 //! `rxce probe nfs` against rpcbind and nfs-ganesha, and `rxce probe 9p`
 //! against diod: the real binary, table and JSON, and the errors a person
 //! can act on (issue 16).
-#![cfg(target_os = "linux")]
+#![cfg(target_os = "linux")] // Linux only: rpcbind, diod and nfs-ganesha from Debian packages
 
 mod common;
 

@@ -2,7 +2,7 @@
 //! RPC through `tcp+rpc` and over `udp`, diod answers 9P2000.L through
 //! `tcp+9p`; replies parsed and checked. The servers come from Debian's
 //! packages (`scripts/install-test-deps.sh`); a missing one fails the test.
-#![cfg(target_os = "linux")]
+#![cfg(target_os = "linux")] // Linux only: rpcbind, diod and nfs-ganesha from Debian packages
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! A real NFS server (nfs-ganesha, VFS back end, on 127.0.0.1) through
 //! `tcp+rpc`: the NFSv3 NULL procedure, and an NFSv4 COMPOUND of PUTROOTFH
 //! and GETATTR(type), replies decoded (issue 16).
-#![cfg(target_os = "linux")]
+#![cfg(target_os = "linux")] // Linux only: nfs-ganesha and rpcbind from Debian packages
 
 mod common;
 
